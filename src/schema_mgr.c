@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * schema_mgr.c
+ *	  Module entry point: the library magic block and _PG_init, which lets
+ *	  each concern define its configuration parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "schema_mgr.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	migrate_init();
+	events_init();
+	restore_init();
+}
