@@ -33,6 +33,42 @@ extern void migrate_init(void);
 extern void events_init(void);
 extern void restore_init(void);
 
+/*
+ * events.c: what the restore, sync and compare code needs of an event store.
+ *
+ * A store is an events table (id bigint primary key, ts timestamptz, event
+ * jsonb, plus the six slate indexes) registered in the extension's
+ * event_store table with its kind.  A source store's ids are allocated by
+ * insert_events under the store's allocator lock (SM_LOCK_EVENTS, key2 =
+ * the table's oid), held until commit; its guard triggers refuse UPDATE,
+ * DELETE, TRUNCATE and any INSERT that does not come from the allocator or
+ * from a transaction that called events_allow_direct_insert().
+ */
+typedef struct EventStore
+{
+	Oid			relid;			/* the events table */
+	char	   *qualified_name; /* quoted schema.table, for SQL text */
+	bool		is_source;		/* kind 'source' (else 'destination') */
+} EventStore;
+
+/*
+ * Find a registered store.  relid InvalidOid means "the only store of the
+ * wanted kind in this database" (an error when there are none or several).
+ * Errors with a clear message when relid is not a store or not of the
+ * wanted kind.
+ */
+extern void events_lookup_store(Oid relid, bool want_source, EventStore *store);
+
+/* Take the store's allocator lock; held until the transaction ends. */
+extern void events_lock_store(Oid relid);
+
+/*
+ * Let the current transaction insert rows into the store directly (restore,
+ * sync), bypassing the allocator's id check.  Lasts until the transaction
+ * ends; no notifications are sent for such rows.
+ */
+extern void events_allow_direct_insert(Oid relid);
+
 /* util.c */
 extern char *sm_extension_schema(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);

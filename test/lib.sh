@@ -74,3 +74,39 @@ sm_start_cluster() {
 sm_stop_cluster() {
     "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# sm_prepare_work SRC WORK
+# Copy the source tree (tracked and untracked, not ignored files) to
+# WORK/src and the PostgreSQL installation to WORK/pg: PostgreSQL finds its
+# share, lib and include directories relative to its binaries, so schema_mgr
+# can be installed into that copy without root and without touching the
+# system.  Hands WORK to the run user.
+sm_prepare_work() {
+    local src=$1 work=$2
+    mkdir -p "$work/src" "$work/pg/usr/lib/postgresql" \
+        "$work/pg/usr/share/postgresql" "$work/pg/usr/include"
+    if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$src" && git ls-files -co --exclude-standard -z |
+            xargs -0 cp --parents -t "$work/src" 2>/dev/null)
+    else
+        cp -a "$src/." "$work/src/"
+    fi
+    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$work/pg/usr/lib/postgresql/"
+    cp -a "/usr/share/postgresql/$PG_MAJOR" "$work/pg/usr/share/postgresql/"
+    cp -a /usr/include/postgresql "$work/pg/usr/include/"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; fi
+}
+
+# sm_private_bindir WORK: the bin directory of the private copy
+sm_private_bindir() {
+    echo "$1/pg/usr/lib/postgresql/$PG_MAJOR/bin"
+}
+
+# sm_build_install WORK LOG: build schema_mgr in WORK/src and install it into
+# the private copy.  Run as the run user.
+sm_build_install() {
+    local pgc
+    pgc="$(sm_private_bindir "$1")/pg_config"
+    (cd "$1/src" && make -s -j2 PG_CONFIG="$pgc" && make -s PG_CONFIG="$pgc" install) \
+        >"$2" 2>&1
+}

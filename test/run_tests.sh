@@ -22,22 +22,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" != "--inside" ]; then
     sm_ensure_packages || exit 1
     WORK=$(mktemp -d /tmp/schema_mgr_test.XXXXXX)
-    # a copy of the tree (tracked and untracked, not ignored files)
-    mkdir -p "$WORK/src"
-    if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        (cd "$SRC" && git ls-files -co --exclude-standard -z |
-            xargs -0 cp --parents -t "$WORK/src" 2>/dev/null)
-    else
-        cp -a "$SRC/." "$WORK/src/"
-    fi
-    # a private copy of the PostgreSQL installation; PostgreSQL finds its
-    # share and lib directories relative to its binaries
-    mkdir -p "$WORK/pg/usr/lib/postgresql" "$WORK/pg/usr/share/postgresql" \
-        "$WORK/pg/usr/include"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$WORK/pg/usr/lib/postgresql/"
-    cp -a /usr/include/postgresql "$WORK/pg/usr/include/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$WORK/pg/usr/share/postgresql/"
-    [ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
+    sm_prepare_work "$SRC" "$WORK"
     sm_as_run_user bash "$WORK/src/test/run_tests.sh" --inside "$WORK" "$@"
     rc=$?
     if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "(work tree kept in $WORK)"; fi
@@ -49,7 +34,7 @@ WORK=$2
 shift 2
 SUITES=("$@")
 [ ${#SUITES[@]} -eq 0 ] && SUITES=(regress isolation tap)
-BINDIR="$WORK/pg/usr/lib/postgresql/$PG_MAJOR/bin"
+BINDIR=$(sm_private_bindir "$WORK")
 export PG_CONFIG="$BINDIR/pg_config"
 export PATH="$BINDIR:$PATH"
 cd "$WORK/src" || exit 1
@@ -58,8 +43,7 @@ passed=0
 failed=0
 
 echo "== building"
-if ! make -s -j2 PG_CONFIG="$PG_CONFIG" >"$WORK/build.log" 2>&1 ||
-    ! make -s PG_CONFIG="$PG_CONFIG" install >>"$WORK/build.log" 2>&1; then
+if ! sm_build_install "$WORK" "$WORK/build.log"; then
     cat "$WORK/build.log"
     echo "0 passed, 1 failed"
     exit 1
