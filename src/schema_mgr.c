@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "schema_mgr.h"
 
@@ -22,4 +23,7 @@ _PG_init(void)
 	migrate_init();
 	events_init();
 	restore_init();
+
+	/* a misspelled schema_mgr.* setting is an error, not a placeholder */
+	MarkGUCPrefixReserved("schema_mgr");
 }
