@@ -872,7 +872,7 @@ sm_register_migration(PG_FUNCTION_ARGS)
 	if (reg_checksum == NULL)
 	{
 		run_plan(&c, P_REG_INSERT, values, NULL);
-		result = (mark_applied && !in_history) ? "baselined" : "registered";
+		result = (mark_applied && history_checksum == NULL) ? "baselined" : "registered";
 	}
 	else if (strcmp(reg_checksum, checksum) != 0)
 	{
@@ -1257,7 +1257,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------
- * baseline(component text, version bigint) returns setof bigint
+ * baseline(component text, version bigint)
+ *		returns table (version bigint, description text)
  *
  * Adopt a schema created by other means: mark every registered migration
  * of the component up to version as applied without running it, and
@@ -1322,18 +1323,20 @@ sm_baseline(PG_FUNCTION_ARGS)
 	foreach(lc, rows)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
-		Datum		v = Int64GetDatum(p->version);
-		bool		n = false;
+		Datum		v[2];
+		bool		n[2] = {false, false};
 
 		record_applied(&c, p, now, zero, "baseline");
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &n);
+		v[0] = Int64GetDatum(p->version);
+		v[1] = CStringGetTextDatum(p->description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
 		if (p->version == version)
 			found = true;
 	}
 	if (!found)
 	{
-		Datum		v = Int64GetDatum(version);
-		bool		n = false;
+		Datum		v[2];
+		bool		n[2] = {false, false};
 
 		enter_internal(&c);
 		values[0] = CStringGetTextDatum(component);
@@ -1345,7 +1348,9 @@ sm_baseline(PG_FUNCTION_ARGS)
 		values[7] = CStringGetTextDatum("baseline");
 		run_plan(&c, P_INSERT_HISTORY, values, "    n   ");
 		leave_internal(&c);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &n);
+		v[0] = Int64GetDatum(version);
+		v[1] = values[2];
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
 	}
 
 	SPI_finish();

@@ -77,7 +77,7 @@ AS 'MODULE_PATHNAME', 'sm_apply_migrations'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.baseline(component text, version bigint)
-RETURNS SETOF bigint
+RETURNS TABLE (version bigint, description text)
 AS 'MODULE_PATHNAME', 'sm_baseline'
 LANGUAGE C VOLATILE;
 
