@@ -130,6 +130,6 @@ SELECT component, version, outcome FROM apply_migrations('paths');
 
 -- clean up
 DROP EXTENSION schema_mgr;
-DROP TABLE orders, customers, legacy_a, legacy_b, hand_new;
+DROP TABLE orders, customers, legacy_a, legacy_b, hand_new, dup_t;
 DROP SCHEMA app_schema CASCADE;
 DROP SCHEMA hostile CASCADE;
