@@ -187,7 +187,9 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"                   (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
 		"                    WHERE h.component OPERATOR(pg_catalog.=) m.component) "
 		"                   THEN 'out of order' ELSE 'pending' END "
-		"            WHEN m.version IS NULL THEN 'missing' "
+		"            WHEN m.version IS NULL THEN "
+		"              CASE WHEN s.kind OPERATOR(pg_catalog.=) 'baseline' "
+		"                   THEN 'baselined' ELSE 'missing' END "
 		"            WHEN s.checksum IS NOT NULL "
 		"             AND s.checksum OPERATOR(pg_catalog.<>) m.checksum THEN 'changed' "
 		"            WHEN s.kind OPERATOR(pg_catalog.=) 'baseline' THEN 'baselined' "
@@ -573,6 +575,19 @@ parse_error_callback(void *arg)
 			   a->component, a->version);
 }
 
+/*
+ * A UTF-8 byte order mark at the start is kept in the registry (and ignored
+ * by the checksum) but is not SQL: parsing and running start after it.
+ */
+static const char *
+skip_bom(const char *sql)
+{
+	if ((unsigned char) sql[0] == 0xEF && (unsigned char) sql[1] == 0xBB &&
+		(unsigned char) sql[2] == 0xBF)
+		return sql + 3;
+	return sql;
+}
+
 static List *
 parse_migration_sql(const char *component, int64 version, const char *sql)
 {
@@ -580,6 +595,7 @@ parse_migration_sql(const char *component, int64 version, const char *sql)
 	ParseErrorArg arg;
 	List	   *stmts;
 
+	sql = skip_bom(sql);
 	arg.component = component;
 	arg.version = version;
 	arg.sql = sql;
@@ -737,6 +753,8 @@ check_statements(const char *component, int64 version, const char *sql,
 {
 	ListCell   *lc;
 	int			n = 0;
+
+	sql = skip_bom(sql);
 
 	if (stmts == NIL)
 		ereport(ERROR,
@@ -903,6 +921,7 @@ static void
 run_migration(Pending *p)
 {
 	List	   *stmts = parse_migration_sql(p->component, p->version, p->sql);
+	const char *sql = skip_bom(p->sql);
 	ListCell   *lc;
 
 	p->stmt_no = 0;
@@ -910,12 +929,12 @@ run_migration(Pending *p)
 	{
 		RawStmt    *rs = lfirst_node(RawStmt, lc);
 		int			len = rs->stmt_len > 0 ? rs->stmt_len
-			: (int) strlen(p->sql + rs->stmt_location);
-		char	   *text = pnstrdup(p->sql + rs->stmt_location, len);
+			: (int) strlen(sql + rs->stmt_location);
+		char	   *text = pnstrdup(sql + rs->stmt_location, len);
 		int			rc;
 
 		p->stmt_no++;
-		p->stmt_line = line_of(p->sql, rs->stmt_location);
+		p->stmt_line = line_of(sql, rs->stmt_location);
 		rc = SPI_execute(text, false, 0);
 		if (rc < 0)
 			ereport(ERROR,
