@@ -54,7 +54,10 @@ PG_FUNCTION_INFO_V1(sm_migration_status);
 static int	sm_lock_timeout = 60000;
 
 /*
- * Prepared plans, kept across calls.  %1$s is the quoted schema of the
+ * Prepared plans, kept across calls.  The two "pending" probes order by the
+ * partial index's columns so that the planner always reads the (small)
+ * index instead of filtering the whole registry, even with stale
+ * statistics.  %1$s is the quoted schema of the
  * extension; the plans are re-prepared when the extension moves to a
  * different schema (drop and re-create in the same session).
  */
@@ -90,13 +93,15 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
 		"SELECT 1 FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
-		"AND version OPERATOR(pg_catalog.<=) $1 LIMIT 1",
+		"AND version OPERATOR(pg_catalog.<=) $1 "
+		"ORDER BY component, version LIMIT 1",
 	1, {INT8OID}},
 	[P_PENDING_ONE] = {
 		"SELECT 1 FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.<=) $2 LIMIT 1",
+		"AND version OPERATOR(pg_catalog.<=) $2 "
+		"ORDER BY version LIMIT 1",
 	2, {TEXTOID, INT8OID}},
 	[P_COMPONENT_EXISTS] = {
 		"SELECT 1 FROM %1$s.migration WHERE component OPERATOR(pg_catalog.=) $1 "
