@@ -104,15 +104,31 @@ SELECT register_migration('app', 5, 'discard', 'DISCARD ALL');
 SELECT register_migration('app', 5, 'analyze', 'ANALYZE items; CLUSTER items USING items_pkey');
 SELECT component, version, outcome FROM apply_migrations();
 
--- installed in its own schema, reachable only qualified
+-- dropping the extension would drop the history: refused unless allowed
 DROP EXTENSION schema_mgr;
+DROP EXTENSION IF EXISTS plpgsql, schema_mgr;
+SHOW schema_mgr.allow_drop;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
 DROP TABLE items, other_t;
+
+-- installed in its own schema, reachable only qualified
 CREATE SCHEMA sm;
 CREATE EXTENSION schema_mgr SCHEMA sm;
 SELECT sm.register_migration('app', 1, 'create items', 'CREATE TABLE items (id int)');
 SELECT component, version, outcome FROM sm.apply_migrations();
 SELECT pg_typeof(sm.current_version('app')), sm.current_version('app');
 SELECT to_regclass('public.items') IS NOT NULL AS in_public;
+DROP SCHEMA sm CASCADE;
+CREATE SCHEMA unrelated;
+DROP SCHEMA unrelated;
+SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
 DROP SCHEMA sm;
+-- an empty history may be dropped without the setting
+CREATE EXTENSION schema_mgr;
+SELECT register_migration('app', 1, 'registered only', 'SELECT 1');
+DROP EXTENSION schema_mgr;
 DROP TABLE items;

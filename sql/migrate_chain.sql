@@ -129,7 +129,9 @@ ROLLBACK;
 SELECT component, version, outcome FROM apply_migrations('paths');
 
 -- clean up
+SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
 DROP TABLE orders, customers, legacy_a, legacy_b, hand_new, dup_t;
 DROP SCHEMA app_schema CASCADE;
 DROP SCHEMA hostile CASCADE;

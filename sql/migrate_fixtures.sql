@@ -38,7 +38,9 @@ SELECT * FROM register_migrations_from_directory('x', '');
 SELECT * FROM register_migrations_from_directory('x', '/nonexistent/schema_mgr');
 
 -- clean up: drop everything the chains created
+SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
 DO $$
 DECLARE
     t text;

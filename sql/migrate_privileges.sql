@@ -56,7 +56,9 @@ RESET ROLE;
 SELECT component, version, description, registered_by FROM migration ORDER BY version;
 SELECT component, version, applied_by, kind FROM schema_version ORDER BY version;
 
+SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
 DROP SCHEMA deploy CASCADE;
 DROP ROLE sm_deployer;
 DROP ROLE sm_reader;

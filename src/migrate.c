@@ -27,6 +27,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -49,9 +51,13 @@ PG_FUNCTION_INFO_V1(sm_apply_migrations);
 PG_FUNCTION_INFO_V1(sm_baseline);
 PG_FUNCTION_INFO_V1(sm_current_version);
 PG_FUNCTION_INFO_V1(sm_migration_status);
+PG_FUNCTION_INFO_V1(sm_guard_drop);
 
 /* GUC: how long to wait for another session's lock on a component, in ms */
 static int	sm_lock_timeout = 60000;
+
+/* GUC: let DROP EXTENSION take a non-empty migration history with it */
+static bool sm_allow_drop = false;
 
 /*
  * Prepared plans, kept across calls.  The two "pending" probes order by the
@@ -79,6 +85,7 @@ typedef enum PlanId
 	P_CURRENT_VERSION,
 	P_STATUS,
 	P_LOCK_HOLDER,
+	P_HISTORY_ROWS,
 	NUM_PLANS
 } PlanId;
 
@@ -219,6 +226,10 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"AND l.objsubid OPERATOR(pg_catalog.=) 2 AND l.granted "
 		"LIMIT 1",
 	3, {OIDOID, OIDOID, OIDOID}},
+
+	[P_HISTORY_ROWS] = {
+		"SELECT pg_catalog.count(*) FROM %1$s.schema_version",
+	0, {InvalidOid}},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
@@ -301,6 +312,14 @@ migrate_init(void)
 							60000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("schema_mgr.allow_drop",
+							 "Allows DROP EXTENSION schema_mgr to drop a non-empty migration history.",
+							 "Without it, dropping the extension (or its schema) is refused "
+							 "while schema_version has rows.",
+							 &sm_allow_drop,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 }
 
 /* ----------------------------------------------------------------
@@ -1459,4 +1478,74 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	leave_internal(&c);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ * guard_drop() returns event_trigger
+ *
+ * On ddl_command_start of DROP EXTENSION and DROP SCHEMA: refuse to drop
+ * schema_mgr (directly, or with its schema) while the migration history
+ * has rows, unless schema_mgr.allow_drop is on.  The history is user data:
+ * losing it makes every migration pending again.
+ * ----------------------------------------------------------------
+ */
+Datum
+sm_guard_drop(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	DropStmt   *stmt;
+	ListCell   *lc;
+	bool		hit = false;
+	MigCall		c;
+	int64		rows;
+	bool		isnull;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "not fired by event trigger manager");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (sm_allow_drop || !IsA(trigdata->parsetree, DropStmt))
+		PG_RETURN_VOID();
+	stmt = (DropStmt *) trigdata->parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION &&
+		stmt->removeType != OBJECT_SCHEMA)
+		PG_RETURN_VOID();
+	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+		PG_RETURN_VOID();
+
+	c.schema = sm_function_schema(fcinfo);
+	foreach(lc, stmt->objects)
+	{
+		Node	   *obj = (Node *) lfirst(lc);
+
+		if (!IsA(obj, String))
+			continue;
+		if (stmt->removeType == OBJECT_EXTENSION
+			? strcmp(strVal(obj), "schema_mgr") == 0
+			: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
+			hit = true;
+	}
+	if (!hit)
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	c.owner = sm_extension_owner();
+	c.caller = NULL;
+	c.read_only = true;
+	enter_internal(&c);
+	run_plan(&c, P_HISTORY_ROWS, NULL, NULL);
+	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	leave_internal(&c);
+	SPI_finish();
+
+	if (rows > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg_plural("cannot drop extension schema_mgr while its migration history has " INT64_FORMAT " row",
+							   "cannot drop extension schema_mgr while its migration history has " INT64_FORMAT " rows",
+							   rows, rows),
+				 errdetail("Dropping the extension would drop schema_version and the migration registry with it."),
+				 errhint("Keep a copy first (pg_dump keeps both tables), then SET schema_mgr.allow_drop = on and drop again.")));
+	PG_RETURN_VOID();
 }

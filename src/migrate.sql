@@ -144,9 +144,21 @@ BEGIN
 END
 $$;
 
+-- Refuse DROP EXTENSION schema_mgr (or DROP SCHEMA of its schema) while the
+-- history has rows, unless schema_mgr.allow_drop is on.
+CREATE FUNCTION @extschema@.guard_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'sm_guard_drop'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER schema_mgr_guard_drop ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+	EXECUTE FUNCTION @extschema@.guard_drop();
+
 -- Writing functions: only those granted EXECUTE may use them.
 REVOKE ALL ON FUNCTION @extschema@.register_migration(text, bigint, text, text),
 	@extschema@.apply_migrations(text, bigint, boolean, boolean),
 	@extschema@.baseline(text, bigint),
-	@extschema@.register_migrations_from_directory(text, text)
+	@extschema@.register_migrations_from_directory(text, text),
+	@extschema@.guard_drop()
 	FROM PUBLIC;
