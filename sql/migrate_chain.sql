@@ -128,6 +128,12 @@ SELECT apply_migrations('paths');
 ROLLBACK;
 SELECT component, version, outcome FROM apply_migrations('paths');
 
+-- an error with a position points into the failing statement
+SELECT register_migration('pos', 1, 'bad column',
+    E'CREATE TABLE pos_t (a int);\n\nSELECT a,\n       b\nFROM pos_t;');
+SELECT apply_migrations('pos');
+SELECT to_regclass('pos_t') AS pos_t;
+
 -- clean up
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;

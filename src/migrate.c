@@ -633,18 +633,13 @@ parse_migration_sql(const char *component, int64 version, const char *sql)
 }
 
 /*
- * line_of
- *		1-based line of the first token at or after location, skipping
- *		whitespace and comments (a statement's location starts right after
- *		the previous semicolon).
+ * skip_blank
+ *		The first token at or after p, skipping whitespace and comments (a
+ *		statement's location starts right after the previous semicolon).
  */
-static int
-line_of(const char *sql, int location)
+static const char *
+skip_blank(const char *p)
 {
-	const char *p = sql + location;
-	const char *q;
-	int			line = 1;
-
 	for (;;)
 	{
 		while (*p && isspace((unsigned char) *p))
@@ -669,8 +664,18 @@ line_of(const char *sql, int location)
 			}
 		}
 		else
-			break;
+			return p;
 	}
+}
+
+/* 1-based line of a statement's first token */
+static int
+line_of(const char *sql, int location)
+{
+	const char *p = skip_blank(sql + location);
+	const char *q;
+	int			line = 1;
+
 	for (q = sql; q < p; q++)
 		if (*q == '\n')
 			line++;
@@ -952,9 +957,10 @@ run_migration(Pending *p)
 	foreach(lc, stmts)
 	{
 		RawStmt    *rs = lfirst_node(RawStmt, lc);
-		int			len = rs->stmt_len > 0 ? rs->stmt_len
-			: (int) strlen(sql + rs->stmt_location);
-		char	   *text = pnstrdup(sql + rs->stmt_location, len);
+		const char *start = sql + rs->stmt_location;
+		const char *first = skip_blank(start);
+		int			len = rs->stmt_len > 0 ? rs->stmt_len : (int) strlen(start);
+		char	   *text = pnstrdup(first, len - (first - start));
 		int			rc;
 
 		p->stmt_no++;
@@ -1015,6 +1021,9 @@ raise_migration_error(Pending *p, ErrorData *edata)
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
 			 edata->column_name ? err_generic_string(PG_DIAG_COLUMN_NAME, edata->column_name) : 0,
 			 edata->constraint_name ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, edata->constraint_name) : 0,
+			 edata->internalquery ? internalerrquery(edata->internalquery) : 0,
+			 edata->internalquery ? internalerrposition(edata->internalpos) : 0,
+			 edata->context ? errcontext("%s", edata->context) : 0,
 			 errcontext("statement %d at line %d of migration \"%s\" version " INT64_FORMAT,
 						p->stmt_no, p->stmt_line, p->component, p->version)));
 }
