@@ -102,3 +102,37 @@ sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, 2);
 }
+
+/* ---- migrations block (added for migrate.c) ---- */
+
+/*
+ * sm_extension_owner
+ *		The role that owns schema_mgr: internal bookkeeping queries run as
+ *		this role, so the extension's tables need no grants.
+ */
+Oid
+sm_extension_owner(void)
+{
+	Oid			extoid = get_extension_oid("schema_mgr", false);
+	Oid			owner = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(owner))
+		elog(ERROR, "could not find the owner of extension schema_mgr");
+	return owner;
+}
+
+/* ---- end of migrations block ---- */

@@ -1,0 +1,64 @@
+--
+-- Migrations: who may do what is decided by GRANTs; bookkeeping runs as
+-- the extension's owner, migration SQL as the caller.
+--
+CREATE EXTENSION schema_mgr;
+CREATE ROLE sm_deployer;
+CREATE ROLE sm_reader;
+CREATE SCHEMA deploy AUTHORIZATION sm_deployer;
+GRANT EXECUTE ON FUNCTION register_migration(text, bigint, text, text),
+    apply_migrations(text, bigint, boolean, boolean) TO sm_deployer;
+
+-- by default only reading functions are open to everyone
+SELECT p.proname, has_function_privilege('sm_reader', p.oid, 'EXECUTE') AS reader,
+       has_function_privilege('sm_deployer', p.oid, 'EXECUTE') AS deployer
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'schema_mgr'
+ORDER BY p.proname;
+SELECT has_table_privilege('sm_deployer', 'schema_version', 'SELECT') AS sel,
+       has_table_privilege('sm_deployer', 'schema_version', 'INSERT') AS ins,
+       has_table_privilege('sm_deployer', 'migration', 'UPDATE') AS upd;
+
+-- a reader sees the status and nothing else
+SELECT register_migration('deploy', 1, 'create t', 'CREATE TABLE deploy.t (a int)');
+SET ROLE sm_reader;
+SELECT component, version, status FROM migration_status();
+SELECT current_version('deploy');
+SELECT apply_migrations();
+SELECT register_migration('deploy', 2, 'x', 'SELECT 1');
+SELECT * FROM schema_version;
+SELECT sql FROM migration;
+RESET ROLE;
+
+-- a deployer applies; the migration runs as the deployer
+SET ROLE sm_deployer;
+SELECT register_migration('deploy', 2, 'add b', 'ALTER TABLE deploy.t ADD COLUMN b int');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT tableowner FROM pg_tables WHERE schemaname = 'deploy' AND tablename = 't';
+SELECT version, applied_by FROM migration_status('deploy');
+-- ... but cannot rewrite the history or the registry by hand
+INSERT INTO schema_version (component, version, description, applied_by)
+VALUES ('deploy', 99, 'forged', 'sm_deployer');
+UPDATE migration SET sql = 'SELECT 1' WHERE component = 'deploy';
+DELETE FROM schema_version;
+-- ... nor gain the owner's rights through a migration
+SELECT register_migration('deploy', 3, 'escalate', 'CREATE ROLE sm_evil SUPERUSER');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT register_migration('deploy', 3, 'escalate', 'SELECT count(*) FROM schema_version');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT register_migration('deploy', 3, 'harmless', 'SELECT 1');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT current_user;
+-- the server-side loader needs its own grant (and file access)
+SELECT * FROM register_migrations_from_directory('deploy', '/tmp');
+RESET ROLE;
+
+SELECT component, version, description, registered_by FROM migration ORDER BY version;
+SELECT component, version, applied_by, kind FROM schema_version ORDER BY version;
+
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
+DROP SCHEMA deploy CASCADE;
+DROP ROLE sm_deployer;
+DROP ROLE sm_reader;

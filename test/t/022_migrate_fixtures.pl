@@ -1,0 +1,111 @@
+# Migrations: the fixture chains, loaded with bin/schema_mgr_load_dir from
+# a client, build exactly the schema their original scripts build on an
+# empty database; a second run applies nothing.  The loader registers any
+# file content byte for byte.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Temp qw(tempdir);
+
+my $node = PostgreSQL::Test::Cluster->new('fixtures');
+$node->init;
+$node->start;
+
+my $loader = 'bin/schema_mgr_load_dir';
+
+sub load_dir
+{
+	my ($db, $component, $dir, @opts) = @_;
+	my ($script, $stderr);
+	IPC::Run::run([ 'sh', $loader, @opts, $component, $dir ],
+		'>', \$script, '2>', \$stderr)
+	  or die "loader failed: $stderr";
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr($db) ],
+		'<', \$script, '>', \$out, '2>', \$err);
+	return ($out, $err, $stderr);
+}
+
+sub schema_dump
+{
+	my ($db) = @_;
+	my $out = `pg_dump --schema-only --no-owner -n public -d '${\ $node->connstr($db)}'`;
+	die "pg_dump failed" if $?;
+	# keep the DDL, drop comments, blank lines and session settings
+	my @lines = grep { !/^(--|SET |SELECT pg_catalog\.set_config|\\(un)?restrict )/ && /\S/ }
+	  split /\n/, $out;
+	return join("\n", @lines) . "\n";
+}
+
+foreach my $fixture (qw(iomanager flogo pgedge))
+{
+	my $ref = "ref_$fixture";
+	my $chain = "chain_$fixture";
+	$node->safe_psql('postgres', "CREATE DATABASE $ref");
+	$node->safe_psql('postgres', "CREATE DATABASE $chain");
+
+	$node->command_ok(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr($ref),
+		  '-f', "test/fixtures/reference/$fixture.sql" ],
+		"$fixture: original script");
+
+	$node->safe_psql($chain,
+		'CREATE SCHEMA schema_mgr; CREATE EXTENSION schema_mgr SCHEMA schema_mgr');
+	my ($out, $err) = load_dir($chain, $fixture, "test/fixtures/$fixture",
+		'-s', 'schema_mgr', '-a');
+	is($err, '', "$fixture: loaded and applied without errors");
+	my $n = () = glob("test/fixtures/$fixture/V*.sql");
+	is($node->safe_psql($chain,
+		"SELECT count(*) FROM schema_mgr.schema_version WHERE kind = 'run'"),
+		$n, "$fixture: all $n migrations applied");
+
+	($out, $err) = load_dir($chain, $fixture, "test/fixtures/$fixture",
+		'-s', 'schema_mgr', '-a');
+	like($err, qr/no pending migrations for component "$fixture", nothing to apply/,
+		"$fixture: second run applies nothing");
+	unlike($out, qr/registered|replaced/, "$fixture: second run registers nothing");
+
+	my $want = schema_dump($ref);
+	my $got = schema_dump($chain);
+	ok(length($want) > 200, "$fixture: reference schema is not empty");
+	is($got, $want, "$fixture: chain builds the same schema as the original script");
+}
+
+# the client loader copes with any file content
+my $dir = tempdir(CLEANUP => 1);
+my $nasty = "\xEF\xBB\xBF-- it's \"quoted\" \\ and :'var' and \\! echo pwned\r\n"
+  . "CREATE TABLE nasty (\"a'b\" text DEFAULT E'\\\\x' || \$q\$;\$q\$);\r\n"
+  . "-- no newline at the end";
+open(my $fh, '>:raw', "$dir/V1__nasty_content.sql") or die;
+print $fh $nasty;
+close $fh;
+open($fh, '>', "$dir/README.txt") or die;
+print $fh "not a migration\n";
+close $fh;
+open($fh, '>', "$dir/V2__second one.sql") or die;
+print $fh "ALTER TABLE nasty ADD COLUMN b int;\n";
+close $fh;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
+my ($out, $err, $lerr) = load_dir('postgres', "it's \\ \"odd\"", $dir);
+is($err, '', 'nasty files load without errors');
+like($lerr, qr/skipping "README.txt"/, 'loader skips other files');
+my ($stored) = $node->safe_psql('postgres', q{
+	SELECT encode(convert_to(sql, 'UTF8'), 'hex') FROM migration WHERE version = 1});
+is($stored, unpack('H*', $nasty), 'file content registered byte for byte');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(component || '|' || description, ',' ORDER BY version) FROM migration}),
+	"it's \\ \"odd\"|nasty content,it's \\ \"odd\"|second one",
+	'component and descriptions survive quoting');
+is($node->safe_psql('postgres', q{
+	SELECT checksum = encode(sha256(convert_to(replace(substr(sql, 2), E'\r\n', E'\n'), 'UTF8')), 'hex')
+	FROM migration WHERE version = 1}),
+	't', 'checksum ignores the BOM and CRLF');
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(version::text, ',') FROM apply_migrations()}),
+	'1,2', 'nasty migrations apply');
+
+$node->stop;
+done_testing();
