@@ -107,5 +107,29 @@ is($node->safe_psql('postgres',
 	q{SELECT string_agg(version::text, ',') FROM apply_migrations()}),
 	'1,2', 'nasty migrations apply');
 
+# neither file names nor arguments can smuggle psql meta-commands into the
+# loader's output: a name with a line break and a tab, a component with a
+# line break and with a backslash sequence that sh's echo would expand
+my $evil_dir = tempdir(CLEANUP => 1);
+my $pwned = "$evil_dir/pwned";
+open($fh, '>', "$evil_dir/V1__a.sql\n\\! touch sm_loader_pwned\tx") or die;
+print $fh "SELECT 1;\n";
+close $fh;
+open($fh, '>', "$evil_dir/V2__b.sql") or die;
+print $fh "SELECT 2;\n";
+close $fh;
+foreach my $component ("evil\n\\! touch $pwned\n", "evil\\n\\\\! touch $pwned")
+{
+	($out, $err, $lerr) = load_dir('postgres', $component, $evil_dir, '-a');
+	is($err, '', 'hostile names load without errors');
+	like($lerr, qr/skipping a file whose name contains control characters/,
+		'loader skips a file name with control characters');
+}
+ok(!-e $pwned && !-e 'sm_loader_pwned', 'no meta-command ran');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(version::text, ',' ORDER BY version) FROM migration
+	WHERE component LIKE 'evil%'}),
+	'2,2', 'only the well-named file was registered, under the exact component');
+
 $node->stop;
 done_testing();
