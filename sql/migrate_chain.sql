@@ -50,6 +50,23 @@ SELECT to_regclass('orders') AS orders, count(*) AS history FROM schema_version;
 SELECT component, version, outcome FROM apply_migrations();
 SELECT component, version, status FROM migration_status();
 
+-- a dry run leaves the registry alone too: here a row whose version is in
+-- the history but whose mark was lost is only marked by a real run
+UPDATE migration SET applied_checksum = NULL WHERE component = 'shop' AND version = 2;
+SELECT component, version, outcome FROM apply_migrations(dry_run => true);
+SELECT applied_checksum IS NULL AS unmarked FROM migration
+WHERE component = 'shop' AND version = 2;
+SELECT component, version, outcome FROM apply_migrations();
+SELECT applied_checksum IS NULL AS unmarked FROM migration
+WHERE component = 'shop' AND version = 2;
+
+-- a cancel or a timeout ends a dry run with an error, not with an outcome
+BEGIN;
+SELECT register_migration('slow', 1, 'sleeps', 'SELECT pg_sleep(10)');
+SET LOCAL statement_timeout = '200ms';
+SELECT component, version, outcome FROM apply_migrations('slow', dry_run => true);
+ROLLBACK;
+
 -- out of order: refused by default, allowed explicitly
 SELECT register_migration('shop', 5, 'add shipped', 'ALTER TABLE orders ADD COLUMN shipped boolean');
 SELECT component, version, outcome FROM apply_migrations('shop');

@@ -1085,6 +1085,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	MemoryContext oldcontext;
 	ResourceOwner oldowner;
 	int			n_done = 0;
+	int			n_marked = 0;
 	int			i;
 
 	if (!PG_ARGISNULL(0))
@@ -1224,6 +1225,22 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		check_statements(p->component, p->version, p->sql,
 						 parse_migration_sql(p->component, p->version, p->sql));
 	}
+	leave_internal(&c);
+
+	oldcontext = CurrentMemoryContext;
+	oldowner = CurrentResourceOwner;
+
+	/*
+	 * A dry run does everything from here on, registry marks included,
+	 * inside a subtransaction it rolls back.
+	 */
+	if (dry_run)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcontext);
+	}
+
+	enter_internal(&c);
 	foreach(lc, pending)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
@@ -1231,22 +1248,13 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 		if (!p->in_history)
 			continue;
+		n_marked++;
 		mv[0] = CStringGetTextDatum(p->component);
 		mv[1] = Int64GetDatum(p->version);
 		mv[2] = CStringGetTextDatum(p->checksum);
 		run_plan(&c, P_MARK_APPLIED, mv, NULL);
 	}
 	leave_internal(&c);
-
-	oldcontext = CurrentMemoryContext;
-	oldowner = CurrentResourceOwner;
-
-	/* a dry run does everything inside a subtransaction it rolls back */
-	if (dry_run)
-	{
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcontext);
-	}
 
 	foreach(lc, pending)
 	{
@@ -1263,7 +1271,9 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		start = GetCurrentTimestamp();
 		edata = try_migration(&c, p, start, &duration);
 
-		if (edata != NULL && !dry_run)
+		/* a cancel or timeout ends a dry run too: it is no outcome */
+		if (edata != NULL &&
+			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
 			raise_migration_error(p, edata);
 
 		row[0] = CStringGetTextDatum(p->component);
@@ -1298,7 +1308,17 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 
-	if (n_done == 0)
+	if (n_done == 0 && n_marked > 0)
+		ereport(NOTICE,
+				(errmsg("no pending migrations, nothing to apply"),
+				 dry_run ?
+				 errdetail_plural("%d registered migration is already in the history and would only be marked as applied.",
+								  "%d registered migrations are already in the history and would only be marked as applied.",
+								  n_marked, n_marked) :
+				 errdetail_plural("%d registered migration was already in the history and was only marked as applied.",
+								  "%d registered migrations were already in the history and were only marked as applied.",
+								  n_marked, n_marked)));
+	else if (n_done == 0)
 		ereport(NOTICE,
 				(errmsg("no pending migrations, nothing to apply"),
 				 errdetail("Another session applied them while this one waited.")));
