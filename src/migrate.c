@@ -36,6 +36,7 @@
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -481,7 +482,9 @@ unknown_component(const char *component)
 /*
  * lock_component
  *		Take the component's transaction-scoped advisory lock, waiting at most
- *		schema_mgr.lock_timeout.  On timeout the error names the holder.
+ *		schema_mgr.lock_timeout, or the session's lock_timeout when that is
+ *		shorter (zero means no limit for either).  On timeout the error names
+ *		the holder.
  */
 static void
 lock_component(MigCall *c, const char *component)
@@ -495,11 +498,15 @@ lock_component(MigCall *c, const char *component)
 	int			pid = 0;
 	char	   *appname = NULL;
 	Datum		values[3];
+	int			timeout = sm_lock_timeout;
+	const char *knob;
 
 	sm_advisory_locktag(&tag, SM_LOCK_MIGRATIONS, key2);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;
-	if (sm_lock_timeout <= 0)
+	if (LockTimeout > 0 && (timeout <= 0 || LockTimeout < timeout))
+		timeout = LockTimeout;
+	if (timeout <= 0)
 	{
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		return;
@@ -517,7 +524,7 @@ lock_component(MigCall *c, const char *component)
 		int			level = NewGUCNestLevel();
 		char		buf[32];
 
-		snprintf(buf, sizeof(buf), "%d", sm_lock_timeout);
+		snprintf(buf, sizeof(buf), "%d", timeout);
 		(void) set_config_option("lock_timeout", buf, PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
 								 false);
@@ -561,20 +568,21 @@ lock_component(MigCall *c, const char *component)
 	}
 	leave_internal(c);
 
+	knob = timeout == sm_lock_timeout ? "schema_mgr.lock_timeout" : "lock_timeout";
 	if (pid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not lock migration component \"%s\"", component),
 				 errdetail("The lock is held by process %d (application_name \"%s\"); waited %d ms.",
-						   pid, appname ? appname : "", sm_lock_timeout),
-				 errhint("Another session is applying or registering migrations of this component. Retry later, or raise schema_mgr.lock_timeout.")));
+						   pid, appname ? appname : "", timeout),
+				 errhint("Another session is applying or registering migrations of this component. Retry later, or raise %s.", knob)));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not lock migration component \"%s\"", component),
 				 errdetail("Waited %d ms; the session that held the lock has since released it.",
-						   sm_lock_timeout),
-				 errhint("Retry, or raise schema_mgr.lock_timeout.")));
+						   timeout),
+				 errhint("Retry, or raise %s.", knob)));
 }
 
 /* ----------------------------------------------------------------
