@@ -953,12 +953,18 @@ sm_register_migration(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/* Run a migration's SQL statement by statement, as the caller. */
+/*
+ * Run a migration's SQL statement by statement, as the caller.  Lines are
+ * counted as the statements go by, so that a migration of many statements
+ * (a data load) takes time linear in its length.
+ */
 static void
 run_migration(Pending *p)
 {
 	List	   *stmts = parse_migration_sql(p->component, p->version, p->sql);
 	const char *sql = skip_bom(p->sql);
+	const char *counted = sql;
+	int			line = 1;
 	ListCell   *lc;
 
 	p->stmt_no = 0;
@@ -971,8 +977,11 @@ run_migration(Pending *p)
 		char	   *text = pnstrdup(first, len - (first - start));
 		int			rc;
 
+		for (; counted < first; counted++)
+			if (*counted == '\n')
+				line++;
 		p->stmt_no++;
-		p->stmt_line = line_of(sql, rs->stmt_location);
+		p->stmt_line = line;
 		rc = SPI_execute(text, false, 0);
 		if (rc < 0)
 			ereport(ERROR,
