@@ -51,6 +51,22 @@ SELECT component, version, outcome FROM apply_migrations('deploy');
 SELECT current_user;
 -- the server-side loader needs its own grant (and file access)
 SELECT * FROM register_migrations_from_directory('deploy', '/tmp');
+-- ... nor have its SQL run by a superuser who applies everything pending
+SELECT register_migration('deploy', 4, 'trap', 'ALTER ROLE sm_deployer SUPERUSER');
+RESET ROLE;
+SELECT component, version, outcome FROM apply_migrations();
+SELECT component, version, outcome FROM apply_migrations(dry_run => true);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sm_deployer';
+-- a role whose privileges the registrant has may apply it (and it fails
+-- here, as the deployer cannot make itself a superuser)
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT register_migration('deploy', 4, 'harmless', 'SELECT 4');
+RESET ROLE;
+-- migrations registered by a superuser may be applied by anyone allowed to
+SELECT register_migration('deploy', 5, 'by the owner', 'ALTER TABLE deploy.t ADD COLUMN c int');
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('deploy');
 RESET ROLE;
 
 SELECT component, version, description, registered_by FROM migration ORDER BY version;

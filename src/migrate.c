@@ -37,6 +37,7 @@
 #include "parser/parser.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -128,7 +129,8 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"SELECT m.component, m.version, m.description, m.sql, m.checksum, "
 		"       s.version IS NOT NULL, s.checksum, "
 		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
-		"        WHERE h.component OPERATOR(pg_catalog.=) m.component) "
+		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), "
+		"       m.registered_by::pg_catalog.text "
 		"FROM %1$s.migration m "
 		"LEFT JOIN %1$s.schema_version s "
 		"  ON s.component OPERATOR(pg_catalog.=) m.component "
@@ -245,6 +247,7 @@ typedef struct MigCall
 	char	   *schema;			/* quoted schema of the extension */
 	Oid			owner;			/* the extension's owner */
 	char	   *caller;			/* current user at entry, for the history */
+	Oid			caller_id;		/* ... and its oid */
 	Oid			save_userid;
 	int			save_sec_context;
 	int			guc_level;
@@ -263,6 +266,7 @@ typedef struct Pending
 	char	   *history_checksum;	/* NULL: none or a baseline marker */
 	bool		has_max_applied;
 	int64		max_applied;
+	char	   *registered_by;	/* role that registered the SQL */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
 } Pending;
@@ -289,6 +293,7 @@ static List *parse_migration_sql(const char *component, int64 version,
 static void check_statements(const char *component, int64 version,
 							 const char *sql, List *stmts);
 static int	line_of(const char *sql, int location);
+static void check_registrant(MigCall *c, Pending *p);
 static void run_migration(Pending *p);
 static void record_applied(MigCall *c, Pending *p, TimestampTz start,
 						   Interval *duration, const char *kind);
@@ -378,7 +383,8 @@ call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only)
 {
 	c->schema = sm_function_schema(fcinfo);
 	c->owner = sm_extension_owner();
-	c->caller = GetUserNameFromId(GetUserId(), false);
+	c->caller_id = GetUserId();
+	c->caller = GetUserNameFromId(c->caller_id, false);
 	c->read_only = read_only;
 }
 
@@ -954,6 +960,30 @@ sm_register_migration(PG_FUNCTION_ARGS)
  */
 
 /*
+ * check_registrant
+ *		Refuse to run SQL registered by a role that does not have the
+ *		privileges of the caller: a role allowed to register migrations must
+ *		not get its SQL run with the rights of whoever applies them next (a
+ *		superuser, typically).
+ */
+static void
+check_registrant(MigCall *c, Pending *p)
+{
+	Oid			registrant = get_role_oid(p->registered_by, true);
+
+	if (OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which does not have the privileges of role \"%s\"",
+					p->component, p->version, p->registered_by, c->caller),
+			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller),
+			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
+					 p->registered_by)));
+}
+
+/*
  * Run a migration's SQL statement by statement, as the caller.  Lines are
  * counted as the statements go by, so that a migration of many statements
  * (a data load) takes time linear in its length.
@@ -1204,6 +1234,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		p->has_max_applied = !isnull;
 		if (!isnull)
 			p->max_applied = DatumGetInt64(d);
+		p->registered_by = datum_text(tup, desc, 9);
 		pending = lappend(pending, p);
 	}
 
@@ -1239,6 +1270,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 					 errdetail("Applying it now would apply migrations out of order."),
 					 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
 							 p->max_applied)));
+		check_registrant(&c, p);
 		check_statements(p->component, p->version, p->sql,
 						 parse_migration_sql(p->component, p->version, p->sql));
 	}
