@@ -100,6 +100,15 @@ SELECT register_migration('app', 5, 'tx', E'BEGIN;\nCREATE TABLE t5 (a int);\nCO
 SELECT register_migration('app', 5, 'tx', 'SAVEPOINT a');
 SELECT register_migration('app', 5, 'copy', 'COPY items FROM STDIN');
 SELECT register_migration('app', 5, 'discard', 'DISCARD ALL');
+SELECT register_migration('app', 5, 'detach', 'ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY');
+SELECT register_migration('app', 5, 'dbts', 'ALTER DATABASE x SET TABLESPACE y');
+-- hidden in a DO block it cannot be seen before it runs, but the error
+-- still says what to do
+BEGIN;
+SELECT register_migration('app', 5, 'hidden',
+    $m$DO $x$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY items_x ON items (id)'; END $x$$m$);
+SELECT component, version, outcome FROM apply_migrations('app');
+ROLLBACK;
 -- ANALYZE, CLUSTER of a table and COPY from a server file are fine
 SELECT register_migration('app', 5, 'analyze', 'ANALYZE items; CLUSTER items USING items_pkey');
 SELECT component, version, outcome FROM apply_migrations();

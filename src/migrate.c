@@ -751,6 +751,32 @@ transaction_block_statement(Node *stmt, const char **hint)
 			if (((ClusterStmt *) stmt)->relation == NULL)
 				return "CLUSTER without a table name";
 			break;
+		case T_AlterTableStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_DetachPartition &&
+						((PartitionCmd *) cmd->def)->concurrent)
+					{
+						*hint = "Remove CONCURRENTLY to detach the partition inside the migration, or detach it outside the migration chain.";
+						return "DETACH PARTITION CONCURRENTLY";
+					}
+				}
+			}
+			break;
+		case T_AlterDatabaseStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
+						return "ALTER DATABASE SET TABLESPACE";
+			}
+			break;
 		case T_CreatedbStmt:
 			return "CREATE DATABASE";
 		case T_DropdbStmt:
@@ -1063,7 +1089,9 @@ raise_migration_error(Pending *p, ErrorData *edata)
 					p->component, p->version, p->description,
 					edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 edata->hint ? errhint("%s", edata->hint) :
+			 edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION ?
+			 errhint("Migrations run inside a transaction. Run this statement outside the migration chain.") : 0,
 			 edata->schema_name ? err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name) : 0,
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
 			 edata->column_name ? err_generic_string(PG_DIAG_COLUMN_NAME, edata->column_name) : 0,
