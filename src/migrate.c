@@ -82,7 +82,6 @@ typedef enum PlanId
 	P_REG_INSERT,
 	P_REG_UPDATE,
 	P_REG_DESCRIPTION,
-	P_HISTORY_COUNT,
 	P_BASELINE_ROWS,
 	P_CURRENT_VERSION,
 	P_STATUS,
@@ -180,10 +179,6 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	3, {TEXTOID, INT8OID, TEXTOID}},
-	[P_HISTORY_COUNT] = {
-		"SELECT pg_catalog.max(version) FROM %1$s.schema_version "
-		"WHERE component OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}},
 	[P_BASELINE_ROWS] = {
 		"SELECT version, description, checksum FROM %1$s.migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
@@ -287,6 +282,7 @@ static void leave_internal(MigCall *c);
 static char *arg_component(FunctionCallInfo fcinfo, int argno);
 static int64 arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
 static bool component_exists(MigCall *c, const char *component);
+static ErrorData *try_subxact(void (*fn) (void *arg), void *arg);
 static void lock_component(MigCall *c, const char *component);
 static List *parse_migration_sql(const char *component, int64 version,
 								 const char *sql);
@@ -486,6 +482,63 @@ unknown_component(const char *component)
  */
 
 /*
+ * try_subxact
+ *		Run fn(arg) in a subtransaction, like a PL/pgSQL block with an
+ *		EXCEPTION clause: returns NULL when fn returned and the
+ *		subtransaction committed, or else a copy of the error (in the
+ *		caller's memory context) after rolling the subtransaction back.
+ */
+static ErrorData *
+try_subxact(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/* Wait for a lock, at most timeout ms (for try_subxact). */
+typedef struct LockWait
+{
+	LOCKTAG    *tag;
+	int			timeout;
+} LockWait;
+
+static void
+wait_for_lock(void *arg)
+{
+	LockWait   *w = (LockWait *) arg;
+	int			level = NewGUCNestLevel();
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", w->timeout);
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) LockAcquire(w->tag, ExclusiveLock, false, false);
+	AtEOXact_GUC(true, level);
+}
+
+/*
  * lock_component
  *		Take the component's transaction-scoped advisory lock, waiting at most
  *		schema_mgr.lock_timeout, or the session's lock_timeout when that is
@@ -498,9 +551,8 @@ lock_component(MigCall *c, const char *component)
 	LOCKTAG		tag;
 	uint32		key2 = hash_bytes((const unsigned char *) component,
 								  strlen(component));
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	LockWait	wait;
+	ErrorData  *edata;
 	int			pid = 0;
 	char	   *appname = NULL;
 	Datum		values[3];
@@ -523,34 +575,9 @@ lock_component(MigCall *c, const char *component)
 	 * a timeout can be caught and reported better.  A lock acquired in the
 	 * subtransaction passes to the parent when the subtransaction commits.
 	 */
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		int			level = NewGUCNestLevel();
-		char		buf[32];
-
-		snprintf(buf, sizeof(buf), "%d", timeout);
-		(void) set_config_option("lock_timeout", buf, PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-								 false);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		AtEOXact_GUC(true, level);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
-
+	wait.tag = &tag;
+	wait.timeout = timeout;
+	edata = try_subxact(wait_for_lock, &wait);
 	if (edata == NULL)
 		return;
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
@@ -1109,37 +1136,32 @@ raise_migration_error(Pending *p, ErrorData *edata)
  *		on success (with *duration set), or the error, with the
  *		subtransaction rolled back.
  */
+typedef struct MigrationRun
+{
+	MigCall    *c;
+	Pending    *p;
+	TimestampTz start;
+	Interval   *duration;
+} MigrationRun;
+
+static void
+run_and_record(void *arg)
+{
+	MigrationRun *r = (MigrationRun *) arg;
+
+	run_migration(r->p);
+	r->duration = duration_since(r->start);
+	record_applied(r->c, r->p, r->start, r->duration, "run");
+}
+
 static ErrorData *
 try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	MigrationRun r = {c, p, start, NULL};
+	ErrorData  *edata = try_subxact(run_and_record, &r);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Interval   *d;
-
-		run_migration(p);
-		d = duration_since(start);
-		record_applied(c, p, start, d, "run");
-		*duration = d;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		*duration = r.duration;
 	return edata;
 }
 
@@ -1442,7 +1464,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 
 	enter_internal(&c);
 	values[0] = CStringGetTextDatum(component);
-	run_plan(&c, P_HISTORY_COUNT, values, NULL);
+	run_plan(&c, P_CURRENT_VERSION, values, NULL);
 	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 						 &isnull);
 	if (!isnull)
