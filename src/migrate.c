@@ -385,15 +385,20 @@ call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only)
 }
 
 /*
- * Internal queries run as the extension's owner with a safe search_path.
- * A transaction or subtransaction abort undoes both.
+ * Internal queries run as the extension's owner with a safe search_path,
+ * as a security-restricted operation (like the queries of REFRESH
+ * MATERIALIZED VIEW or autovacuum's ANALYZE): should anything reach code
+ * the caller controls, it cannot change roles or leave session state
+ * behind.  A transaction or subtransaction abort undoes all three.
  */
 static void
 enter_internal(MigCall *c)
 {
 	GetUserIdAndSecContext(&c->save_userid, &c->save_sec_context);
 	SetUserIdAndSecContext(c->owner,
-						   c->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+						   c->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	c->guc_level = sm_push_search_path();
 }
 
