@@ -80,6 +80,13 @@ SET LOCAL statement_timeout = '10s';
 SELECT component, version, outcome FROM apply_migrations('seed');
 ROLLBACK;
 
+-- a migration cannot apply migrations (it would be applied again itself)
+BEGIN;
+SELECT register_migration('nested', 1, 'applies',
+    E'CREATE TABLE nested_t (a int);\nSELECT count(*) FROM apply_migrations();');
+SELECT component, version, outcome FROM apply_migrations('nested');
+ROLLBACK;
+
 -- out of order: refused by default, allowed explicitly
 SELECT register_migration('shop', 5, 'add shipped', 'ALTER TABLE orders ADD COLUMN shipped boolean');
 SELECT component, version, outcome FROM apply_migrations('shop');

@@ -266,6 +266,9 @@ typedef struct Pending
 	int			stmt_line;
 } Pending;
 
+/* The migration whose SQL is running: a nested apply_migrations() is refused */
+static Pending *running_migration = NULL;
+
 /* For error context callbacks while parsing migration SQL. */
 typedef struct ParseErrorArg
 {
@@ -1163,8 +1166,11 @@ static ErrorData *
 try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
 {
 	MigrationRun r = {c, p, start, NULL};
-	ErrorData  *edata = try_subxact(run_and_record, &r);
+	ErrorData  *edata;
 
+	running_migration = p;
+	edata = try_subxact(run_and_record, &r);
+	running_migration = NULL;
 	if (edata == NULL)
 		*duration = r.duration;
 	return edata;
@@ -1190,6 +1196,14 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	int			n_marked = 0;
 	int			i;
 
+	if (running_migration != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot apply migrations from inside a migration"),
+				 errdetail("Migration \"%s\" version " INT64_FORMAT " is running and would be applied again.",
+						   running_migration->component,
+						   running_migration->version),
+				 errhint("Remove the call from the migration's SQL.")));
 	if (!PG_ARGISNULL(0))
 		component = arg_component(fcinfo, 0);
 	if (!PG_ARGISNULL(1))
