@@ -1492,7 +1492,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 				 errmsg("migration component \"%s\" already has applied migrations",
 						component),
 				 errdetail("A baseline adopts a schema that was created without schema_mgr."),
-				 errhint("Use apply_migrations to bring the component up to date.")));
+				 errhint("Apply its pending migrations instead.")));
 
 	values[1] = Int64GetDatum(version);
 	run_plan(&c, P_BASELINE_ROWS, values, NULL);
