@@ -141,3 +141,16 @@ CREATE EXTENSION schema_mgr;
 SELECT register_migration('app', 1, 'registered only', 'SELECT 1');
 DROP EXTENSION schema_mgr;
 DROP TABLE items;
+-- nor may DROP OWNED BY its owner take a history with it
+CREATE ROLE sm_owner SUPERUSER;
+SET ROLE sm_owner;
+CREATE EXTENSION schema_mgr;
+SELECT register_migration('own', 1, 'owned', 'SELECT 1');
+SELECT component, version, outcome FROM apply_migrations('own');
+RESET ROLE;
+DROP OWNED BY sm_owner;
+SELECT extname FROM pg_extension WHERE extname = 'schema_mgr';
+SET schema_mgr.allow_drop = on;
+DROP OWNED BY sm_owner;
+RESET schema_mgr.allow_drop;
+DROP ROLE sm_owner;

@@ -1630,9 +1630,10 @@ sm_migration_status(PG_FUNCTION_ARGS)
 /* ----------------------------------------------------------------
  * guard_drop() returns event_trigger
  *
- * On ddl_command_start of DROP EXTENSION and DROP SCHEMA: refuse to drop
- * schema_mgr (directly, or with its schema) while the migration history
- * has rows, unless schema_mgr.allow_drop is on.  The history is user data:
+ * On ddl_command_start of DROP EXTENSION, DROP SCHEMA and DROP OWNED:
+ * refuse to drop schema_mgr (directly, with its schema, or with everything
+ * its owner owns) while the migration history has rows, unless
+ * schema_mgr.allow_drop is on.  The history is user data:
  * losing it makes every migration pending again.
  * ----------------------------------------------------------------
  */
@@ -1640,7 +1641,7 @@ Datum
 sm_guard_drop(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	DropStmt   *stmt;
+	Node	   *parsetree;
 	ListCell   *lc;
 	bool		hit = false;
 	MigCall		c;
@@ -1650,33 +1651,44 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by event trigger manager");
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (sm_allow_drop || !IsA(trigdata->parsetree, DropStmt))
-		PG_RETURN_VOID();
-	stmt = (DropStmt *) trigdata->parsetree;
-	if (stmt->removeType != OBJECT_EXTENSION &&
-		stmt->removeType != OBJECT_SCHEMA)
-		PG_RETURN_VOID();
-	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+	parsetree = trigdata->parsetree;
+	if (sm_allow_drop ||
+		!OidIsValid(get_extension_oid("schema_mgr", true)))
 		PG_RETURN_VOID();
 
 	c.schema = sm_function_schema(fcinfo);
-	foreach(lc, stmt->objects)
+	c.owner = sm_extension_owner();
+	if (IsA(parsetree, DropStmt))
 	{
-		Node	   *obj = (Node *) lfirst(lc);
+		DropStmt   *stmt = (DropStmt *) parsetree;
 
-		if (!IsA(obj, String))
-			continue;
-		if (stmt->removeType == OBJECT_EXTENSION
-			? strcmp(strVal(obj), "schema_mgr") == 0
-			: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
-			hit = true;
+		if (stmt->removeType != OBJECT_EXTENSION &&
+			stmt->removeType != OBJECT_SCHEMA)
+			PG_RETURN_VOID();
+		foreach(lc, stmt->objects)
+		{
+			Node	   *obj = (Node *) lfirst(lc);
+
+			if (!IsA(obj, String))
+				continue;
+			if (stmt->removeType == OBJECT_EXTENSION
+				? strcmp(strVal(obj), "schema_mgr") == 0
+				: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
+				hit = true;
+		}
+	}
+	else if (IsA(parsetree, DropOwnedStmt))
+	{
+		/* DROP OWNED BY the extension's owner drops the extension too */
+		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+			if (get_rolespec_oid(lfirst_node(RoleSpec, lc), true) == c.owner)
+				hit = true;
 	}
 	if (!hit)
 		PG_RETURN_VOID();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	c.owner = sm_extension_owner();
 	c.caller = NULL;
 	c.read_only = true;
 	enter_internal(&c);
