@@ -60,6 +60,17 @@ SELECT component, version, outcome FROM apply_migrations();
 SELECT applied_checksum IS NULL AS unmarked FROM migration
 WHERE component = 'shop' AND version = 2;
 
+-- after a dry run's first failure the rest are listed as not run, as a real
+-- run would stop there
+BEGIN;
+SELECT register_migration('dry', 1, 'fine', 'CREATE TABLE dry_t (a int)');
+SELECT register_migration('dry', 2, 'fails', 'SELECT 1 / 0');
+SELECT register_migration('dry', 3, 'after', 'SELECT 3');
+SELECT register_migration('dry', 4, 'after that', 'SELECT 4');
+SELECT component, version, outcome, error, duration IS NULL AS no_duration
+FROM apply_migrations('dry', dry_run => true);
+ROLLBACK;
+
 -- a cancel or a timeout ends a dry run with an error, not with an outcome
 BEGIN;
 SELECT register_migration('slow', 1, 'sleeps', 'SELECT pg_sleep(10)');

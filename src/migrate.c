@@ -1194,6 +1194,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	ResourceOwner oldowner;
 	int			n_done = 0;
 	int			n_marked = 0;
+	bool		dry_failed = false;
 	int			i;
 
 	if (running_migration != NULL)
@@ -1386,6 +1387,24 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		if (p->in_history)
 			continue;
 
+		row[0] = CStringGetTextDatum(p->component);
+		row[1] = Int64GetDatum(p->version);
+		row[2] = CStringGetTextDatum(p->description);
+		row[4] = CStringGetTextDatum(p->checksum);
+
+		/*
+		 * After a dry run's first failure, report the rest without running
+		 * them: a real run stops there and rolls everything back.
+		 */
+		if (dry_failed)
+		{
+			rownulls[3] = true;
+			row[5] = CStringGetTextDatum("not run");
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+								 rownulls);
+			continue;
+		}
+
 		start = GetCurrentTimestamp();
 		edata = try_migration(&c, p, start, &duration);
 
@@ -1394,11 +1413,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
 			raise_migration_error(p, edata);
 
-		row[0] = CStringGetTextDatum(p->component);
-		row[1] = Int64GetDatum(p->version);
-		row[2] = CStringGetTextDatum(p->description);
 		row[3] = IntervalPGetDatum(duration ? duration : duration_since(start));
-		row[4] = CStringGetTextDatum(p->checksum);
 		if (edata == NULL)
 			row[5] = CStringGetTextDatum(dry_run ? "would apply" : "applied");
 		else
@@ -1408,13 +1423,10 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 												  p->stmt_no, p->stmt_line,
 												  edata->message));
 			rownulls[6] = false;
+			dry_failed = true;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 		n_done++;
-
-		/* later migrations of a dry run would only fail for the same reason */
-		if (edata != NULL)
-			break;
 	}
 
 	if (dry_run)
