@@ -122,7 +122,8 @@ BEGIN
 			END IF;
 			CONTINUE;
 		END IF;
-		IF length(m[1]) > 18 OR m[1]::bigint = 0 THEN
+		-- as the client loader: leading zeros do not count
+		IF length(ltrim(m[1], '0')) NOT BETWEEN 1 AND 18 THEN
 			RAISE EXCEPTION 'invalid migration version in file name "%"', f
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = 'Migration versions must be positive integers below 10^18.';

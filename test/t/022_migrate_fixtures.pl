@@ -131,5 +131,20 @@ is($node->safe_psql('postgres', q{
 	WHERE component LIKE 'evil%'}),
 	'2,2', 'only the well-named file was registered, under the exact component');
 
+# both loaders read zero-padded versions the same way, however long
+my $padded_dir = tempdir(CLEANUP => 1);
+foreach my $name ('V0000000000000000001__padded.sql', 'V02__two.sql')
+{
+	open($fh, '>', "$padded_dir/$name") or die;
+	print $fh "SELECT 1;\n";
+	close $fh;
+}
+($out, $err, $lerr) = load_dir('postgres', 'padded_client', $padded_dir);
+is($err, '', 'client loader reads zero-padded versions');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(version || ':' || result, ',' ORDER BY version)
+	FROM register_migrations_from_directory('padded_server', '$padded_dir')}),
+	'1:registered,2:registered', 'server loader reads zero-padded versions');
+
 $node->stop;
 done_testing();
