@@ -12,13 +12,17 @@
  *
  * When something is pending, apply_migrations() takes one transaction-
  * scoped advisory lock per component with pending work (in name order, so
- * concurrent callers cannot deadlock), waiting at most
- * schema_mgr.lock_timeout, then re-reads the registry with a fresh snapshot
- * and applies each migration in its own subtransaction.  Migration SQL runs
- * as the caller, with the caller's search_path, statement by statement, so
- * an error can say which statement of which migration failed.  Bookkeeping
- * queries run as the extension's owner with a safe search_path, so a role
- * that may apply migrations cannot rewrite the history by hand.
+ * concurrent callers cannot deadlock, unless one already holds a component's
+ * lock from an earlier call in its transaction), waiting at most
+ * schema_mgr.lock_timeout (or lock_timeout, when shorter), then re-reads
+ * the registry with a fresh snapshot and applies each migration in its own
+ * subtransaction.  Migration SQL runs as the caller, with the caller's
+ * search_path, statement by statement, so an error can say which statement
+ * of which migration failed; SQL registered by a role that lacks the
+ * caller's privileges is refused rather than run with them.  Bookkeeping
+ * queries run as the extension's owner with a safe search_path, as a
+ * security-restricted operation, so a role that may apply migrations
+ * cannot rewrite the history by hand.
  *
  *-------------------------------------------------------------------------
  */
@@ -311,8 +315,9 @@ migrate_init(void)
 {
 	DefineCustomIntVariable("schema_mgr.lock_timeout",
 							"Longest wait for another session's lock on a migration component.",
-							"After this time apply_migrations and register_migration fail, "
-							"naming the session that holds the lock. Zero waits forever.",
+							"After this time applying, registering or baselining fails, "
+							"naming the session that holds the lock. Zero waits forever "
+							"(or until lock_timeout, when that is set).",
 							&sm_lock_timeout,
 							60000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
