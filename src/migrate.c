@@ -266,6 +266,7 @@ typedef struct Pending
 	bool		has_max_applied;
 	int64		max_applied;
 	char	   *registered_by;	/* role that registered the SQL */
+	bool		confined;		/* run it where SET ROLE is refused */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
 } Pending;
@@ -1031,6 +1032,12 @@ sm_register_migration(PG_FUNCTION_ARGS)
  *		privileges of the caller: a role allowed to register migrations must
  *		not get its SQL run with the rights of whoever applies them next (a
  *		superuser, typically).
+ *
+ *		SET ROLE and RESET ROLE reach every role the session user is a member
+ *		of, so when the registrant lacks the session user's privileges (a
+ *		superuser session that did SET ROLE to apply an application's
+ *		migrations), the SQL runs "confined": in a local user id context,
+ *		where changing role is refused.
  */
 static void
 check_registrant(MigCall *c, Pending *p)
@@ -1038,7 +1045,10 @@ check_registrant(MigCall *c, Pending *p)
 	Oid			registrant = get_role_oid(p->registered_by, true);
 
 	if (OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id))
+	{
+		p->confined = !has_privs_of_role(registrant, GetSessionUserId());
 		return;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which does not have the privileges of role \"%s\"",
@@ -1123,15 +1133,24 @@ record_applied(MigCall *c, Pending *p, TimestampTz start, Interval *duration,
 static void
 raise_migration_error(Pending *p, ErrorData *edata)
 {
+	const char *hint = edata->hint;
+
+	/* what to do about errors the checks up front cannot foresee */
+	if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
+		hint = _("Migrations run inside a transaction. Run this statement outside the migration chain.");
+	else if (hint == NULL && p->confined &&
+			 edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+		hint = psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the session's role \"%s\", not even through SET ROLE."),
+						p->registered_by,
+						GetUserNameFromId(GetSessionUserId(), false));
+
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
 			 errmsg("migration \"%s\" version " INT64_FORMAT " (\"%s\") failed: %s",
 					p->component, p->version, p->description,
 					edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-			 edata->hint ? errhint("%s", edata->hint) :
-			 edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION ?
-			 errhint("Migrations run inside a transaction. Run this statement outside the migration chain.") : 0,
+			 hint ? errhint("%s", hint) : 0,
 			 edata->schema_name ? err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name) : 0,
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
 			 edata->column_name ? err_generic_string(PG_DIAG_COLUMN_NAME, edata->column_name) : 0,
@@ -1161,8 +1180,16 @@ static void
 run_and_record(void *arg)
 {
 	MigrationRun *r = (MigrationRun *) arg;
+	Oid			save_userid;
+	int			save_sec_context;
 
+	/* the subtransaction's abort restores the context on error */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (r->p->confined)
+		SetUserIdAndSecContext(save_userid,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	run_migration(r->p);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	r->duration = duration_since(r->start);
 	record_applied(r->c, r->p, r->start, r->duration, "run");
 }
