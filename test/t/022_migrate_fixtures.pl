@@ -28,6 +28,15 @@ sub load_dir
 	return ($out, $err, $stderr);
 }
 
+# write_file(PATH, CONTENT): the bytes as given
+sub write_file
+{
+	my ($path, $content) = @_;
+	open(my $fh, '>:raw', $path) or die "could not write \"$path\": $!";
+	print $fh $content;
+	close $fh;
+}
+
 sub schema_dump
 {
 	my ($db) = @_;
@@ -78,15 +87,9 @@ my $dir = tempdir(CLEANUP => 1);
 my $nasty = "\xEF\xBB\xBF-- it's \"quoted\" \\ and :'var' and \\! echo pwned\r\n"
   . "CREATE TABLE nasty (\"a'b\" text DEFAULT E'\\\\x' || \$q\$;\$q\$);\r\n"
   . "-- no newline at the end";
-open(my $fh, '>:raw', "$dir/V1__nasty_content.sql") or die;
-print $fh $nasty;
-close $fh;
-open($fh, '>', "$dir/README.txt") or die;
-print $fh "not a migration\n";
-close $fh;
-open($fh, '>', "$dir/V2__second one.sql") or die;
-print $fh "ALTER TABLE nasty ADD COLUMN b int;\n";
-close $fh;
+write_file("$dir/V1__nasty_content.sql", $nasty);
+write_file("$dir/README.txt", "not a migration\n");
+write_file("$dir/V2__second one.sql", "ALTER TABLE nasty ADD COLUMN b int;\n");
 
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
 my ($out, $err, $lerr) = load_dir('postgres', "it's \\ \"odd\"", $dir);
@@ -112,12 +115,8 @@ is($node->safe_psql('postgres',
 # line break and with a backslash sequence that sh's echo would expand
 my $evil_dir = tempdir(CLEANUP => 1);
 my $pwned = "$evil_dir/pwned";
-open($fh, '>', "$evil_dir/V1__a.sql\n\\! touch sm_loader_pwned\tx") or die;
-print $fh "SELECT 1;\n";
-close $fh;
-open($fh, '>', "$evil_dir/V2__b.sql") or die;
-print $fh "SELECT 2;\n";
-close $fh;
+write_file("$evil_dir/V1__a.sql\n\\! touch sm_loader_pwned\tx", "SELECT 1;\n");
+write_file("$evil_dir/V2__b.sql", "SELECT 2;\n");
 foreach my $component ("evil\n\\! touch $pwned\n", "evil\\n\\\\! touch $pwned")
 {
 	($out, $err, $lerr) = load_dir('postgres', $component, $evil_dir, '-a');
@@ -133,12 +132,8 @@ is($node->safe_psql('postgres', q{
 
 # both loaders read zero-padded versions the same way, however long
 my $padded_dir = tempdir(CLEANUP => 1);
-foreach my $name ('V0000000000000000001__padded.sql', 'V02__two.sql')
-{
-	open($fh, '>', "$padded_dir/$name") or die;
-	print $fh "SELECT 1;\n";
-	close $fh;
-}
+write_file("$padded_dir/$_", "SELECT 1;\n")
+  foreach ('V0000000000000000001__padded.sql', 'V02__two.sql');
 ($out, $err, $lerr) = load_dir('postgres', 'padded_client', $padded_dir);
 is($err, '', 'client loader reads zero-padded versions');
 is($node->safe_psql('postgres', qq{
