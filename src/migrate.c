@@ -737,6 +737,10 @@ line_of(const char *sql, int location)
 	return line;
 }
 
+/* for a statement that cannot run inside a transaction block */
+#define OUTSIDE_TRANSACTION_HINT \
+	"Migrations run inside a transaction. Run this statement separately, outside the migration chain."
+
 /*
  * transaction_block_statement
  *		What to call a statement that cannot run inside a transaction block
@@ -745,7 +749,7 @@ line_of(const char *sql, int location)
 static const char *
 transaction_block_statement(Node *stmt, const char **hint)
 {
-	*hint = "Migrations run inside a transaction. Run this statement separately, outside the migration chain.";
+	*hint = OUTSIDE_TRANSACTION_HINT;
 
 	switch (nodeTag(stmt))
 	{
@@ -1137,7 +1141,7 @@ raise_migration_error(Pending *p, ErrorData *edata)
 
 	/* what to do about errors the checks up front cannot foresee */
 	if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
-		hint = _("Migrations run inside a transaction. Run this statement outside the migration chain.");
+		hint = _(OUTSIDE_TRANSACTION_HINT);
 	else if (hint == NULL && p->confined &&
 			 edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 		hint = psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the session's role \"%s\", not even through SET ROLE."),
