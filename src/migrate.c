@@ -1526,6 +1526,14 @@ sm_baseline(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* as for applying: the check below must see concurrent commits */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot baseline a migration component in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("A baseline must see what concurrent sessions applied while it waited for the lock."),
+				 errhint("Baseline in a READ COMMITTED transaction.")));
+
 	call_init(&c, fcinfo, false);
 	lock_component(&c, component);
 
