@@ -100,6 +100,15 @@ SELECT register_migration('app', 5, 'tx', E'BEGIN;\nCREATE TABLE t5 (a int);\nCO
 SELECT register_migration('app', 5, 'tx', 'SAVEPOINT a');
 SELECT register_migration('app', 5, 'copy', 'COPY items FROM STDIN');
 SELECT register_migration('app', 5, 'discard', 'DISCARD ALL');
+SELECT register_migration('app', 5, 'detach', 'ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY');
+SELECT register_migration('app', 5, 'dbts', 'ALTER DATABASE x SET TABLESPACE y');
+-- hidden in a DO block it cannot be seen before it runs, but the error
+-- still says what to do
+BEGIN;
+SELECT register_migration('app', 5, 'hidden',
+    $m$DO $x$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY items_x ON items (id)'; END $x$$m$);
+SELECT component, version, outcome FROM apply_migrations('app');
+ROLLBACK;
 -- ANALYZE, CLUSTER of a table and COPY from a server file are fine
 SELECT register_migration('app', 5, 'analyze', 'ANALYZE items; CLUSTER items USING items_pkey');
 SELECT component, version, outcome FROM apply_migrations();
@@ -132,3 +141,16 @@ CREATE EXTENSION schema_mgr;
 SELECT register_migration('app', 1, 'registered only', 'SELECT 1');
 DROP EXTENSION schema_mgr;
 DROP TABLE items;
+-- nor may DROP OWNED BY its owner take a history with it
+CREATE ROLE sm_owner SUPERUSER;
+SET ROLE sm_owner;
+CREATE EXTENSION schema_mgr;
+SELECT register_migration('own', 1, 'owned', 'SELECT 1');
+SELECT component, version, outcome FROM apply_migrations('own');
+RESET ROLE;
+DROP OWNED BY sm_owner;
+SELECT extname FROM pg_extension WHERE extname = 'schema_mgr';
+SET schema_mgr.allow_drop = on;
+DROP OWNED BY sm_owner;
+RESET schema_mgr.allow_drop;
+DROP ROLE sm_owner;

@@ -51,7 +51,38 @@ SELECT component, version, outcome FROM apply_migrations('deploy');
 SELECT current_user;
 -- the server-side loader needs its own grant (and file access)
 SELECT * FROM register_migrations_from_directory('deploy', '/tmp');
+-- ... nor have its SQL run by a superuser who applies everything pending
+SELECT register_migration('deploy', 4, 'trap', 'ALTER ROLE sm_deployer SUPERUSER');
 RESET ROLE;
+SELECT component, version, outcome FROM apply_migrations();
+SELECT component, version, outcome FROM apply_migrations(dry_run => true);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sm_deployer';
+-- a role whose privileges the registrant has may apply it (and it fails
+-- here, as the deployer cannot make itself a superuser)
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT register_migration('deploy', 4, 'harmless', 'SELECT 4');
+RESET ROLE;
+-- migrations registered by a superuser may be applied by anyone allowed to
+SELECT register_migration('deploy', 5, 'by the owner', 'ALTER TABLE deploy.t ADD COLUMN c int');
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('deploy');
+RESET ROLE;
+-- applying as the registrant from a superuser session (SET ROLE, as the
+-- hint says) does not let its SQL switch back to the session's role
+SET ROLE sm_deployer;
+SELECT register_migration('deploy', 6, 'reset role', 'RESET ROLE; CREATE ROLE sm_evil SUPERUSER');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT current_user;
+SELECT register_migration('deploy', 6, 'harmless', 'SELECT 6');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+RESET ROLE;
+SELECT count(*) FROM pg_roles WHERE rolname = 'sm_evil';
+-- a superuser's own migrations may still change role
+SELECT register_migration('deploy', 7, 'as the deployer',
+    'SET ROLE sm_deployer; CREATE TABLE deploy.u (a int); RESET ROLE');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT tableowner FROM pg_tables WHERE schemaname = 'deploy' AND tablename = 'u';
 
 SELECT component, version, description, registered_by FROM migration ORDER BY version;
 SELECT component, version, applied_by, kind FROM schema_version ORDER BY version;

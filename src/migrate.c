@@ -12,13 +12,17 @@
  *
  * When something is pending, apply_migrations() takes one transaction-
  * scoped advisory lock per component with pending work (in name order, so
- * concurrent callers cannot deadlock), waiting at most
- * schema_mgr.lock_timeout, then re-reads the registry with a fresh snapshot
- * and applies each migration in its own subtransaction.  Migration SQL runs
- * as the caller, with the caller's search_path, statement by statement, so
- * an error can say which statement of which migration failed.  Bookkeeping
- * queries run as the extension's owner with a safe search_path, so a role
- * that may apply migrations cannot rewrite the history by hand.
+ * concurrent callers cannot deadlock, unless one already holds a component's
+ * lock from an earlier call in its transaction), waiting at most
+ * schema_mgr.lock_timeout (or lock_timeout, when shorter), then re-reads
+ * the registry with a fresh snapshot and applies each migration in its own
+ * subtransaction.  Migration SQL runs as the caller, with the caller's
+ * search_path, statement by statement, so an error can say which statement
+ * of which migration failed; SQL registered by a role that lacks the
+ * caller's privileges is refused rather than run with them.  Bookkeeping
+ * queries run as the extension's owner with a safe search_path, as a
+ * security-restricted operation, so a role that may apply migrations
+ * cannot rewrite the history by hand.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +40,8 @@
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -80,7 +86,6 @@ typedef enum PlanId
 	P_REG_INSERT,
 	P_REG_UPDATE,
 	P_REG_DESCRIPTION,
-	P_HISTORY_COUNT,
 	P_BASELINE_ROWS,
 	P_CURRENT_VERSION,
 	P_STATUS,
@@ -127,7 +132,8 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"SELECT m.component, m.version, m.description, m.sql, m.checksum, "
 		"       s.version IS NOT NULL, s.checksum, "
 		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
-		"        WHERE h.component OPERATOR(pg_catalog.=) m.component) "
+		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), "
+		"       m.registered_by::pg_catalog.text "
 		"FROM %1$s.migration m "
 		"LEFT JOIN %1$s.schema_version s "
 		"  ON s.component OPERATOR(pg_catalog.=) m.component "
@@ -177,10 +183,6 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	3, {TEXTOID, INT8OID, TEXTOID}},
-	[P_HISTORY_COUNT] = {
-		"SELECT pg_catalog.max(version) FROM %1$s.schema_version "
-		"WHERE component OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}},
 	[P_BASELINE_ROWS] = {
 		"SELECT version, description, checksum FROM %1$s.migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
@@ -244,6 +246,7 @@ typedef struct MigCall
 	char	   *schema;			/* quoted schema of the extension */
 	Oid			owner;			/* the extension's owner */
 	char	   *caller;			/* current user at entry, for the history */
+	Oid			caller_id;		/* ... and its oid */
 	Oid			save_userid;
 	int			save_sec_context;
 	int			guc_level;
@@ -262,9 +265,14 @@ typedef struct Pending
 	char	   *history_checksum;	/* NULL: none or a baseline marker */
 	bool		has_max_applied;
 	int64		max_applied;
+	char	   *registered_by;	/* role that registered the SQL */
+	bool		confined;		/* run it where SET ROLE is refused */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
 } Pending;
+
+/* The migration whose SQL is running: a nested apply_migrations() is refused */
+static Pending *running_migration = NULL;
 
 /* For error context callbacks while parsing migration SQL. */
 typedef struct ParseErrorArg
@@ -282,12 +290,14 @@ static void leave_internal(MigCall *c);
 static char *arg_component(FunctionCallInfo fcinfo, int argno);
 static int64 arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
 static bool component_exists(MigCall *c, const char *component);
+static ErrorData *try_subxact(void (*fn) (void *arg), void *arg);
 static void lock_component(MigCall *c, const char *component);
 static List *parse_migration_sql(const char *component, int64 version,
 								 const char *sql);
 static void check_statements(const char *component, int64 version,
 							 const char *sql, List *stmts);
 static int	line_of(const char *sql, int location);
+static void check_registrant(MigCall *c, Pending *p);
 static void run_migration(Pending *p);
 static void record_applied(MigCall *c, Pending *p, TimestampTz start,
 						   Interval *duration, const char *kind);
@@ -306,8 +316,9 @@ migrate_init(void)
 {
 	DefineCustomIntVariable("schema_mgr.lock_timeout",
 							"Longest wait for another session's lock on a migration component.",
-							"After this time apply_migrations and register_migration fail, "
-							"naming the session that holds the lock. Zero waits forever.",
+							"After this time applying, registering or baselining fails, "
+							"naming the session that holds the lock. Zero waits forever "
+							"(or until lock_timeout, when that is set).",
 							&sm_lock_timeout,
 							60000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
@@ -377,20 +388,26 @@ call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only)
 {
 	c->schema = sm_function_schema(fcinfo);
 	c->owner = sm_extension_owner();
-	c->caller = GetUserNameFromId(GetUserId(), false);
+	c->caller_id = GetUserId();
+	c->caller = GetUserNameFromId(c->caller_id, false);
 	c->read_only = read_only;
 }
 
 /*
- * Internal queries run as the extension's owner with a safe search_path.
- * A transaction or subtransaction abort undoes both.
+ * Internal queries run as the extension's owner with a safe search_path,
+ * as a security-restricted operation (like the queries of REFRESH
+ * MATERIALIZED VIEW or autovacuum's ANALYZE): should anything reach code
+ * the caller controls, it cannot change roles or leave session state
+ * behind.  A transaction or subtransaction abort undoes all three.
  */
 static void
 enter_internal(MigCall *c)
 {
 	GetUserIdAndSecContext(&c->save_userid, &c->save_sec_context);
 	SetUserIdAndSecContext(c->owner,
-						   c->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+						   c->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	c->guc_level = sm_push_search_path();
 }
 
@@ -479,50 +496,24 @@ unknown_component(const char *component)
  */
 
 /*
- * lock_component
- *		Take the component's transaction-scoped advisory lock, waiting at most
- *		schema_mgr.lock_timeout.  On timeout the error names the holder.
+ * try_subxact
+ *		Run fn(arg) in a subtransaction, like a PL/pgSQL block with an
+ *		EXCEPTION clause: returns NULL when fn returned and the
+ *		subtransaction committed, or else a copy of the error (in the
+ *		caller's memory context) after rolling the subtransaction back.
  */
-static void
-lock_component(MigCall *c, const char *component)
+static ErrorData *
+try_subxact(void (*fn) (void *arg), void *arg)
 {
-	LOCKTAG		tag;
-	uint32		key2 = hash_bytes((const unsigned char *) component,
-								  strlen(component));
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
-	int			pid = 0;
-	char	   *appname = NULL;
-	Datum		values[3];
 
-	sm_advisory_locktag(&tag, SM_LOCK_MIGRATIONS, key2);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-		return;
-	if (sm_lock_timeout <= 0)
-	{
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		return;
-	}
-
-	/*
-	 * Wait with lock_timeout set to our timeout, in a subtransaction so that
-	 * a timeout can be caught and reported better.  A lock acquired in the
-	 * subtransaction passes to the parent when the subtransaction commits.
-	 */
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		int			level = NewGUCNestLevel();
-		char		buf[32];
-
-		snprintf(buf, sizeof(buf), "%d", sm_lock_timeout);
-		(void) set_config_option("lock_timeout", buf, PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-								 false);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		AtEOXact_GUC(true, level);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
@@ -537,7 +528,70 @@ lock_component(MigCall *c, const char *component)
 		CurrentResourceOwner = oldowner;
 	}
 	PG_END_TRY();
+	return edata;
+}
 
+/* Wait for a lock, at most timeout ms (for try_subxact). */
+typedef struct LockWait
+{
+	LOCKTAG    *tag;
+	int			timeout;
+} LockWait;
+
+static void
+wait_for_lock(void *arg)
+{
+	LockWait   *w = (LockWait *) arg;
+	int			level = NewGUCNestLevel();
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", w->timeout);
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) LockAcquire(w->tag, ExclusiveLock, false, false);
+	AtEOXact_GUC(true, level);
+}
+
+/*
+ * lock_component
+ *		Take the component's transaction-scoped advisory lock, waiting at most
+ *		schema_mgr.lock_timeout, or the session's lock_timeout when that is
+ *		shorter (zero means no limit for either).  On timeout the error names
+ *		the holder.
+ */
+static void
+lock_component(MigCall *c, const char *component)
+{
+	LOCKTAG		tag;
+	uint32		key2 = hash_bytes((const unsigned char *) component,
+								  strlen(component));
+	LockWait	wait;
+	ErrorData  *edata;
+	int			pid = 0;
+	char	   *appname = NULL;
+	Datum		values[3];
+	int			timeout = sm_lock_timeout;
+	const char *knob;
+
+	sm_advisory_locktag(&tag, SM_LOCK_MIGRATIONS, key2);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	if (LockTimeout > 0 && (timeout <= 0 || LockTimeout < timeout))
+		timeout = LockTimeout;
+	if (timeout <= 0)
+	{
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		return;
+	}
+
+	/*
+	 * Wait with lock_timeout set to our timeout, in a subtransaction so that
+	 * a timeout can be caught and reported better.  A lock acquired in the
+	 * subtransaction passes to the parent when the subtransaction commits.
+	 */
+	wait.tag = &tag;
+	wait.timeout = timeout;
+	edata = try_subxact(wait_for_lock, &wait);
 	if (edata == NULL)
 		return;
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
@@ -561,20 +615,21 @@ lock_component(MigCall *c, const char *component)
 	}
 	leave_internal(c);
 
+	knob = timeout == sm_lock_timeout ? "schema_mgr.lock_timeout" : "lock_timeout";
 	if (pid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not lock migration component \"%s\"", component),
 				 errdetail("The lock is held by process %d (application_name \"%s\"); waited %d ms.",
-						   pid, appname ? appname : "", sm_lock_timeout),
-				 errhint("Another session is applying or registering migrations of this component. Retry later, or raise schema_mgr.lock_timeout.")));
+						   pid, appname ? appname : "", timeout),
+				 errhint("Another session is applying or registering migrations of this component. Retry later, or raise %s.", knob)));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not lock migration component \"%s\"", component),
 				 errdetail("Waited %d ms; the session that held the lock has since released it.",
-						   sm_lock_timeout),
-				 errhint("Retry, or raise schema_mgr.lock_timeout.")));
+						   timeout),
+				 errhint("Retry, or raise %s.", knob)));
 }
 
 /* ----------------------------------------------------------------
@@ -682,6 +737,10 @@ line_of(const char *sql, int location)
 	return line;
 }
 
+/* for a statement that cannot run inside a transaction block */
+#define OUTSIDE_TRANSACTION_HINT \
+	"Migrations run inside a transaction. Run this statement separately, outside the migration chain."
+
 /*
  * transaction_block_statement
  *		What to call a statement that cannot run inside a transaction block
@@ -690,7 +749,7 @@ line_of(const char *sql, int location)
 static const char *
 transaction_block_statement(Node *stmt, const char **hint)
 {
-	*hint = "Migrations run inside a transaction. Run this statement separately, outside the migration chain.";
+	*hint = OUTSIDE_TRANSACTION_HINT;
 
 	switch (nodeTag(stmt))
 	{
@@ -736,6 +795,32 @@ transaction_block_statement(Node *stmt, const char **hint)
 		case T_ClusterStmt:
 			if (((ClusterStmt *) stmt)->relation == NULL)
 				return "CLUSTER without a table name";
+			break;
+		case T_AlterTableStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_DetachPartition &&
+						((PartitionCmd *) cmd->def)->concurrent)
+					{
+						*hint = "Remove CONCURRENTLY to detach the partition inside the migration, or detach it outside the migration chain.";
+						return "DETACH PARTITION CONCURRENTLY";
+					}
+				}
+			}
+			break;
+		case T_AlterDatabaseStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
+						return "ALTER DATABASE SET TABLESPACE";
+			}
 			break;
 		case T_CreatedbStmt:
 			return "CREATE DATABASE";
@@ -945,12 +1030,51 @@ sm_register_migration(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/* Run a migration's SQL statement by statement, as the caller. */
+/*
+ * check_registrant
+ *		Refuse to run SQL registered by a role that does not have the
+ *		privileges of the caller: a role allowed to register migrations must
+ *		not get its SQL run with the rights of whoever applies them next (a
+ *		superuser, typically).
+ *
+ *		SET ROLE and RESET ROLE reach every role the session user is a member
+ *		of, so when the registrant lacks the session user's privileges (a
+ *		superuser session that did SET ROLE to apply an application's
+ *		migrations), the SQL runs "confined": in a local user id context,
+ *		where changing role is refused.
+ */
+static void
+check_registrant(MigCall *c, Pending *p)
+{
+	Oid			registrant = get_role_oid(p->registered_by, true);
+
+	if (OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id))
+	{
+		p->confined = !has_privs_of_role(registrant, GetSessionUserId());
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which does not have the privileges of role \"%s\"",
+					p->component, p->version, p->registered_by, c->caller),
+			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller),
+			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
+					 p->registered_by)));
+}
+
+/*
+ * Run a migration's SQL statement by statement, as the caller.  Lines are
+ * counted as the statements go by, so that a migration of many statements
+ * (a data load) takes time linear in its length.
+ */
 static void
 run_migration(Pending *p)
 {
 	List	   *stmts = parse_migration_sql(p->component, p->version, p->sql);
 	const char *sql = skip_bom(p->sql);
+	const char *counted = sql;
+	int			line = 1;
 	ListCell   *lc;
 
 	p->stmt_no = 0;
@@ -963,8 +1087,11 @@ run_migration(Pending *p)
 		char	   *text = pnstrdup(first, len - (first - start));
 		int			rc;
 
+		for (; counted < first; counted++)
+			if (*counted == '\n')
+				line++;
 		p->stmt_no++;
-		p->stmt_line = line_of(sql, rs->stmt_location);
+		p->stmt_line = line;
 		rc = SPI_execute(text, false, 0);
 		if (rc < 0)
 			ereport(ERROR,
@@ -1010,13 +1137,24 @@ record_applied(MigCall *c, Pending *p, TimestampTz start, Interval *duration,
 static void
 raise_migration_error(Pending *p, ErrorData *edata)
 {
+	const char *hint = edata->hint;
+
+	/* what to do about errors the checks up front cannot foresee */
+	if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
+		hint = _(OUTSIDE_TRANSACTION_HINT);
+	else if (hint == NULL && p->confined &&
+			 edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+		hint = psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the session's role \"%s\", not even through SET ROLE."),
+						p->registered_by,
+						GetUserNameFromId(GetSessionUserId(), false));
+
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
 			 errmsg("migration \"%s\" version " INT64_FORMAT " (\"%s\") failed: %s",
 					p->component, p->version, p->description,
 					edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 hint ? errhint("%s", hint) : 0,
 			 edata->schema_name ? err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name) : 0,
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
 			 edata->column_name ? err_generic_string(PG_DIAG_COLUMN_NAME, edata->column_name) : 0,
@@ -1034,37 +1172,43 @@ raise_migration_error(Pending *p, ErrorData *edata)
  *		on success (with *duration set), or the error, with the
  *		subtransaction rolled back.
  */
+typedef struct MigrationRun
+{
+	MigCall    *c;
+	Pending    *p;
+	TimestampTz start;
+	Interval   *duration;
+} MigrationRun;
+
+static void
+run_and_record(void *arg)
+{
+	MigrationRun *r = (MigrationRun *) arg;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	/* the subtransaction's abort restores the context on error */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (r->p->confined)
+		SetUserIdAndSecContext(save_userid,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	run_migration(r->p);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	r->duration = duration_since(r->start);
+	record_applied(r->c, r->p, r->start, r->duration, "run");
+}
+
 static ErrorData *
 try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	MigrationRun r = {c, p, start, NULL};
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Interval   *d;
-
-		run_migration(p);
-		d = duration_since(start);
-		record_applied(c, p, start, d, "run");
-		*duration = d;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
+	running_migration = p;
+	edata = try_subxact(run_and_record, &r);
+	running_migration = NULL;
+	if (edata == NULL)
+		*duration = r.duration;
 	return edata;
 }
 
@@ -1085,8 +1229,18 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	MemoryContext oldcontext;
 	ResourceOwner oldowner;
 	int			n_done = 0;
+	int			n_marked = 0;
+	bool		dry_failed = false;
 	int			i;
 
+	if (running_migration != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot apply migrations from inside a migration"),
+				 errdetail("Migration \"%s\" version " INT64_FORMAT " is running and would be applied again.",
+						   running_migration->component,
+						   running_migration->version),
+				 errhint("Remove the call from the migration's SQL.")));
 	if (!PG_ARGISNULL(0))
 		component = arg_component(fcinfo, 0);
 	if (!PG_ARGISNULL(1))
@@ -1186,6 +1340,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		p->has_max_applied = !isnull;
 		if (!isnull)
 			p->max_applied = DatumGetInt64(d);
+		p->registered_by = datum_text(tup, desc, 9);
 		pending = lappend(pending, p);
 	}
 
@@ -1221,9 +1376,26 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 					 errdetail("Applying it now would apply migrations out of order."),
 					 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
 							 p->max_applied)));
+		check_registrant(&c, p);
 		check_statements(p->component, p->version, p->sql,
 						 parse_migration_sql(p->component, p->version, p->sql));
 	}
+	leave_internal(&c);
+
+	oldcontext = CurrentMemoryContext;
+	oldowner = CurrentResourceOwner;
+
+	/*
+	 * A dry run does everything from here on, registry marks included,
+	 * inside a subtransaction it rolls back.
+	 */
+	if (dry_run)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcontext);
+	}
+
+	enter_internal(&c);
 	foreach(lc, pending)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
@@ -1231,22 +1403,13 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 		if (!p->in_history)
 			continue;
+		n_marked++;
 		mv[0] = CStringGetTextDatum(p->component);
 		mv[1] = Int64GetDatum(p->version);
 		mv[2] = CStringGetTextDatum(p->checksum);
 		run_plan(&c, P_MARK_APPLIED, mv, NULL);
 	}
 	leave_internal(&c);
-
-	oldcontext = CurrentMemoryContext;
-	oldowner = CurrentResourceOwner;
-
-	/* a dry run does everything inside a subtransaction it rolls back */
-	if (dry_run)
-	{
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcontext);
-	}
 
 	foreach(lc, pending)
 	{
@@ -1260,17 +1423,33 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		if (p->in_history)
 			continue;
 
-		start = GetCurrentTimestamp();
-		edata = try_migration(&c, p, start, &duration);
-
-		if (edata != NULL && !dry_run)
-			raise_migration_error(p, edata);
-
 		row[0] = CStringGetTextDatum(p->component);
 		row[1] = Int64GetDatum(p->version);
 		row[2] = CStringGetTextDatum(p->description);
-		row[3] = IntervalPGetDatum(duration ? duration : duration_since(start));
 		row[4] = CStringGetTextDatum(p->checksum);
+
+		/*
+		 * After a dry run's first failure, report the rest without running
+		 * them: a real run stops there and rolls everything back.
+		 */
+		if (dry_failed)
+		{
+			rownulls[3] = true;
+			row[5] = CStringGetTextDatum("not run");
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+								 rownulls);
+			continue;
+		}
+
+		start = GetCurrentTimestamp();
+		edata = try_migration(&c, p, start, &duration);
+
+		/* a cancel or timeout ends a dry run too: it is no outcome */
+		if (edata != NULL &&
+			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
+			raise_migration_error(p, edata);
+
+		row[3] = IntervalPGetDatum(duration ? duration : duration_since(start));
 		if (edata == NULL)
 			row[5] = CStringGetTextDatum(dry_run ? "would apply" : "applied");
 		else
@@ -1280,13 +1459,10 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 												  p->stmt_no, p->stmt_line,
 												  edata->message));
 			rownulls[6] = false;
+			dry_failed = true;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 		n_done++;
-
-		/* later migrations of a dry run would only fail for the same reason */
-		if (edata != NULL)
-			break;
 	}
 
 	if (dry_run)
@@ -1298,7 +1474,17 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 
-	if (n_done == 0)
+	if (n_done == 0 && n_marked > 0)
+		ereport(NOTICE,
+				(errmsg("no pending migrations, nothing to apply"),
+				 dry_run ?
+				 errdetail_plural("%d registered migration is already in the history and would only be marked as applied.",
+								  "%d registered migrations are already in the history and would only be marked as applied.",
+								  n_marked, n_marked) :
+				 errdetail_plural("%d registered migration was already in the history and was only marked as applied.",
+								  "%d registered migrations were already in the history and were only marked as applied.",
+								  n_marked, n_marked)));
+	else if (n_done == 0)
 		ereport(NOTICE,
 				(errmsg("no pending migrations, nothing to apply"),
 				 errdetail("Another session applied them while this one waited.")));
@@ -1340,12 +1526,20 @@ sm_baseline(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* as for applying: the check below must see concurrent commits */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot baseline a migration component in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("A baseline must see what concurrent sessions applied while it waited for the lock."),
+				 errhint("Baseline in a READ COMMITTED transaction.")));
+
 	call_init(&c, fcinfo, false);
 	lock_component(&c, component);
 
 	enter_internal(&c);
 	values[0] = CStringGetTextDatum(component);
-	run_plan(&c, P_HISTORY_COUNT, values, NULL);
+	run_plan(&c, P_CURRENT_VERSION, values, NULL);
 	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 						 &isnull);
 	if (!isnull)
@@ -1354,7 +1548,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 				 errmsg("migration component \"%s\" already has applied migrations",
 						component),
 				 errdetail("A baseline adopts a schema that was created without schema_mgr."),
-				 errhint("Use apply_migrations to bring the component up to date.")));
+				 errhint("Apply its pending migrations instead.")));
 
 	values[1] = Int64GetDatum(version);
 	run_plan(&c, P_BASELINE_ROWS, values, NULL);
@@ -1492,9 +1686,10 @@ sm_migration_status(PG_FUNCTION_ARGS)
 /* ----------------------------------------------------------------
  * guard_drop() returns event_trigger
  *
- * On ddl_command_start of DROP EXTENSION and DROP SCHEMA: refuse to drop
- * schema_mgr (directly, or with its schema) while the migration history
- * has rows, unless schema_mgr.allow_drop is on.  The history is user data:
+ * On ddl_command_start of DROP EXTENSION, DROP SCHEMA and DROP OWNED:
+ * refuse to drop schema_mgr (directly, with its schema, or with everything
+ * its owner owns) while the migration history has rows, unless
+ * schema_mgr.allow_drop is on.  The history is user data:
  * losing it makes every migration pending again.
  * ----------------------------------------------------------------
  */
@@ -1502,7 +1697,7 @@ Datum
 sm_guard_drop(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	DropStmt   *stmt;
+	Node	   *parsetree;
 	ListCell   *lc;
 	bool		hit = false;
 	MigCall		c;
@@ -1512,33 +1707,44 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by event trigger manager");
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (sm_allow_drop || !IsA(trigdata->parsetree, DropStmt))
-		PG_RETURN_VOID();
-	stmt = (DropStmt *) trigdata->parsetree;
-	if (stmt->removeType != OBJECT_EXTENSION &&
-		stmt->removeType != OBJECT_SCHEMA)
-		PG_RETURN_VOID();
-	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+	parsetree = trigdata->parsetree;
+	if (sm_allow_drop ||
+		!OidIsValid(get_extension_oid("schema_mgr", true)))
 		PG_RETURN_VOID();
 
 	c.schema = sm_function_schema(fcinfo);
-	foreach(lc, stmt->objects)
+	c.owner = sm_extension_owner();
+	if (IsA(parsetree, DropStmt))
 	{
-		Node	   *obj = (Node *) lfirst(lc);
+		DropStmt   *stmt = (DropStmt *) parsetree;
 
-		if (!IsA(obj, String))
-			continue;
-		if (stmt->removeType == OBJECT_EXTENSION
-			? strcmp(strVal(obj), "schema_mgr") == 0
-			: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
-			hit = true;
+		if (stmt->removeType != OBJECT_EXTENSION &&
+			stmt->removeType != OBJECT_SCHEMA)
+			PG_RETURN_VOID();
+		foreach(lc, stmt->objects)
+		{
+			Node	   *obj = (Node *) lfirst(lc);
+
+			if (!IsA(obj, String))
+				continue;
+			if (stmt->removeType == OBJECT_EXTENSION
+				? strcmp(strVal(obj), "schema_mgr") == 0
+				: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
+				hit = true;
+		}
+	}
+	else if (IsA(parsetree, DropOwnedStmt))
+	{
+		/* DROP OWNED BY the extension's owner drops the extension too */
+		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+			if (get_rolespec_oid(lfirst_node(RoleSpec, lc), true) == c.owner)
+				hit = true;
 	}
 	if (!hit)
 		PG_RETURN_VOID();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	c.owner = sm_extension_owner();
 	c.caller = NULL;
 	c.read_only = true;
 	enter_internal(&c);

@@ -122,7 +122,8 @@ BEGIN
 			END IF;
 			CONTINUE;
 		END IF;
-		IF length(m[1]) > 18 OR m[1]::bigint = 0 THEN
+		-- as the client loader: leading zeros do not count
+		IF length(ltrim(m[1], '0')) NOT BETWEEN 1 AND 18 THEN
 			RAISE EXCEPTION 'invalid migration version in file name "%"', f
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = 'Migration versions must be positive integers below 10^18.';
@@ -144,15 +145,16 @@ BEGIN
 END
 $$;
 
--- Refuse DROP EXTENSION schema_mgr (or DROP SCHEMA of its schema) while the
--- history has rows, unless schema_mgr.allow_drop is on.
+-- Refuse DROP EXTENSION schema_mgr (or DROP SCHEMA of its schema, or DROP
+-- OWNED BY its owner) while the history has rows, unless
+-- schema_mgr.allow_drop is on.
 CREATE FUNCTION @extschema@.guard_drop()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'sm_guard_drop'
 LANGUAGE C;
 
 CREATE EVENT TRIGGER schema_mgr_guard_drop ON ddl_command_start
-	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION @extschema@.guard_drop();
 
 -- Writing functions: only those granted EXECUTE may use them.

@@ -71,19 +71,13 @@ extern void events_allow_direct_insert(Oid relid);
 
 /* util.c */
 extern char *sm_extension_schema(void);
+extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);
 extern int	sm_push_search_path(void);
 extern void sm_pop_search_path(int nest_level);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 
-/* ---- migrations (migrate.c, checksum.c) ---- */
-
 /* checksum.c: hex SHA-256 of SQL with BOM and CRLF/CR normalised away */
 extern char *sm_sql_checksum(const char *data, size_t len);
-
-/* util.c: the role that owns the extension */
-extern Oid	sm_extension_owner(void);
-
-/* ---- end of migrations block ---- */
 
 #endif							/* SCHEMA_MGR_H */

@@ -24,33 +24,65 @@
 #include "schema_mgr.h"
 
 /*
- * sm_extension_schema
- *		Name of the schema schema_mgr is installed in, quoted for use in SQL.
+ * extension_row
+ *		The schema and the owner of schema_mgr, from its pg_extension row.
+ *		(get_extension_schema() is not exported before PostgreSQL 16.)
  */
-char *
-sm_extension_schema(void)
+static void
+extension_row(Oid *nspoid, Oid *owner)
 {
 	Oid			extoid = get_extension_oid("schema_mgr", false);
-	Oid			nspoid = InvalidOid;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 
-	/* get_extension_schema() is not exported before PostgreSQL 16 */
+	*nspoid = InvalidOid;
+	*owner = InvalidOid;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(extoid));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
-		nspoid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	{
+		*nspoid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+		*owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	if (!OidIsValid(nspoid))
-		elog(ERROR, "could not find the schema of extension schema_mgr");
+	if (!OidIsValid(*nspoid))
+		elog(ERROR, "could not find extension schema_mgr in pg_extension");
+}
+
+/*
+ * sm_extension_schema
+ *		Name of the schema schema_mgr is installed in, quoted for use in SQL.
+ */
+char *
+sm_extension_schema(void)
+{
+	Oid			nspoid;
+	Oid			owner;
+
+	extension_row(&nspoid, &owner);
 	return pstrdup(quote_identifier(get_namespace_name(nspoid)));
+}
+
+/*
+ * sm_extension_owner
+ *		The role that owns schema_mgr: internal bookkeeping queries run as
+ *		this role, so the extension's tables need no grants.
+ */
+Oid
+sm_extension_owner(void)
+{
+	Oid			nspoid;
+	Oid			owner;
+
+	extension_row(&nspoid, &owner);
+	return owner;
 }
 
 /*
@@ -102,37 +134,3 @@ sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, 2);
 }
-
-/* ---- migrations block (added for migrate.c) ---- */
-
-/*
- * sm_extension_owner
- *		The role that owns schema_mgr: internal bookkeeping queries run as
- *		this role, so the extension's tables need no grants.
- */
-Oid
-sm_extension_owner(void)
-{
-	Oid			extoid = get_extension_oid("schema_mgr", false);
-	Oid			owner = InvalidOid;
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	if (!OidIsValid(owner))
-		elog(ERROR, "could not find the owner of extension schema_mgr");
-	return owner;
-}
-
-/* ---- end of migrations block ---- */

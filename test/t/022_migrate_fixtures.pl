@@ -28,6 +28,15 @@ sub load_dir
 	return ($out, $err, $stderr);
 }
 
+# write_file(PATH, CONTENT): the bytes as given
+sub write_file
+{
+	my ($path, $content) = @_;
+	open(my $fh, '>:raw', $path) or die "could not write \"$path\": $!";
+	print $fh $content;
+	close $fh;
+}
+
 sub schema_dump
 {
 	my ($db) = @_;
@@ -78,15 +87,9 @@ my $dir = tempdir(CLEANUP => 1);
 my $nasty = "\xEF\xBB\xBF-- it's \"quoted\" \\ and :'var' and \\! echo pwned\r\n"
   . "CREATE TABLE nasty (\"a'b\" text DEFAULT E'\\\\x' || \$q\$;\$q\$);\r\n"
   . "-- no newline at the end";
-open(my $fh, '>:raw', "$dir/V1__nasty_content.sql") or die;
-print $fh $nasty;
-close $fh;
-open($fh, '>', "$dir/README.txt") or die;
-print $fh "not a migration\n";
-close $fh;
-open($fh, '>', "$dir/V2__second one.sql") or die;
-print $fh "ALTER TABLE nasty ADD COLUMN b int;\n";
-close $fh;
+write_file("$dir/V1__nasty_content.sql", $nasty);
+write_file("$dir/README.txt", "not a migration\n");
+write_file("$dir/V2__second one.sql", "ALTER TABLE nasty ADD COLUMN b int;\n");
 
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
 my ($out, $err, $lerr) = load_dir('postgres', "it's \\ \"odd\"", $dir);
@@ -106,6 +109,37 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres',
 	q{SELECT string_agg(version::text, ',') FROM apply_migrations()}),
 	'1,2', 'nasty migrations apply');
+
+# neither file names nor arguments can smuggle psql meta-commands into the
+# loader's output: a name with a line break and a tab, a component with a
+# line break and with a backslash sequence that sh's echo would expand
+my $evil_dir = tempdir(CLEANUP => 1);
+my $pwned = "$evil_dir/pwned";
+write_file("$evil_dir/V1__a.sql\n\\! touch sm_loader_pwned\tx", "SELECT 1;\n");
+write_file("$evil_dir/V2__b.sql", "SELECT 2;\n");
+foreach my $component ("evil\n\\! touch $pwned\n", "evil\\n\\\\! touch $pwned")
+{
+	($out, $err, $lerr) = load_dir('postgres', $component, $evil_dir, '-a');
+	is($err, '', 'hostile names load without errors');
+	like($lerr, qr/skipping a file whose name contains control characters/,
+		'loader skips a file name with control characters');
+}
+ok(!-e $pwned && !-e 'sm_loader_pwned', 'no meta-command ran');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(version::text, ',' ORDER BY version) FROM migration
+	WHERE component LIKE 'evil%'}),
+	'2,2', 'only the well-named file was registered, under the exact component');
+
+# both loaders read zero-padded versions the same way, however long
+my $padded_dir = tempdir(CLEANUP => 1);
+write_file("$padded_dir/$_", "SELECT 1;\n")
+  foreach ('V0000000000000000001__padded.sql', 'V02__two.sql');
+($out, $err, $lerr) = load_dir('postgres', 'padded_client', $padded_dir);
+is($err, '', 'client loader reads zero-padded versions');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(version || ':' || result, ',' ORDER BY version)
+	FROM register_migrations_from_directory('padded_server', '$padded_dir')}),
+	'1:registered,2:registered', 'server loader reads zero-padded versions');
 
 $node->stop;
 done_testing();
