@@ -1605,6 +1605,9 @@ sm_baseline(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------------
  * current_version(component text) returns bigint
+ *
+ * NULL when nothing of the component is applied, whether or not it has
+ * registered migrations: an application can ask before registering.
  * ----------------------------------------------------------------
  */
 Datum
@@ -1627,8 +1630,6 @@ sm_current_version(PG_FUNCTION_ARGS)
 					  &isnull);
 	if (!isnull)
 		result = DatumGetInt64(d);
-	else if (!component_exists(&c, component))
-		unknown_component(component);
 	leave_internal(&c);
 	SPI_finish();
 
