@@ -110,6 +110,7 @@ static Oid	registry_relid = InvalidOid;	/* the event_store table */
 static char *registry_name = NULL;	/* quoted schema.event_store */
 static Oid	default_source = InvalidOid;	/* the only source store */
 static Oid	default_any = InvalidOid;	/* the only store */
+static uint64 inval_count = 0;	/* relcache invalidations seen */
 
 /* per transaction */
 static bool xact_ts_valid = false;
@@ -167,6 +168,7 @@ events_relcache_callback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	StoreEntry *entry;
 
+	inval_count++;
 	if (store_hash == NULL)
 		return;
 	if (OidIsValid(relid) && relid != registry_relid)
@@ -338,6 +340,7 @@ store_get(Oid relid, bool want_source)
 	if (!entry->valid)
 	{
 		StringInfoData buf;
+		uint64		inval_before = inval_count;
 
 		free_plan_if_idle(entry);
 		if (entry->plan)
@@ -396,7 +399,8 @@ store_get(Oid relid, bool want_source)
 		MemoryContextSwitchTo(oldcxt);
 
 		relation_close(rel, AccessShareLock);
-		entry->valid = true;
+		/* an invalidation that arrived meanwhile means: read it again */
+		entry->valid = (inval_count == inval_before);
 	}
 
 	if (want_source && !entry->is_source)
