@@ -80,6 +80,8 @@ SELECT count(*), count(DISTINCT id), max(id) FROM tenant_a.events;
 
 -- once one of the two source stores is gone, the other is the default
 DROP TABLE tenant_b.log;
+-- and its registration went with it
+SELECT relid, kind FROM event_store ORDER BY relid::text;
 SELECT insert_events($$($1[1], $2, '{"a": 13}')$$);
 SELECT max(id), count(*) FROM tenant_a.events;
 -- a store whose table was dropped can be created again
@@ -88,6 +90,7 @@ SELECT relid, kind FROM event_store ORDER BY relid::text;
 
 DROP SCHEMA tenant_a CASCADE;
 DROP SCHEMA tenant_b CASCADE;
+SELECT count(*) FROM event_store;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;

@@ -40,6 +40,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -129,8 +131,10 @@ PG_FUNCTION_INFO_V1(insert_events_text);
 PG_FUNCTION_INFO_V1(insert_events_array);
 PG_FUNCTION_INFO_V1(events_guard);
 PG_FUNCTION_INFO_V1(event_store_changed);
+PG_FUNCTION_INFO_V1(event_store_sql_drop);
 
 static void events_xact_callback(XactEvent event, void *arg);
+static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
 static void events_relcache_callback(Datum arg, Oid relid);
 static StoreEntry *store_get(Oid relid, bool want_source);
 static void append_events(Oid relid, Datum *events, int nevents,
@@ -1094,6 +1098,32 @@ event_store_changed(PG_FUNCTION_ARGS)
 		elog(ERROR, "event_store_changed: not called by trigger manager");
 	CacheInvalidateRelcache(td->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * event_store_sql_drop
+ *		sql_drop event trigger: forget the registrations of dropped tables,
+ *		so that the registry (and what pg_dump keeps of it) lists only
+ *		stores that exist.  Nothing to do when the extension itself is
+ *		being dropped.
+ */
+Datum
+event_store_sql_drop(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "event_store_sql_drop: not called by event trigger manager");
+	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+		PG_RETURN_NULL();
+	registry_relid = InvalidOid;	/* look it up afresh */
+	registry_locate();
+	SPI_connect();
+	registry_execute(psprintf("DELETE FROM %s WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY"
+							  " (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()"
+							  " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " AND objsubid OPERATOR(pg_catalog.=) 0)",
+							  registry_name), 0, NULL, NULL);
+	SPI_finish();
+	PG_RETURN_NULL();
 }
 
 /* ----------------------------------------------------------------
