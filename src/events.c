@@ -26,6 +26,16 @@
  * for the store.  Sent with Async_Notify by insert_events itself, so rows
  * written by restore or sync send nothing.
  *
+ * Writing: a store as create_event_store made it is written directly
+ * (table_multi_insert and index_insert, as COPY does), with the expression
+ * index values computed before the lock; a store the owner changed (own
+ * triggers, constraints, row security...) through a prepared INSERT.
+ *
+ * Privileges: insert_events runs with the caller's rights and needs INSERT
+ * on the events table; the guard trigger refuses every INSERT that does not
+ * come from the allocator, so that privilege cannot be used any other way.
+ * The registry is written on the caller's behalf as its owner.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
