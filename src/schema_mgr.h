@@ -76,4 +76,7 @@ extern int	sm_push_search_path(void);
 extern void sm_pop_search_path(int nest_level);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 
+/* util.c: generic helpers added for restore.c */
+extern char *sm_extension_schema_of(const char *extname);
+
 #endif							/* SCHEMA_MGR_H */

@@ -102,3 +102,40 @@ sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, 2);
 }
+
+/* ------------------------------------------------------------------------
+ * Generic helpers added for restore.c
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * sm_extension_schema_of
+ *		Quoted name of the schema another extension (e.g. dblink) is
+ *		installed in, or NULL when it is not installed in this database.
+ */
+char *
+sm_extension_schema_of(const char *extname)
+{
+	Oid			extoid = get_extension_oid(extname, true);
+	Oid			nspoid = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (!OidIsValid(extoid))
+		return NULL;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nspoid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(nspoid))
+		return NULL;
+	return pstrdup(quote_identifier(get_namespace_name(nspoid)));
+}
