@@ -751,62 +751,59 @@ recreate_indexes(List *saved)
 }
 
 /*
- * Copy the remote rows with ids above from_id, in id order, into the local
- * store through a dblink cursor, restore_batch_size rows per round trip, so
- * memory stays flat however many rows there are.  Returns the rows copied.
+ * Copy the remote rows with ids from_id + 1 .. to_id (known to be dense) in
+ * id order into the local store, restore_batch_size ids per statement, so
+ * memory stays flat however many rows there are.  Each batch is one
+ * dblink() query; dblink reads its result in single-row mode, so the remote
+ * backend produces rows while this one parses them.  Returns the rows
+ * copied.
  */
 static int64
-copy_rows(Job *job, int64 from_id, int64 to_id, int64 expected, const char *verb)
+copy_rows(Job *job, int64 from_id, int64 to_id, const char *verb)
 {
 	Remote	   *r = &job->remote;
-	char	   *cursor_sql;
 	char	   *insert_sql;
 	SPIPlanPtr	plan;
-	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
-	Datum		values[3];
-	const char *args[3];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	int64		total = 0;
+	int64		expected = to_id - from_id;
 	int64		next_progress = PROGRESS_ROWS;
+	int64		lo;
 	instr_time	start,
 				last,
 				now;
 
-	cursor_sql = psprintf("SELECT id, ts, event FROM %s "
-						  "WHERE id > " INT64_FORMAT " AND id <= " INT64_FORMAT
-						  " ORDER BY id",
-						  r->table, from_id, to_id);
-	args[0] = r->connname;
-	args[1] = "schema_mgr_cursor";
-	args[2] = cursor_sql;
-	spi_exec(psprintf("SELECT %s.dblink_open($1, $2, $3)", r->dblink),
-			 3, args, SPI_OK_SELECT);
-
 	insert_sql = psprintf("INSERT INTO %s (id, ts, event) "
 						  "SELECT id, ts, event "
-						  "FROM %s.dblink_fetch($1, $2, $3) "
+						  "FROM %s.dblink($1, $2) "
 						  "AS t(id bigint, ts timestamptz, event jsonb)",
 						  job->store.qualified_name, r->dblink);
-	plan = SPI_prepare(insert_sql, 3, types);
+	plan = SPI_prepare(insert_sql, 2, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-
 	values[0] = CStringGetTextDatum(r->connname);
-	values[1] = CStringGetTextDatum("schema_mgr_cursor");
-	values[2] = Int32GetDatum(restore_batch_size);
 
 	INSTR_TIME_SET_CURRENT(start);
 	last = start;
-	for (;;)
+	for (lo = from_id + 1; lo <= to_id; lo += restore_batch_size)
 	{
+		int64		hi = Min(to_id, lo + restore_batch_size - 1);
+		char	   *batch_sql;
 		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
+		batch_sql = psprintf("SELECT id, ts, event FROM %s "
+							 "WHERE id BETWEEN " INT64_FORMAT " AND " INT64_FORMAT
+							 " ORDER BY id",
+							 r->table, lo, hi);
+		values[1] = CStringGetTextDatum(batch_sql);
 		rc = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 0)
-			break;
 		total += SPI_processed;
+		pfree(DatumGetPointer(values[1]));
+		pfree(batch_sql);
 
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, last);
@@ -826,13 +823,8 @@ copy_rows(Job *job, int64 from_id, int64 to_id, int64 expected, const char *verb
 				next_progress += PROGRESS_ROWS;
 			INSTR_TIME_SET_CURRENT(last);
 		}
-		if (SPI_processed < (uint64) restore_batch_size)
-			break;
 	}
 	SPI_freeplan(plan);
-
-	spi_exec(psprintf("SELECT %s.dblink_close($1, $2)", r->dblink),
-			 2, args, SPI_OK_SELECT);
 	return total;
 }
 
@@ -945,7 +937,7 @@ restore_work(Job *job)
 	/* load: secondary indexes are built afterwards, no notifications */
 	events_allow_direct_insert(job->store.relid);
 	indexes = drop_secondary_indexes(job);
-	job->rows = copy_rows(job, 0, maxid, count, "restored");
+	job->rows = copy_rows(job, 0, maxid, "restored");
 	recreate_indexes(indexes);
 
 	/* post-conditions: the store holds exactly 1..N, as the backup */
@@ -1051,7 +1043,7 @@ sync_work(Job *job)
 		events_allow_direct_insert(job->store.relid);
 		if (lmax == 0)
 			indexes = drop_secondary_indexes(job);
-		job->rows = copy_rows(job, lmax, rmax, rmax - lmax, "copied");
+		job->rows = copy_rows(job, lmax, rmax, "copied");
 		recreate_indexes(indexes);
 		local_stats(job, lmax, &c, &mn, &mx);
 		if (job->rows != rmax - lmax || c != rmax - lmax || mx != rmax)
