@@ -1,15 +1,1037 @@
 /*-------------------------------------------------------------------------
  *
  * events.c
- *	  (placeholder until this concern lands)
+ *	  Gapless event stores: create_event_store, insert_events (text and
+ *	  jsonb[]), the append-only guard trigger, the eventsinsert
+ *	  notifications, and the C interface the restore code uses.
+ *
+ * Id allocation.  There is no counter row.  insert_events takes the store's
+ * allocator lock (a transaction-scoped advisory lock, SM_LOCK_EVENTS with
+ * the table's oid), reads the last row (max id and its ts) with a backward
+ * scan of the primary key under a fresh snapshot, and inserts max+1 ..
+ * max+n.  The lock is held until commit: the previous holder has committed
+ * (and is visible to the fresh snapshot) before we read, so ids are
+ * gapless, a rolled-back transaction leaves no gap, and ids become visible
+ * in id order.  Everything that can be done before taking the lock is done
+ * before it: parsing, jsonb input, the array, the cached plan, the
+ * notification payloads (all but the id digits).
+ *
+ * Timestamps: one per transaction, taken from the clock the first time the
+ * transaction allocates (after the lock), and never smaller than the last
+ * row's ts, so ts never decreases along the ids.
+ *
+ * Notifications: channel eventsinsert, per row (slate's payload, or the
+ * same object without the event and with "truncated": true when it would
+ * not fit in NOTIFY's 8000 bytes), per statement, or none, as registered
+ * for the store.  Sent with Async_Notify by insert_events itself, so rows
+ * written by restore or sync send nothing.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
 #include "schema_mgr.h"
+#include "event_text.h"
+
+/* NOTIFY refuses payloads of this many bytes or more (async.c) */
+#define NOTIFY_PAYLOAD_LIMIT	8000
+#define EVENTS_CHANNEL			"eventsinsert"
+/* longest index name suffix, "_event_metadata_command" */
+#define MAX_STORE_NAME_LEN		(NAMEDATALEN - 1 - 23)
+
+typedef enum NotifyMode
+{
+	NOTIFY_ROW,
+	NOTIFY_STATEMENT,
+	NOTIFY_NONE
+} NotifyMode;
+
+/*
+ * Backend-local cache of registered stores, keyed by the table's oid.
+ * Entries are marked invalid by relcache invalidation of the table or of
+ * the registry (whose statement trigger sends one on every change), and
+ * rebuilt on next use.  Entries never move or disappear, so a pointer stays
+ * usable across an invalidation in the middle of an insert.
+ */
+typedef struct StoreEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	bool		is_source;
+	NotifyMode	notify;
+	Oid			pkey_oid;		/* the primary key index on id */
+	AttrNumber	id_attnum;
+	AttrNumber	ts_attnum;
+	char	   *qualified_name; /* quoted schema.table */
+	char	   *payload_table;	/* table name as a JSON string */
+	SPIPlanPtr	plan;			/* the INSERT, prepared on first use */
+	int			in_use;			/* plan is executing: do not free it */
+} StoreEntry;
+
+static HTAB *store_hash = NULL;
+static MemoryContext store_cxt = NULL;
+static Oid	registry_relid = InvalidOid;	/* the event_store table */
+static char *registry_name = NULL;	/* quoted schema.event_store */
+static Oid	default_source = InvalidOid;	/* the only source store */
+static Oid	default_any = InvalidOid;	/* the only store */
+
+/* per transaction */
+static bool xact_ts_valid = false;
+static TimestampTz xact_ts;
+static List *direct_insert_relids = NIL;	/* in TopTransactionContext */
+
+/* the allocator's INSERT in progress, checked by the guard trigger */
+static Oid	inserting_relid = InvalidOid;
+static AttrNumber inserting_attnum;
+static int64 inserting_lo;
+static int64 inserting_hi;
+
+PG_FUNCTION_INFO_V1(create_event_store);
+PG_FUNCTION_INFO_V1(set_event_store_notify);
+PG_FUNCTION_INFO_V1(insert_events_text);
+PG_FUNCTION_INFO_V1(insert_events_array);
+PG_FUNCTION_INFO_V1(events_guard);
+PG_FUNCTION_INFO_V1(event_store_changed);
+
+static void events_xact_callback(XactEvent event, void *arg);
+static void events_relcache_callback(Datum arg, Oid relid);
+static StoreEntry *store_get(Oid relid, bool want_source);
+static void append_events(Oid relid, Datum *events, int nevents,
+						  int64 *first_id, TimestampTz *ts);
 
 void
 events_init(void)
 {
+	RegisterXactCallback(events_xact_callback, NULL);
+	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
+}
+
+static void
+events_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			xact_ts_valid = false;
+			direct_insert_relids = NIL;
+			inserting_relid = InvalidOid;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+events_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	StoreEntry *entry;
+
+	if (store_hash == NULL)
+		return;
+	if (OidIsValid(relid) && relid != registry_relid)
+	{
+		entry = hash_search(store_hash, &relid, HASH_FIND, NULL);
+		if (entry)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, store_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+	registry_relid = InvalidOid;
+	default_source = InvalidOid;
+	default_any = InvalidOid;
+}
+
+/* ----------------------------------------------------------------
+ * The registry
+ * ----------------------------------------------------------------
+ */
+
+static const char *
+notify_mode_name(NotifyMode mode)
+{
+	switch (mode)
+	{
+		case NOTIFY_ROW:
+			return "row";
+		case NOTIFY_STATEMENT:
+			return "statement";
+		case NOTIFY_NONE:
+			return "none";
+	}
+	return "?";
+}
+
+static NotifyMode
+parse_notify_mode(const char *s)
+{
+	if (strcmp(s, "row") == 0)
+		return NOTIFY_ROW;
+	if (strcmp(s, "statement") == 0)
+		return NOTIFY_STATEMENT;
+	if (strcmp(s, "none") == 0)
+		return NOTIFY_NONE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid notification mode \"%s\"", s),
+			 errhint("The notification mode must be \"row\", \"statement\" or \"none\".")));
+	return NOTIFY_NONE;			/* keep compiler quiet */
+}
+
+/* Find the registry table (and remember it for invalidations). */
+static void
+registry_locate(void)
+{
+	char	   *nspname;
+
+	if (OidIsValid(registry_relid))
+		return;
+	if (store_cxt == NULL)
+	{
+		HASHCTL		ctl;
+
+		store_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "schema_mgr event stores",
+										  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(StoreEntry);
+		ctl.hcxt = store_cxt;
+		store_hash = hash_create("schema_mgr event stores", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	nspname = sm_extension_schema();	/* quoted */
+	if (registry_name)
+		pfree(registry_name);
+	registry_name = MemoryContextStrdup(store_cxt,
+										psprintf("%s.event_store", nspname));
+	registry_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+														  CStringGetDatum(registry_name)));
+}
+
+static void
+free_plan_if_idle(StoreEntry *entry)
+{
+	if (entry->plan && entry->in_use == 0)
+	{
+		SPI_freeplan(entry->plan);
+		entry->plan = NULL;
+	}
+}
+
+/*
+ * Fill in (or refresh) the cache entry of a registered store.  Errors when
+ * relid is not a store.
+ */
+static StoreEntry *
+store_get(Oid relid, bool want_source)
+{
+	StoreEntry *entry;
+	bool		found;
+	Relation	rel;
+	Oid			pkey;
+	char	   *kind;
+	char	   *notify;
+	Datum		arg;
+	int			ret;
+	MemoryContext oldcxt;
+
+	registry_locate();
+
+	if (!OidIsValid(relid))
+	{
+		Oid		   *cached = want_source ? &default_source : &default_any;
+
+		if (!OidIsValid(*cached))
+		{
+			char	   *sql;
+			int64		n;
+
+			SPI_connect();
+			sql = psprintf("SELECT s.relid::pg_catalog.oid FROM %s s"
+						   " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relid"
+						   "%s LIMIT 2",
+						   registry_name,
+						   want_source ? " WHERE s.kind OPERATOR(pg_catalog.=) 'source'" : "");
+			ret = SPI_execute(sql, true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read the event store registry: %s",
+					 SPI_result_code_string(ret));
+			n = SPI_processed;
+			if (n == 1)
+			{
+				bool		isnull;
+
+				*cached = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 1, &isnull));
+			}
+			SPI_finish();
+			if (n == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_TABLE),
+						 errmsg("no %sevent store exists in this database",
+								want_source ? "source " : ""),
+						 errhint("Create one with create_event_store('source').")));
+			if (n > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+						 errmsg("more than one %sevent store exists in this database",
+								want_source ? "source " : ""),
+						 errhint("Name the store, as in insert_events(..., store => 'myschema.events').")));
+		}
+		relid = *cached;
+	}
+
+	entry = hash_search(store_hash, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->plan = NULL;
+		entry->in_use = 0;
+		entry->qualified_name = NULL;
+		entry->payload_table = NULL;
+	}
+	if (!entry->valid)
+	{
+		StringInfoData buf;
+
+		free_plan_if_idle(entry);
+		if (entry->plan)
+			entry->plan = NULL; /* in use further up: leave it to its owner */
+
+		rel = try_relation_open(relid, AccessShareLock);
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("event store with OID %u does not exist", relid)));
+
+		SPI_connect();
+		arg = ObjectIdGetDatum(relid);
+		ret = SPI_execute_with_args(psprintf("SELECT kind, notify FROM %s"
+											 " WHERE relid OPERATOR(pg_catalog.=) $1",
+											 registry_name),
+									1, (Oid[]) {REGCLASSOID}, &arg, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the event store registry: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("relation \"%s\" is not an event store",
+							RelationGetRelationName(rel)),
+					 errhint("Create event stores with create_event_store().")));
+		kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		notify = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		entry->is_source = (strcmp(kind, "source") == 0);
+		entry->notify = parse_notify_mode(notify);
+		SPI_finish();
+
+		pkey = RelationGetPrimaryKeyIndex(rel);
+		entry->id_attnum = get_attnum(relid, "id");
+		entry->ts_attnum = get_attnum(relid, "ts");
+		if (!OidIsValid(pkey) || entry->id_attnum == InvalidAttrNumber ||
+			entry->ts_attnum == InvalidAttrNumber ||
+			get_attnum(relid, "event") == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("event store \"%s\" has lost its id, ts or event column or its primary key",
+							RelationGetRelationName(rel))));
+		entry->pkey_oid = pkey;
+
+		oldcxt = MemoryContextSwitchTo(store_cxt);
+		if (entry->qualified_name)
+			pfree(entry->qualified_name);
+		if (entry->payload_table)
+			pfree(entry->payload_table);
+		entry->qualified_name =
+			quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									   RelationGetRelationName(rel));
+		initStringInfo(&buf);
+		escape_json(&buf, RelationGetRelationName(rel));
+		entry->payload_table = buf.data;
+		MemoryContextSwitchTo(oldcxt);
+
+		relation_close(rel, AccessShareLock);
+		entry->valid = true;
+	}
+
+	if (want_source && !entry->is_source)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("event store \"%s\" is not a source store", entry->qualified_name),
+				 errdetail("Only source stores assign ids; a destination store receives copies.")));
+	return entry;
+}
+
+/* ----------------------------------------------------------------
+ * The C interface (schema_mgr.h)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * events_lookup_store
+ *		Find a registered store; relid InvalidOid means the only store of the
+ *		wanted kind (want_source false: of any kind).
+ */
+void
+events_lookup_store(Oid relid, bool want_source, EventStore *store)
+{
+	StoreEntry *entry = store_get(relid, want_source);
+
+	store->relid = entry->relid;
+	store->qualified_name = pstrdup(entry->qualified_name);
+	store->is_source = entry->is_source;
+}
+
+void
+events_lock_store(Oid relid)
+{
+	LOCKTAG		tag;
+
+	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+void
+events_allow_direct_insert(Oid relid)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+	direct_insert_relids = list_append_unique_oid(direct_insert_relids, relid);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* ----------------------------------------------------------------
+ * Appending events
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Read the last row of the store (highest id and its ts) with a backward
+ * scan of the primary key under a fresh snapshot.  Must be called with the
+ * allocator lock held.
+ */
+static bool
+read_last_row(Relation heap, Relation index, StoreEntry *store,
+			  int64 *last_id, TimestampTz *last_ts)
+{
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snap, NULL, 0, 0);
+#else
+	scan = index_beginscan(heap, index, snap, 0, 0);
+#endif
+	index_rescan(scan, NULL, 0, NULL, 0);
+	slot = table_slot_create(heap, NULL);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		*last_id = DatumGetInt64(slot_getattr(slot, store->id_attnum, &isnull));
+		*last_ts = DatumGetTimestampTz(slot_getattr(slot, store->ts_attnum, &isnull));
+		found = true;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+static void
+check_writable(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot insert events during recovery"),
+				 errdetail("This server is a standby; events are appended on the primary.")));
+	PreventCommandIfReadOnly("insert_events");
+	PreventCommandIfParallelMode("insert_events");
+}
+
+/*
+ * Run the store's INSERT for ids lo..hi, letting the guard trigger know
+ * that these rows come from the allocator.
+ */
+static int
+execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
+{
+	int			ret = 0;
+
+	inserting_relid = store->relid;
+	inserting_attnum = store->id_attnum;
+	inserting_lo = lo;
+	inserting_hi = hi;
+	store->in_use++;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(store->plan, args, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		inserting_relid = InvalidOid;
+		store->in_use--;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
+ * append_events
+ *		Append nevents jsonb datums to the source store relid (InvalidOid:
+ *		the only source store).  Returns the first id and the ts used.
+ */
+static void
+append_events(Oid relid, Datum *events, int nevents,
+			  int64 *first_id, TimestampTz *ts_out)
+{
+	StoreEntry *store;
+	ArrayType  *arr;
+	char	  **payload_tail = NULL;
+	int			payload_head_len = 0;
+	char	   *payload_head = NULL;
+	Relation	heap;
+	Relation	index;
+	int64		last_id = 0;
+	TimestampTz last_ts = 0;
+	TimestampTz ts;
+	Datum		args[3];
+	int			ret;
+	int			i;
+
+	check_writable();
+	store = store_get(relid, true);
+	relid = store->relid;
+
+	/* --- before the lock: the array and the notification payloads --- */
+	arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
+	if (store->notify == NOTIFY_ROW)
+	{
+		payload_head = psprintf("{\"table\" : %s, \"id\" : ", store->payload_table);
+		payload_head_len = strlen(payload_head);
+		payload_tail = palloc(sizeof(char *) * nevents);
+		for (i = 0; i < nevents; i++)
+		{
+			Jsonb	   *jb = DatumGetJsonbP(events[i]);
+			char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+			int			len = strlen(text);
+
+			/* head + up to 20 digits + tail + NUL must stay under the limit */
+			if (payload_head_len + 20 + len + 14 < NOTIFY_PAYLOAD_LIMIT)
+				payload_tail[i] = psprintf(", \"event\" : %s}", text);
+			else
+				payload_tail[i] = ", \"truncated\" : true}";
+			pfree(text);
+		}
+	}
+
+	SPI_connect();
+	if (store->plan == NULL)
+	{
+		char	   *sql;
+		SPIPlanPtr	plan;
+
+		sql = psprintf("INSERT INTO %s (id, ts, event)"
+					   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
+					   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
+					   store->qualified_name);
+		plan = SPI_prepare(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID});
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the event insert: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the event insert plan");
+		store->plan = plan;
+	}
+	heap = table_open(relid, RowExclusiveLock);
+	index = index_open(store->pkey_oid, AccessShareLock);
+
+	/* --- the allocator lock, held until the transaction ends --- */
+	events_lock_store(relid);
+
+	CommandCounterIncrement();	/* see our own earlier rows */
+	(void) read_last_row(heap, index, store, &last_id, &last_ts);
+	if (last_id > PG_INT64_MAX - nevents)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("event store \"%s\" has run out of ids", store->qualified_name)));
+
+	if (!xact_ts_valid)
+	{
+		xact_ts = GetCurrentTimestamp();
+		xact_ts_valid = true;
+	}
+	if (xact_ts < last_ts)
+		xact_ts = last_ts;
+	ts = xact_ts;
+
+	args[0] = PointerGetDatum(arr);
+	args[1] = Int64GetDatum(last_id);
+	args[2] = TimestampTzGetDatum(ts);
+
+	ret = execute_insert(store, args, last_id + 1, last_id + nevents);
+	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
+		elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
+			 SPI_result_code_string(ret), SPI_processed);
+
+	if (store->notify == NOTIFY_ROW)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		for (i = 0; i < nevents; i++)
+		{
+			resetStringInfo(&buf);
+			appendBinaryStringInfo(&buf, payload_head, payload_head_len);
+			appendStringInfo(&buf, INT64_FORMAT, last_id + 1 + i);
+			appendStringInfoString(&buf, payload_tail[i]);
+			Async_Notify(EVENTS_CHANNEL, buf.data);
+		}
+	}
+	else if (store->notify == NOTIFY_STATEMENT)
+		Async_Notify(EVENTS_CHANNEL,
+					 psprintf("{\"table\" : %s, \"id\" : " INT64_FORMAT
+							  ", \"last_id\" : " INT64_FORMAT ", \"count\" : %d}",
+							  store->payload_table, last_id + 1,
+							  last_id + nevents, nevents));
+
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	SPI_finish();
+
+	*first_id = last_id + 1;
+	*ts_out = ts;
+}
+
+/*
+ * Error context: which row of the event list had bad JSON.
+ */
+typedef struct JsonRowContext
+{
+	int			rowno;
+	int			position;
+} JsonRowContext;
+
+static void
+json_row_context(void *arg)
+{
+	JsonRowContext *c = (JsonRowContext *) arg;
+
+	errcontext("event %d of the event list, at position %d", c->rowno, c->position);
+}
+
+Datum
+insert_events_text(PG_FUNCTION_ARGS)
+{
+	text	   *values;
+	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	EventTextRow *rows;
+	Datum	   *events;
+	int			nrows;
+	int			i;
+	int64		first_id;
+	TimestampTz ts;
+	ErrorContextCallback errcb;
+	JsonRowContext jc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event list must not be null")));
+	values = PG_GETARG_TEXT_PP(0);
+	nrows = event_text_parse(VARDATA_ANY(values), VARSIZE_ANY_EXHDR(values), &rows);
+
+	events = palloc(sizeof(Datum) * nrows);
+	errcb.callback = json_row_context;
+	errcb.arg = &jc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (i = 0; i < nrows; i++)
+	{
+		jc.rowno = i + 1;
+		jc.position = rows[i].position;
+		events[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
+		pfree(rows[i].json);
+	}
+	error_context_stack = errcb.previous;
+
+	append_events(relid, events, nrows, &first_id, &ts);
+	PG_RETURN_INT32(nrows);
+}
+
+Datum
+insert_events_array(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr;
+	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int64		first_id;
+	TimestampTz ts;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		isnull[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("events must be a one-dimensional array")));
+	deconstruct_array(arr, JSONBOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events to insert"),
+				 errdetail("The events array is empty.")));
+	for (i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event %d is null", i + 1)));
+
+	append_events(relid, elems, n, &first_id, &ts);
+
+	values[0] = Int64GetDatum(first_id);
+	values[1] = Int64GetDatum(first_id + n - 1);
+	values[2] = TimestampTzGetDatum(ts);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, isnull)));
+}
+
+/* ----------------------------------------------------------------
+ * Triggers
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * events_guard
+ *		The append-only guard of a source store: row-level BEFORE INSERT
+ *		(only the allocator's own INSERT, or a transaction that called
+ *		events_allow_direct_insert, may insert) and statement-level BEFORE
+ *		UPDATE, DELETE, TRUNCATE (always refused).
+ */
+Datum
+events_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			relid;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "events_guard: not called by trigger manager");
+	rel = td->tg_relation;
+	relid = RelationGetRelid(rel);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		{
+			HeapTuple	tuple = td->tg_trigtuple;
+
+			if (relid == inserting_relid)
+			{
+				bool		isnull;
+				Datum		d = heap_getattr(tuple, inserting_attnum,
+											 RelationGetDescr(rel), &isnull);
+
+				if (!isnull && DatumGetInt64(d) >= inserting_lo &&
+					DatumGetInt64(d) <= inserting_hi)
+					return PointerGetDatum(tuple);
+			}
+			else if (list_member_oid(direct_insert_relids, relid))
+				return PointerGetDatum(tuple);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("cannot insert into event store \"%s\" directly",
+						RelationGetRelationName(rel)),
+				 errdetail("The ids of a source event store are assigned by insert_events, gapless and in commit order; a row inserted any other way could break that sequence."),
+				 errhint("Append events with insert_events().")));
+	}
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		op = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		op = "DELETE";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		op = "TRUNCATE";
+	else
+		op = "?";
+	/* slate's message text, which clients may match on */
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("cannot perform SQL command on events table: %s", op),
+			 errdetail("Event store \"%s\" is append-only.",
+					   RelationGetRelationName(rel))));
+	PG_RETURN_NULL();
+}
+
+/*
+ * event_store_changed
+ *		Statement trigger on the registry: make every backend drop its cached
+ *		view of the stores (at our commit; locally at the next command).
+ */
+Datum
+event_store_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "event_store_changed: not called by trigger manager");
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/* ----------------------------------------------------------------
+ * Creating stores
+ * ----------------------------------------------------------------
+ */
+
+static void
+check_store_name(const char *name, const char *what)
+{
+	const unsigned char *p;
+	bool		ok = (name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9'));
+
+	for (p = (const unsigned char *) name; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '_' || *p >= 0x80;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid %s \"%s\"", what, name),
+				 errdetail("A name must start with a letter or an underscore and contain only letters, digits and underscores.")));
+	if (strlen(name) > MAX_STORE_NAME_LEN && strcmp(what, "table name") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("table name \"%s\" is too long", name),
+				 errdetail("An events table name can be at most %d bytes long, so that the names of its indexes fit.",
+						   MAX_STORE_NAME_LEN)));
+}
+
+/* Run SQL as the registry's owner (the extension owner). */
+static void
+registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	HeapTuple	tp;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	registry_locate();			/* an invalidation may have reset it */
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(registry_relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", registry_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret < 0)
+		elog(ERROR, "could not update the event store registry: %s",
+			 SPI_result_code_string(ret));
+}
+
+Datum
+create_event_store(PG_FUNCTION_ARGS)
+{
+	char	   *kind;
+	char	   *schema;
+	char	   *table;
+	NotifyMode	notify;
+	bool		is_source;
+	Oid			nspoid;
+	Oid			relid;
+	const char *qschema;
+	const char *qtable;
+	char	   *qname;
+	StringInfoData sql;
+	int			nest;
+	int			ret;
+	static const char *const index_defs[][2] = {
+		{"event_entityname", "(event #>> '{entityName}')"},
+		{"event_operation", "(event #>> '{operation}')"},
+		{"event_propertyname", "(event #>> '{propertyName}')"},
+		{"event_entityid", "(event #>> '{entityId}')"},
+		{"event_metadata_command", "(event #>> '{metadata, command}')"},
+		{"ts", "ts"},
+	};
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event store kind must not be null"),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strcmp(kind, "source") == 0)
+		is_source = true;
+	else if (strcmp(kind, "destination") == 0)
+		is_source = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid event store kind \"%s\"", kind),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event store table name must not be null")));
+	table = NameStr(*PG_GETARG_NAME(2));
+	check_store_name(table, "table name");
+	notify = PG_ARGISNULL(3) ? NOTIFY_ROW :
+		parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+
+	if (PG_ARGISNULL(1))
+	{
+		nspoid = RangeVarGetCreationNamespace(makeRangeVar(NULL, table, -1));
+		schema = get_namespace_name(nspoid);
+	}
+	else
+	{
+		schema = NameStr(*PG_GETARG_NAME(1));
+		check_store_name(schema, "schema name");
+		nspoid = LookupExplicitNamespace(schema, false);
+	}
+	if (OidIsValid(get_relname_relid(table, nspoid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s.%s\" already exists", schema, table),
+				 errhint("Choose another schema or table name for the event store.")));
+
+	registry_locate();
+	qschema = quote_identifier(schema);
+	qtable = quote_identifier(table);
+	qname = psprintf("%s.%s", qschema, qtable);
+
+	nest = sm_push_search_path();
+	SPI_connect();
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TABLE %s (id bigint NOT NULL, ts timestamptz NOT NULL,"
+					 " event jsonb NOT NULL, CONSTRAINT %s PRIMARY KEY (id))",
+					 qname, quote_identifier(psprintf("%s_pkey", table)));
+	for (i = 0; i < lengthof(index_defs); i++)
+		appendStringInfo(&sql, "; CREATE INDEX %s ON %s (%s)",
+						 quote_identifier(psprintf("%s_%s", table, index_defs[i][0])),
+						 qname, index_defs[i][1]);
+	if (is_source)
+	{
+		appendStringInfo(&sql,
+						 "; CREATE TRIGGER check_insert BEFORE INSERT ON %s"
+						 " FOR EACH ROW EXECUTE FUNCTION %s.events_guard()",
+						 qname, sm_function_schema(fcinfo));
+		appendStringInfo(&sql,
+						 "; CREATE TRIGGER check_sql_command"
+						 " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.events_guard()",
+						 qname, sm_function_schema(fcinfo));
+	}
+	ret = SPI_execute(sql.data, false, 0);
+	if (ret < 0)
+		elog(ERROR, "could not create event store: %s", SPI_result_code_string(ret));
+	relid = get_relname_relid(table, nspoid);
+	if (!OidIsValid(relid))
+		elog(ERROR, "event store table \"%s\" not found after creation", qname);
+
+	/* forget registrations of tables that were dropped since */
+	registry_execute(psprintf("DELETE FROM %s s WHERE NOT EXISTS"
+							  " (SELECT FROM pg_catalog.pg_class c"
+							  " WHERE c.oid OPERATOR(pg_catalog.=) s.relid)",
+							  registry_name), 0, NULL, NULL);
+	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
+							  registry_name),
+					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(kind),
+								CStringGetTextDatum(notify_mode_name(notify))});
+	SPI_finish();
+	sm_pop_search_path(nest);
+
+	PG_RETURN_OID(relid);
+}
+
+Datum
+set_event_store_notify(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	NotifyMode	mode;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("store and notification mode must not be null")));
+	relid = PG_GETARG_OID(0);
+	mode = parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	(void) store_get(relid, false);
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+
+	SPI_connect();
+	registry_execute(psprintf("UPDATE %s SET notify = $2 WHERE relid OPERATOR(pg_catalog.=) $1",
+							  registry_name),
+					 2, (Oid[]) {REGCLASSOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(notify_mode_name(mode))});
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * event_text.h
+ *	  The slate insert_events text parser (event_text.c), used by events.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EVENT_TEXT_H
+#define EVENT_TEXT_H
+
+typedef struct EventTextRow
+{
+	int64		index;			/* n of $1[n] */
+	bool		has_ts;			/* the row has its $2 */
+	int			position;		/* 1-based character position of the row */
+	char	   *json;			/* the literal's value, quotes undoubled */
+	int			json_len;
+} EventTextRow;
+
+extern int	event_text_parse(const char *str, int len, EventTextRow **rows_out);
+
+#endif							/* EVENT_TEXT_H */
