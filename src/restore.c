@@ -968,6 +968,30 @@ restore_work(Job *job)
  * sync_events
  * ------------------------------------------------------------------------
  */
+
+/* The only destination store of this database (an error unless exactly one). */
+static Oid
+only_destination_store(void)
+{
+	bool		isnull;
+	char	   *sql = psprintf("SELECT relid::oid FROM %s.event_store "
+							   "WHERE kind = 'destination'",
+							   sm_extension_schema());
+
+	spi_exec(sql, 0, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("there is no destination event store in this database"),
+				 errhint("Create one with create_event_store('destination').")));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("there are " UINT64_FORMAT " destination event stores in this database", SPI_processed),
+				 errhint("Name the store to bring up to date with the store argument.")));
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+}
 static void
 sync_work(Job *job)
 {
@@ -979,7 +1003,15 @@ sync_work(Job *job)
 				rcount;
 	List	   *indexes = NIL;
 
+	if (!OidIsValid(job->store_relid))
+		job->store_relid = only_destination_store();
 	events_lookup_store(job->store_relid, false, &job->store);
+	if (job->store.is_source)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("event store %s is not a destination store", job->store.qualified_name),
+				 errdetail("A source store assigns its own ids; copies of another store's events go into a destination store."),
+				 errhint("Create one with create_event_store('destination').")));
 	events_lock_store(job->store.relid);
 
 	/* the destination must itself be 1..M */
@@ -1069,7 +1101,7 @@ compare_work(Job *job)
 				lmin,
 				lmax;
 
-	events_lookup_store(job->store_relid, job->store.is_source, &job->store);
+	events_lookup_store(job->store_relid, false, &job->store);
 	local_stats(job, 0, &lcount, &lmin, &lmax);
 	remote_connect(r);
 	remote_setup(r);
@@ -1330,8 +1362,6 @@ sm_compare_events(PG_FUNCTION_ARGS)
 	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "other"));
 	job.store_relid = store_arg(fcinfo, 1);
 	job.remote.table_arg = table_arg(fcinfo, 2);
-	/* which kind of store: see compare_work */
-	job.store.is_source = true;
 	run_job(&job, compare_work);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
