@@ -258,7 +258,11 @@ scrub(const char *str, const char *secret)
 	const char *p;
 	const char *hit;
 
-	if (str == NULL || secret == NULL || *secret == '\0')
+	/*
+	 * Too short a secret would mangle every message (and could not be told
+	 * apart in it anyway); schema_mgr's own messages never contain it.
+	 */
+	if (str == NULL || secret == NULL || strlen(secret) < 4)
 		return str ? pstrdup(str) : NULL;
 	slen = strlen(secret);
 	initStringInfo(&buf);
@@ -869,7 +873,7 @@ restore_work(Job *job)
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("event store %s is not empty", job->store.qualified_name),
+				 errmsg("event store \"%s\" is not empty", job->store.qualified_name),
 				 errdetail("Events can only be restored into a freshly created, empty source store."),
 				 errhint("Create a new source store with create_event_store('source') and restore into it."),
 				 errhidestmt(r->hide_stmt)));
@@ -1009,7 +1013,7 @@ sync_work(Job *job)
 	if (job->store.is_source)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("event store %s is not a destination store", job->store.qualified_name),
+				 errmsg("event store \"%s\" is not a destination store", job->store.qualified_name),
 				 errdetail("A source store assigns its own ids; copies of another store's events go into a destination store."),
 				 errhint("Create one with create_event_store('destination').")));
 	events_lock_store(job->store.relid);
@@ -1019,7 +1023,7 @@ sync_work(Job *job)
 	if (lcount != lmax || (lcount > 0 && lmin != 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("event store %s does not hold consecutive ids from 1",
+				 errmsg("event store \"%s\" does not hold consecutive ids from 1",
 						job->store.qualified_name),
 				 errdetail("It has " INT64_FORMAT " rows with ids from " INT64_FORMAT " to " INT64_FORMAT ".",
 						   lcount, lmin, lmax)));
@@ -1036,7 +1040,7 @@ sync_work(Job *job)
 	if (lmax > rmax)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("event store %s is ahead of the source", job->store.qualified_name),
+				 errmsg("event store \"%s\" is ahead of the source", job->store.qualified_name),
 				 errdetail("The destination's highest id is " INT64_FORMAT ", the source's is " INT64_FORMAT ".",
 						   lmax, rmax),
 				 errhint("The destination has diverged from the source; rebuild it from the source.")));
@@ -1061,7 +1065,7 @@ sync_work(Job *job)
 		if (diff != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("event store %s has diverged from the source", job->store.qualified_name),
+					 errmsg("event store \"%s\" has diverged from the source", job->store.qualified_name),
 					 errdetail("The event with id " INT64_FORMAT " differs from the source's.", diff),
 					 errhint("Find the extent with compare_events, then rebuild the destination from the source.")));
 	}
@@ -1235,9 +1239,13 @@ store_arg(FunctionCallInfo fcinfo, int argno)
 static char *
 table_arg(FunctionCallInfo fcinfo, int argno)
 {
+	char	   *name;
+
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return pstrdup("events");
-	return text_arg(fcinfo, argno, "remote_table");
+	name = text_arg(fcinfo, argno, "remote_table");
+	(void) quote_remote_table(name);	/* report a bad name early */
+	return name;
 }
 
 static Datum
