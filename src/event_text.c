@@ -80,12 +80,24 @@ syntax_error(ParseState *ps, const char *expected)
 	else
 	{
 		int			n = pg_mbcliplen(ps->str + ps->pos, ps->len - ps->pos, 12);
+		StringInfoData found;
+		int			i;
 
+		/* show control characters as \xNN rather than raw */
+		initStringInfo(&found);
+		for (i = 0; i < n; i++)
+		{
+			unsigned char c = (unsigned char) ps->str[ps->pos + i];
+
+			if (c < 0x20 || c == 0x7f)
+				appendStringInfo(&found, "\\x%02x", c);
+			else
+				appendStringInfoChar(&found, (char) c);
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error in event list at position %d", charpos),
-				 errdetail("Expected %s but found \"%s\".", expected,
-						   pnstrdup(ps->str + ps->pos, n)),
+				 errdetail("Expected %s but found \"%s\".", expected, found.data),
 				 errhint("The event list must be ($1[n], $2, '<json>') tuples separated by commas, and nothing else.")));
 	}
 }
@@ -240,7 +252,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 			rows = repalloc_huge(rows, sizeof(EventTextRow) * maxrows);
 		}
 		row = &rows[nrows];
-		row->position = pg_mbstrlen_with_len(str, ps.pos) + 1;
+		row->offset = ps.pos;
 
 		expect(&ps, "(", "\"(\"");
 		expect(&ps, "$1", "\"$1[n]\"");

@@ -12,7 +12,7 @@ typedef struct EventTextRow
 {
 	int64		index;			/* n of $1[n] */
 	bool		has_ts;			/* the row has its $2 */
-	int			position;		/* 1-based character position of the row */
+	int			offset;			/* byte offset of the row in the string */
 	char	   *json;			/* the literal's value, quotes undoubled */
 	int			json_len;
 } EventTextRow;

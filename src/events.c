@@ -43,6 +43,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
@@ -169,6 +170,8 @@ events_relcache_callback(Datum arg, Oid relid)
 		entry = hash_search(store_hash, &relid, HASH_FIND, NULL);
 		if (entry)
 			entry->valid = false;
+		if (relid == default_source || relid == default_any)
+			default_source = default_any = InvalidOid;
 		return;
 	}
 	hash_seq_init(&status, store_hash);
@@ -544,6 +547,9 @@ append_events(Oid relid, Datum *events, int nevents,
 	check_writable();
 	store = store_get(relid, true);
 	relid = store->relid;
+	/* the INSERT would check this too, but only once the lock is held */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
 
 	/* --- before the lock: the array and the notification payloads --- */
 	arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
@@ -651,7 +657,8 @@ append_events(Oid relid, Datum *events, int nevents,
 typedef struct JsonRowContext
 {
 	int			rowno;
-	int			position;
+	const char *str;
+	int			offset;
 } JsonRowContext;
 
 static void
@@ -659,7 +666,8 @@ json_row_context(void *arg)
 {
 	JsonRowContext *c = (JsonRowContext *) arg;
 
-	errcontext("event %d of the event list, at position %d", c->rowno, c->position);
+	errcontext("event %d of the event list, at position %d", c->rowno,
+			   pg_mbstrlen_with_len(c->str, c->offset) + 1);
 }
 
 Datum
@@ -684,6 +692,7 @@ insert_events_text(PG_FUNCTION_ARGS)
 	nrows = event_text_parse(VARDATA_ANY(values), VARSIZE_ANY_EXHDR(values), &rows);
 
 	events = palloc(sizeof(Datum) * nrows);
+	jc.str = VARDATA_ANY(values);
 	errcb.callback = json_row_context;
 	errcb.arg = &jc;
 	errcb.previous = error_context_stack;
@@ -691,7 +700,7 @@ insert_events_text(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		jc.rowno = i + 1;
-		jc.position = rows[i].position;
+		jc.offset = rows[i].offset;
 		events[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
 		pfree(rows[i].json);
 	}
@@ -948,6 +957,12 @@ create_event_store(PG_FUNCTION_ARGS)
 		check_store_name(schema, "schema name");
 		nspoid = LookupExplicitNamespace(schema, false);
 	}
+#if PG_VERSION_NUM >= 160000
+	if (object_aclcheck(NamespaceRelationId, nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+#else
+	if (pg_namespace_aclcheck(nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+#endif
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, schema);
 	if (OidIsValid(get_relname_relid(table, nspoid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),

@@ -1,0 +1,82 @@
+--
+-- Hostile input to the slate text API: every string that is not a list of
+-- ($1[n], $2, '<json>') tuples is refused and nothing is written.  The
+-- string is never executed: the table "victim" must survive all of it.
+--
+CREATE EXTENSION schema_mgr;
+SELECT create_event_store('source');
+CREATE TABLE victim (x int);
+INSERT INTO victim VALUES (1);
+SELECT insert_events($$($1[1], $2, '{"n": 1}')$$);
+
+-- SQL after the VALUES list
+SELECT insert_events($$($1[1], $2, '{}'); DROP TABLE victim; --$$);
+SELECT insert_events($$($1[1], $2, '{}'); DELETE FROM victim$$);
+SELECT insert_events($$($1[1], $2, '{}') RETURNING (SELECT count(*) FROM victim)$$);
+SELECT insert_events($$($1[1], $2, '{}') ON CONFLICT DO NOTHING$$);
+SELECT insert_events($$($1[1], $2, '{}'),$$);
+SELECT insert_events($$($1[1], $2, '{}') -- comment$$);
+SELECT insert_events($$($1[1], $2, '{}') /* comment */$$);
+-- subqueries, function calls, casts, other columns
+SELECT insert_events($$($1[1], $2, (SELECT '{}'::jsonb))$$);
+SELECT insert_events($$($1[1], $2, pg_sleep(10)::text::jsonb)$$);
+SELECT insert_events($$($1[1], $2, '{}'::jsonb)$$);
+SELECT insert_events($$($1[1], $2, '{}', 42)$$);
+SELECT insert_events($$($1[1], now(), '{}')$$);
+SELECT insert_events($$(1, $2, '{}')$$);
+SELECT insert_events($$($1[1] + 1, $2, '{}')$$);
+SELECT insert_events($$($1[1], $2, '{}' || '{}')$$);
+SELECT insert_events($$($1[1], $2, '{}' '{}')$$);
+SELECT insert_events($$($1[1], $2, NULL)$$);
+-- other string syntaxes
+SELECT insert_events($$($1[1], $2, E'{}')$$);
+SELECT insert_events($$($1[1], $2, $x${}$x$)$$);
+SELECT insert_events($$($1[1], $2, U&'{}')$$);
+-- unbalanced quotes and parentheses
+SELECT insert_events($$($1[1], $2, '{}$$);
+SELECT insert_events($$($1[1], $2, '{}'$$);
+SELECT insert_events($$($1[1], $2, '{"a": "it's"}')$$);
+SELECT insert_events($$(($1[1], $2, '{}'))$$);
+-- bad placeholders
+SELECT insert_events($$($1[0], $2, '{}')$$);
+SELECT insert_events($$($1[-1], $2, '{}')$$);
+SELECT insert_events($$($1[99999999999999999999999], $2, '{}')$$);
+SELECT insert_events($$($1[2147483648], $2, '{}')$$);
+SELECT insert_events($$($1[], $2, '{}')$$);
+SELECT insert_events($$($10[1], $2, '{}')$$);
+SELECT insert_events($$($1[1], $20, '{}')$$);
+SELECT insert_events($$($1[1], $3, '{}')$$);
+SELECT insert_events($$($1[1], $2, $2, '{}')$$);
+-- binary junk (NUL-free) and non-ASCII
+SELECT insert_events(convert_from('\x28c3a9e282ac0b0c'::bytea, 'UTF8'));
+SELECT insert_events(E'($1[1], $2, \x01''{}'')');
+SELECT insert_events(E'\x01\x02\x7f');
+SELECT insert_events($$($1[1], $2, '{}') ✓$$);
+SELECT insert_events(repeat('(', 100000));
+-- invalid JSON, in any row
+SELECT insert_events($$($1[1], $2, 'not json')$$);
+SELECT insert_events($$($1[1], $2, '{}'), ($1[2], $2, '{"a": [1, 2}')$$);
+SELECT insert_events($$($1[1], $2, '')$$);
+SELECT insert_events(NULL);
+
+-- nothing was written and nothing ran
+SELECT max(id), count(*) FROM events;
+SELECT * FROM victim;
+
+-- placeholders inside the JSON text are data, not placeholders (the
+-- original counted them and refused this, or worse)
+SELECT insert_events($$($1[1], $2, '{"note": "($1[7], $2, ''x''); DROP TABLE victim; --", "s": "$2,"}')$$);
+SELECT id, event FROM events WHERE id = 2;
+-- standard_conforming_strings off would make the original read escapes
+SET standard_conforming_strings = off;
+SELECT insert_events('($1[1], $2, ''{"a": "back\\slash"}'')');
+RESET standard_conforming_strings;
+SELECT insert_events($$($1[1], $2, '{"a": "back\\slash"}')$$);
+SELECT id, event FROM events WHERE id = 3;
+SELECT max(id), count(*) FROM events;
+
+DROP TABLE victim;
+DROP TABLE events;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;

@@ -1,0 +1,72 @@
+--
+-- Several stores in one database, store arguments, big events, the call
+-- forms slate clients use.
+--
+CREATE EXTENSION schema_mgr;
+CREATE SCHEMA tenant_a;
+CREATE SCHEMA tenant_b;
+SELECT create_event_store('source', 'tenant_a');
+SELECT create_event_store('source', 'tenant_b', 'log', notify => 'statement');
+SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
+SELECT indexname FROM pg_indexes WHERE schemaname = 'tenant_b' ORDER BY 1;
+
+-- with two source stores the store must be named
+SELECT insert_events($$($1[1], $2, '{}')$$);
+SELECT insert_events($$($1[1], $2, '{"a": 1}'), ($1[2], $2, '{"a": 2}')$$, 'tenant_a.events');
+SELECT insert_events($$($1[1], $2, '{"b": 1}')$$, store => 'tenant_b.log');
+SELECT first_id, last_id FROM insert_events(ARRAY['{"b": 2}', '{"b": 3}']::jsonb[], 'tenant_b.log');
+SELECT first_id, last_id FROM insert_events(ARRAY['{"a": 3}']::jsonb[], store => 'tenant_a.events');
+-- each store has its own gapless sequence
+SELECT id, event FROM tenant_a.events ORDER BY id;
+SELECT id, event FROM tenant_b.log ORDER BY id;
+-- not a store, not a table
+SELECT insert_events($$($1[1], $2, '{}')$$, 'pg_catalog.pg_class');
+SELECT insert_events($$($1[1], $2, '{}')$$, 'no_such_table');
+
+-- an unknown-typed literal resolves to the text version
+SELECT pg_typeof(insert_events('($1[1], $2, ''{"a": 4}'')', 'tenant_a.events'));
+-- a rolled-back insert leaves no gap
+BEGIN;
+SELECT insert_events($$($1[1], $2, '{"a": "rolled back"}')$$, 'tenant_a.events');
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+SELECT insert_events($$($1[1], $2, '{"a": "rolled back too"}')$$, 'tenant_a.events');
+ROLLBACK TO SAVEPOINT s;
+SELECT insert_events($$($1[1], $2, '{"a": 5}')$$, 'tenant_a.events');
+COMMIT;
+-- REPEATABLE READ callers still continue the sequence
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM tenant_a.events;
+SELECT first_id FROM insert_events(ARRAY['{"a": 6}']::jsonb[], 'tenant_a.events');
+COMMIT;
+SELECT id, event FROM tenant_a.events WHERE id > 3 ORDER BY id;
+
+-- a 1 MB event inserts fine (its notification drops the event body; see
+-- the TAP test 031_events_notify.pl for the payloads)
+SELECT insert_events(format('($1[1], $2, %L)',
+       json_build_object('entityName', 'big', 'blob', repeat('x', 1024 * 1024))),
+       'tenant_a.events');
+SELECT id, length(event ->> 'blob') FROM tenant_a.events WHERE id = 7;
+SELECT last_id FROM insert_events(ARRAY[jsonb_build_object('blob', repeat('y', 1024 * 1024)),
+                                        '{"small": true}'], 'tenant_b.log');
+
+-- the notification mode can be changed, by the owner only
+SELECT set_event_store_notify('tenant_b.log', 'none');
+SELECT set_event_store_notify('tenant_b.log', 'sometimes');
+SELECT set_event_store_notify('pg_class', 'row');
+SELECT relid, notify FROM event_store ORDER BY relid::text;
+
+-- once one of the two source stores is gone, the other is the default
+DROP TABLE tenant_b.log;
+SELECT insert_events($$($1[1], $2, '{"a": 8}')$$);
+SELECT max(id), count(*) FROM tenant_a.events;
+-- a store whose table was dropped can be created again
+SELECT create_event_store('destination', 'tenant_b', 'log');
+SELECT relid, kind FROM event_store ORDER BY relid::text;
+
+DROP SCHEMA tenant_a CASCADE;
+DROP SCHEMA tenant_b CASCADE;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;

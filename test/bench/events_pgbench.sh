@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# ----------------------------------------------------------------------
+# test/bench/events_pgbench.sh -- insert_events throughput, side by side
+#
+# Run with:  bash test/bench/run.sh events_pgbench
+#
+# Loads the slate reference ($REFERENCE/slate_source.sql) into database
+# bench_ref, a schema_mgr source store into bench_sm, and an identically
+# indexed table with a bigserial id and no triggers (the ceiling: not
+# gapless, nothing serialised) into bench_plain, all on the same durable
+# server, then runs the same workloads with pgbench and prints events/s
+# and ratios.  Events are ~250 bytes of realistic JSON with varying values.
+# Environment: DURATION (seconds per run, default 12), CLIENTS (default 8).
+# ----------------------------------------------------------------------
+set -euo pipefail
+: "${PGHOST:?}" "${REFERENCE:?}" "${WORK:?}"
+DURATION=${DURATION:-12}
+CLIENTS=${CLIENTS:-8}
+JOBS=2
+D=$WORK/events_bench
+mkdir -p "$D"
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+for db in bench_ref bench_sm bench_plain; do
+    dropdb --if-exists "$db"
+    createdb "$db"
+done
+psql_q -d bench_ref -f "$REFERENCE/slate_source.sql" >/dev/null
+psql_q -d bench_sm -c "CREATE EXTENSION schema_mgr" \
+    -c "SELECT create_event_store('source')" >/dev/null
+psql_q -d bench_plain <<'SQL'
+CREATE TABLE events (id bigserial PRIMARY KEY,
+    ts timestamptz NOT NULL DEFAULT clock_timestamp(), event jsonb NOT NULL);
+CREATE INDEX events_event_entityname on events ((event #>> '{entityName}'));
+CREATE INDEX events_event_operation on events ((event #>> '{operation}'));
+CREATE INDEX events_event_propertyname on events ((event #>> '{propertyName}'));
+CREATE INDEX events_event_entityid on events ((event #>> '{entityId}'));
+CREATE INDEX events_event_metadata_command on events ((event #>> '{metadata, command}'));
+CREATE INDEX events_ts on events (ts);
+SQL
+
+# one ~250-byte event; :e, :c and k make the indexed values vary
+event() {
+    local k=$1
+    printf '{"entityName": "Person", "entityId": "p-:e-%s-:c", "operation": "propertyChanged", "propertyName": "address.city", "value": "Springfield :e", "metadata": {"command": "updatePersonAddress", "initiator": {"id": "user-:c", "name": "bench"}, "correlationId": "c-:e-%s"}}' "$k" "$k"
+}
+tuples() {   # the slate text for n events
+    local n=$1 k sep=""
+    for ((k = 1; k <= n; k++)); do
+        printf '%s($1[%d], $2, '"'"'%s'"'"')' "$sep" "$k" "$(event "$k")"
+        sep=", "
+    done
+}
+values() {   # VALUES list for the plain table
+    local n=$1 k sep=""
+    for ((k = 1; k <= n; k++)); do
+        printf "%s('%s')" "$sep" "$(event "$k")"
+        sep=", "
+    done
+}
+header='\set e random(1, 100000000)
+\set c :client_id'
+for n in 1 100; do
+    printf '%s\nSELECT insert_events($q$%s$q$);\n' "$header" "$(tuples $n)" >"$D/slate_$n.sql"
+    printf '%s\nINSERT INTO events (event) VALUES %s;\n' "$header" "$(values $n)" >"$D/plain_$n.sql"
+done
+echo "event size: $(event 1 | wc -c) bytes (before variable substitution)"
+
+# run DB SCRIPT CLIENTS EVENTS_PER_CALL -> prints events/s
+run() {
+    local db=$1 script=$2 clients=$3 per=$4 jobs tps
+    jobs=$((clients < JOBS ? clients : JOBS))
+    tps=$(pgbench -n -M simple -T "$DURATION" -c "$clients" -j "$jobs" \
+              -f "$script" "$db" 2>"$D/pgbench.err" |
+          sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+    if [ -z "$tps" ]; then head -c 600 "$D/pgbench.err" >&2; echo 0; return; fi
+    awk -v t="$tps" -v n="$per" 'BEGIN { printf "%.0f", t * n }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+row() { printf '%-44s %12s events/s\n' "$1" "$2"; }
+
+echo "== $DURATION s per run, fsync and synchronous_commit on"
+ref1=$(run bench_ref "$D/slate_1.sql" "$CLIENTS" 1);      row "reference, 1 event/call, $CLIENTS clients" "$ref1"
+sm1=$(run bench_sm "$D/slate_1.sql" "$CLIENTS" 1);        row "schema_mgr, 1 event/call, $CLIENTS clients" "$sm1"
+ref100=$(run bench_ref "$D/slate_100.sql" "$CLIENTS" 100); row "reference, 100 events/call, $CLIENTS clients" "$ref100"
+sm100=$(run bench_sm "$D/slate_100.sql" "$CLIENTS" 100);   row "schema_mgr, 100 events/call, $CLIENTS clients" "$sm100"
+sm1_1=$(run bench_sm "$D/slate_1.sql" 1 1);               row "schema_mgr, 1 event/call, 1 client" "$sm1_1"
+pl1_1=$(run bench_plain "$D/plain_1.sql" 1 1);            row "plain INSERT (ceiling), 1 event, 1 client" "$pl1_1"
+pl1=$(run bench_plain "$D/plain_1.sql" "$CLIENTS" 1);     row "plain INSERT (ceiling), 1 event, $CLIENTS clients" "$pl1"
+pl100=$(run bench_plain "$D/plain_100.sql" "$CLIENTS" 100); row "plain INSERT (ceiling), 100 events, $CLIENTS clients" "$pl100"
+
+echo "== ratios"
+echo "schema_mgr / reference, 1 event/call, $CLIENTS clients:    $(ratio "$sm1" "$ref1")  (goal >= 2.5)"
+echo "schema_mgr / reference, 100 events/call, $CLIENTS clients: $(ratio "$sm100" "$ref100")  (goal >= 2.5)"
+echo "schema_mgr / ceiling, 1 event, 1 client:           $(ratio "$sm1_1" "$pl1_1")"
+echo "schema_mgr / ceiling, 1 event, $CLIENTS clients:          $(ratio "$sm1" "$pl1")"
+echo "schema_mgr / ceiling, 100 events, $CLIENTS clients:       $(ratio "$sm100" "$pl100")"
+
+# the logs must still be gapless
+for db in bench_ref bench_sm; do
+    psql_q -d "$db" -At -c "SELECT '$db: ' || count(*) || ' events, ids 1..' || max(id) ||
+        CASE WHEN count(*) = max(id) THEN ' gapless' ELSE ' GAPS' END FROM events"
+done

@@ -1,0 +1,72 @@
+# ----------------------------------------------------------------------
+# 031_events_stress.pl -- 8 concurrent writers through both call forms,
+# about 10% of the transactions rolled back, some through a savepoint:
+# afterwards the ids are exactly 1..N, N is the number of events of the
+# committed transactions, and ts never decreases along the ids.
+# ----------------------------------------------------------------------
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('stress');
+$node->init;
+$node->append_conf('postgresql.conf', 'max_connections = 30');
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION schema_mgr;
+	SELECT create_event_store('source');
+	-- what the clients believe they committed, written in the same
+	-- transaction as the events (so it rolls back with them)
+	CREATE TABLE committed (client int, n int);
+});
+
+# one transaction: 1 to 3 calls of 1 to 10 events; r = 1 rolls back,
+# r = 2 rolls back a savepoint around the last call
+$node->pgbench(
+	'-n -c 8 -j 2 -t 250',
+	0,
+	[qr{processed: 2000/2000}],
+	[qr{^$}],
+	'8 writers, 10% rollbacks',
+	{
+		'031_writer' => q{
+\set r random(1, 10)
+\set a random(1, 10)
+\set b random(1, 10)
+BEGIN;
+SELECT insert_events(format('($1[1], $2, %L)', jsonb_build_object('client', :client_id, 'entityName', 'stress')));
+INSERT INTO committed VALUES (:client_id, 1);
+SELECT first_id FROM insert_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :a) g));
+INSERT INTO committed VALUES (:client_id, :a);
+SAVEPOINT s;
+SELECT first_id FROM insert_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :b) g));
+INSERT INTO committed VALUES (:client_id, :b);
+\if :r = 2
+ROLLBACK TO SAVEPOINT s;
+\endif
+\if :r = 1
+ROLLBACK;
+\else
+COMMIT;
+\endif
+}
+	});
+
+my ($n, $max, $min, $distinct, $expected) = split /\|/, $node->safe_psql('postgres',
+	'SELECT count(*), max(id), min(id), count(DISTINCT id), (SELECT sum(n) FROM committed) FROM events');
+cmp_ok($n, '>', 0, "events were written ($n)");
+is($min, 1, 'ids start at 1');
+is($max, $n, 'the highest id is the number of events: no gap');
+is($distinct, $n, 'ids are distinct');
+is($n, $expected, 'exactly the events of committed transactions are there');
+is($node->safe_psql('postgres',
+	'SELECT count(*) FROM (SELECT ts < lag(ts) OVER (ORDER BY id) AS back FROM events) s WHERE back'),
+	'0', 'ts never decreases along the ids');
+is($node->safe_psql('postgres',
+	'SELECT count(*) FROM (SELECT xmin::text FROM events GROUP BY 1 HAVING count(DISTINCT ts) > 1) s'),
+	'0', 'one ts per transaction');
+
+$node->stop;
+done_testing();

@@ -1,0 +1,84 @@
+# ----------------------------------------------------------------------
+# 032_events_notify.pl -- what listeners on channel eventsinsert receive.
+# Per row (the default): slate's payload, byte for byte, while it fits in
+# NOTIFY's 8000 bytes; for bigger events the same object without "event"
+# and with "truncated": true.  Per statement: one object with the id range.
+# None: nothing.  No payload ever reaches 8000 bytes and a 1 MB event
+# inserts fine.
+# ----------------------------------------------------------------------
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('notify');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION schema_mgr;
+	SELECT create_event_store('source');
+});
+
+# run SQL in one session that LISTENs first; return the payloads received
+sub payloads
+{
+	my ($sql) = @_;
+	my ($out, $err);
+	$node->psql('postgres', "LISTEN eventsinsert;\n$sql\n",
+		stdout => \$out, stderr => \$err, on_error_die => 1);
+	my @p;
+	while ($out =~ /Asynchronous notification "eventsinsert" with payload "(.*?)" received from server process/g)
+	{
+		push @p, $1;
+	}
+	return @p;
+}
+
+# 1: slate's payload, compared with what slate's trigger would have built
+my @p = payloads(q{SELECT insert_events($$($1[1], $2, '{"entityName": "a", "n": 1}'), ($1[2], $2, '{"it''s": "q\"uoted"}')$$);});
+is(scalar @p, 2, 'one notification per row');
+my $slate = $node->safe_psql('postgres', q{
+	SELECT string_agg(json_build_object('table', 'events', 'id', id, 'event', event)::text, E'\n' ORDER BY id)
+	FROM events});
+is(join("\n", @p), $slate, 'payloads are exactly slate\'s json_build_object text');
+
+# 2: a 1 MB event, and events around the size limit
+my $mb = 1024 * 1024;
+@p = payloads(qq{SELECT last_id FROM insert_events(ARRAY[
+	jsonb_build_object('blob', repeat('x', $mb)),
+	jsonb_build_object('blob', repeat('y', 7900)),
+	jsonb_build_object('blob', repeat('z', 7940)),
+	jsonb_build_object('blob', repeat('w', 7960)),
+	'{"small": true}']);});
+is(scalar @p, 5, 'five notifications for five events');
+is($p[0], '{"table" : "events", "id" : 3, "truncated" : true}', '1 MB event: id only, marked truncated');
+like($p[1], qr/^\{"table" : "events", "id" : 4, "event" : \{"blob": "y{7900}"\}\}$/, 'an event that fits is sent whole');
+ok((grep { length($_) >= 8000 } @p) == 0, 'no payload reaches 8000 bytes');
+ok((grep { /"truncated" : true/ } @p[2..3]) >= 1, 'an event just over the limit is truncated');
+is($p[4], '{"table" : "events", "id" : 7, "event" : {"small": true}}', 'small events after a big one are whole');
+is($node->safe_psql('postgres', "SELECT length(event ->> 'blob') FROM events WHERE id = 3"),
+	$mb, 'the 1 MB event is stored whole');
+
+# 3: nothing for a rolled-back insert
+@p = payloads(q{BEGIN; SELECT insert_events($$($1[1], $2, '{}')$$); ROLLBACK;});
+is(scalar @p, 0, 'no notification for a rolled-back insert');
+
+# 4: per statement
+$node->safe_psql('postgres', q{SELECT set_event_store_notify('events', 'statement')});
+@p = payloads(q{SELECT insert_events($$($1[1], $2, '{}'), ($1[2], $2, '{}'), ($1[3], $2, '{}')$$);});
+is_deeply(\@p, ['{"table" : "events", "id" : 8, "last_id" : 10, "count" : 3}'],
+	'statement mode: one notification with the id range');
+
+# 5: none
+$node->safe_psql('postgres', q{SELECT set_event_store_notify('events', 'none')});
+@p = payloads(q{SELECT insert_events($$($1[1], $2, '{}')$$);});
+is(scalar @p, 0, 'none mode: no notification');
+
+# 6: back to rows
+$node->safe_psql('postgres', q{SELECT set_event_store_notify('events', 'row')});
+@p = payloads(q{SELECT insert_events($$($1[1], $2, '{"n": 12}')$$);});
+is_deeply(\@p, ['{"table" : "events", "id" : 12, "event" : {"n": 12}}'], 'row mode again');
+
+$node->stop;
+done_testing();
