@@ -10,7 +10,7 @@ CREATE EXTENSION schema_mgr;
 SELECT p.oid::regprocedure, pg_get_function_result(p.oid)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.proname IN ('restore_events', 'sync_events', 'compare_events')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 -- nobody but the owner may run them until granted
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
 FROM pg_proc p WHERE p.proname IN ('restore_events', 'sync_events', 'compare_events')

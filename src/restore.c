@@ -1283,8 +1283,38 @@ two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b)
  *		The slate-compatible form.  The password is in the SQL text by
  *		design, so every message of this call hides the statement.
  */
+static Datum restore_events_password(FunctionCallInfo fcinfo);
+
 Datum
 sm_restore_events_password(PG_FUNCTION_ARGS)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
+
+	/*
+	 * Whatever fails, the statement (which holds the password) must not be
+	 * logged with the error: mark every error of this call.
+	 */
+	PG_TRY();
+	{
+		result = restore_events_password(fcinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static Datum
+restore_events_password(FunctionCallInfo fcinfo)
 {
 	Job			job;
 	StringInfoData conn;

@@ -123,6 +123,13 @@ like($err, qr/Connection refused.*Check the host name and port/s, 'wrong host or
 $err = slate_call(%good, host => 'no-such-host.invalid');
 like($err, qr/no-such-host.invalid.*Check the host name/s, 'unknown host is said clearly');
 
+# errors before connecting do not log the statement (with its password) either
+like(slate_call(%good, host => ''), qr/fromHost must not be empty/, 'argument error in the slate form');
+($ret, $out, $err) = $target->psql('restored', qq{
+SELECT * FROM restore_events(fromHost := '127.0.0.1', fromDatabase := 'backup',
+  fromDatabaseUser := 'bob', fromDatabasePassword := '$password', fromPort := $bport)});
+like($err, qr/is not empty/, 'precondition error in the slate form');
+
 # the password-free form with a password in the connection string: scrubbed
 $err = restore_error('fresh', sm_tcp_connstr($backup, 'backup', user => 'bob', password => $wrong_password));
 like($err, qr/password authentication failed/, 'connection string form: reason given');
