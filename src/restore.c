@@ -610,12 +610,32 @@ local_buckets(Job *job, int64 lo, int64 hi, int64 w, BucketHashes *bh)
 	collect_buckets(bh);
 }
 
+/*
+ * The remote side's bucket hashes are computed while the local side
+ * computes its own: send the query, hash locally, then collect.
+ */
 static void
-remote_buckets(Job *job, int64 lo, int64 hi, int64 w, BucketHashes *bh)
+remote_buckets_send(Job *job, int64 lo, int64 hi, int64 w)
 {
-	remote_query(&job->remote, bucket_hash_sql(job->remote.table, lo, hi, w),
-				 "b bigint, h text");
+	Remote	   *r = &job->remote;
+	const char *args[2] = {r->connname, bucket_hash_sql(r->table, lo, hi, w)};
+
+	spi_exec(psprintf("SELECT %s.dblink_send_query($1, $2)", r->dblink),
+			 2, args, SPI_OK_SELECT);
+}
+
+static void
+remote_buckets_get(Job *job, BucketHashes *bh)
+{
+	Remote	   *r = &job->remote;
+	const char *args[1] = {r->connname};
+	char	   *q = psprintf("SELECT * FROM %s.dblink_get_result($1) AS t(b bigint, h text)",
+							 r->dblink);
+
+	spi_exec(q, 1, args, SPI_OK_SELECT);
 	collect_buckets(bh);
+	/* one more call collects the end of the results, freeing the connection */
+	spi_exec(q, 1, args, SPI_OK_SELECT);
 }
 
 /*
@@ -637,8 +657,9 @@ first_difference(Job *job, int64 lo, int64 hi)
 		int64		diff = -1;
 
 		CHECK_FOR_INTERRUPTS();
+		remote_buckets_send(job, lo, hi, w);
 		local_buckets(job, lo, hi, w, &l);
-		remote_buckets(job, lo, hi, w, &r);
+		remote_buckets_get(job, &r);
 
 		/* merge the two ordered bucket lists, stop at the first mismatch */
 		while (i < l.n || j < r.n)
