@@ -40,6 +40,14 @@ SELECT insert_events($$($1[5], $2, '{}')$$);
 SELECT insert_events($$($1[1], $2, '{"a": 1}'), ($1[2], $2, '{"a": }')$$);
 SELECT max(id), count(*) FROM events;
 
+-- read-only transactions (and hot standbys) cannot append
+BEGIN READ ONLY;
+SELECT insert_events($$($1[1], $2, '{}')$$);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT * FROM insert_events(ARRAY['{}']::jsonb[]);
+ROLLBACK;
+
 -- the typed call
 SELECT first_id, last_id, ts IS NOT NULL AS has_ts
 FROM insert_events(ARRAY['{"n": 8}', '{"n": 9}']::jsonb[]);

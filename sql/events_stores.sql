@@ -57,9 +57,32 @@ SELECT set_event_store_notify('tenant_b.log', 'sometimes');
 SELECT set_event_store_notify('pg_class', 'row');
 SELECT relid, notify FROM event_store ORDER BY relid::text;
 
+-- what the owner adds to a store is honoured: a trigger of its own and a
+-- CHECK constraint (such stores take the SQL INSERT path, not the direct one)
+CREATE TABLE tenant_a.audit (id bigint, by_trigger text);
+CREATE FUNCTION tenant_a.audit_insert() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO tenant_a.audit VALUES (NEW.id, TG_NAME); RETURN NULL; END$$;
+CREATE TRIGGER audit AFTER INSERT ON tenant_a.events
+    FOR EACH ROW EXECUTE FUNCTION tenant_a.audit_insert();
+SELECT first_id, last_id FROM insert_events(ARRAY['{"audited": 1}', '{"audited": 2}']::jsonb[], 'tenant_a.events');
+SELECT * FROM tenant_a.audit ORDER BY id;
+DROP TRIGGER audit ON tenant_a.events;
+ALTER TABLE tenant_a.events ADD CONSTRAINT has_kind CHECK (event ? 'kind') NOT VALID;
+\set VERBOSITY terse
+SELECT insert_events($$($1[1], $2, '{"no": "kind"}')$$, 'tenant_a.events');
+\set VERBOSITY default
+SELECT insert_events($$($1[1], $2, '{"kind": "ok"}')$$, 'tenant_a.events');
+ALTER TABLE tenant_a.events DROP CONSTRAINT has_kind;
+SELECT insert_events($$($1[1], $2, '{"no": "kind"}')$$, 'tenant_a.events');
+SELECT id, event FROM tenant_a.events WHERE id > 8 ORDER BY id;
+-- a duplicate id can never be written, whichever path
+SELECT count(*), count(DISTINCT id), max(id) FROM tenant_a.events;
+
 -- once one of the two source stores is gone, the other is the default
 DROP TABLE tenant_b.log;
-SELECT insert_events($$($1[1], $2, '{"a": 8}')$$);
+-- and its registration went with it
+SELECT relid, kind FROM event_store ORDER BY relid::text;
+SELECT insert_events($$($1[1], $2, '{"a": 13}')$$);
 SELECT max(id), count(*) FROM tenant_a.events;
 -- a store whose table was dropped can be created again
 SELECT create_event_store('destination', 'tenant_b', 'log');
@@ -67,6 +90,7 @@ SELECT relid, kind FROM event_store ORDER BY relid::text;
 
 DROP SCHEMA tenant_a CASCADE;
 DROP SCHEMA tenant_b CASCADE;
+SELECT count(*) FROM event_store;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;

@@ -26,6 +26,16 @@
  * for the store.  Sent with Async_Notify by insert_events itself, so rows
  * written by restore or sync send nothing.
  *
+ * Writing: a store as create_event_store made it is written directly
+ * (table_multi_insert and index_insert, as COPY does), with the expression
+ * index values computed before the lock; a store the owner changed (own
+ * triggers, constraints, row security...) through a prepared INSERT.
+ *
+ * Privileges: insert_events runs with the caller's rights and needs INSERT
+ * on the events table; the guard trigger refuses every INSERT that does not
+ * come from the allocator, so that privilege cannot be used any other way.
+ * The registry is written on the caller's behalf as its owner.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,16 +46,21 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -58,6 +73,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -106,6 +122,7 @@ static Oid	registry_relid = InvalidOid;	/* the event_store table */
 static char *registry_name = NULL;	/* quoted schema.event_store */
 static Oid	default_source = InvalidOid;	/* the only source store */
 static Oid	default_any = InvalidOid;	/* the only store */
+static uint64 inval_count = 0;	/* relcache invalidations seen */
 
 /* per transaction */
 static bool xact_ts_valid = false;
@@ -124,8 +141,10 @@ PG_FUNCTION_INFO_V1(insert_events_text);
 PG_FUNCTION_INFO_V1(insert_events_array);
 PG_FUNCTION_INFO_V1(events_guard);
 PG_FUNCTION_INFO_V1(event_store_changed);
+PG_FUNCTION_INFO_V1(event_store_sql_drop);
 
 static void events_xact_callback(XactEvent event, void *arg);
+static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
 static void events_relcache_callback(Datum arg, Oid relid);
 static StoreEntry *store_get(Oid relid, bool want_source);
 static void append_events(Oid relid, Datum *events, int nevents,
@@ -163,6 +182,7 @@ events_relcache_callback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	StoreEntry *entry;
 
+	inval_count++;
 	if (store_hash == NULL)
 		return;
 	if (OidIsValid(relid) && relid != registry_relid)
@@ -334,6 +354,7 @@ store_get(Oid relid, bool want_source)
 	if (!entry->valid)
 	{
 		StringInfoData buf;
+		uint64		inval_before = inval_count;
 
 		free_plan_if_idle(entry);
 		if (entry->plan)
@@ -392,7 +413,8 @@ store_get(Oid relid, bool want_source)
 		MemoryContextSwitchTo(oldcxt);
 
 		relation_close(rel, AccessShareLock);
-		entry->valid = true;
+		/* an invalidation that arrived meanwhile means: read it again */
+		entry->valid = (inval_count == inval_before);
 	}
 
 	if (want_source && !entry->is_source)
@@ -521,6 +543,239 @@ execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
 	return ret;
 }
 
+/* ----------------------------------------------------------------
+ * Direct insertion
+ *
+ * For a store that looks the way create_event_store made it (a plain heap
+ * table with the columns id, ts, event in that order, no CHECK
+ * constraints, no row security, no triggers but the guard, no partial or
+ * exclusion indexes), the rows are written with table_multi_insert and
+ * index_insert rather than through an INSERT statement: no executor start
+ * and no per-row trigger while the lock is held, one WAL record per heap
+ * page, and the values of every index that depends on the event alone
+ * (the five slate expression indexes) computed before the lock.  This is
+ * what COPY does.  Any other store goes through the SQL INSERT, which
+ * honours whatever was added to the table.
+ * ----------------------------------------------------------------
+ */
+#define DIRECT_BATCH	1000
+
+typedef struct DirectIndex
+{
+	Relation	rel;
+	IndexInfo  *info;
+	IndexUniqueCheck check;
+	bool		precomputed;	/* values depend on the event column only */
+	Datum	   *values;			/* nevents x ii_NumIndexAttrs, if so */
+	bool	   *isnull;
+} DirectIndex;
+
+typedef struct DirectState
+{
+	Relation	heap;
+	int			nindexes;
+	DirectIndex *indexes;
+	EState	   *estate;			/* holds the precomputed values */
+	EState	   *ins_estate;		/* per-row evaluation under the lock */
+	TupleTableSlot **slots;
+	int			nslots;
+	Datum	   *events;
+	int			nevents;
+} DirectState;
+
+static bool
+direct_insert_possible(Relation heap)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+	TriggerDesc *trig = heap->trigdesc;
+	Oid			nsp;
+	int			i;
+
+	registry_locate();
+	nsp = get_rel_namespace(registry_relid);
+
+	if (heap->rd_rel->relkind != RELKIND_RELATION ||
+		heap->rd_rel->relrowsecurity ||
+		desc->natts != 3 ||
+		(desc->constr && (desc->constr->num_check > 0 ||
+						  desc->constr->has_generated_stored)))
+		return false;
+	for (i = 0; i < 3; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		static const char *const names[3] = {"id", "ts", "event"};
+		static const Oid types[3] = {INT8OID, TIMESTAMPTZOID, JSONBOID};
+
+		if (att->attisdropped || att->atttypid != types[i] ||
+			strcmp(NameStr(att->attname), names[i]) != 0)
+			return false;
+	}
+	for (i = 0; trig && i < trig->numtriggers; i++)
+	{
+		Oid			f = trig->triggers[i].tgfoid;
+		char	   *fname = get_func_name(f);
+
+		if (fname == NULL || strcmp(fname, "events_guard") != 0 ||
+			get_func_namespace(f) != nsp)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Before the lock: open the indexes, and compute the values of those that
+ * depend on the event alone.  Returns NULL when an index rules the direct
+ * path out.
+ */
+static DirectState *
+direct_prepare(Relation heap, Datum *events, int nevents)
+{
+	DirectState *ds = palloc0(sizeof(DirectState));
+	List	   *indexoids = RelationGetIndexList(heap);
+	ListCell   *lc;
+	TupleTableSlot *slot;
+	ExprContext *econtext;
+	int			i;
+
+	ds->heap = heap;
+	ds->events = events;
+	ds->nevents = nevents;
+	ds->indexes = palloc0(sizeof(DirectIndex) * Max(list_length(indexoids), 1));
+	foreach(lc, indexoids)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		DirectIndex *di = &ds->indexes[ds->nindexes++];
+		IndexInfo  *ii = BuildIndexInfo(irel);
+		Bitmapset  *attrs = NULL;
+		int			k;
+
+		di->rel = irel;
+		di->info = ii;
+		if (ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
+			(ii->ii_Unique && !irel->rd_index->indimmediate))
+		{
+			for (i = 0; i < ds->nindexes; i++)
+				index_close(ds->indexes[i].rel, NoLock);
+			return NULL;
+		}
+		di->check = ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] != 0)
+				attrs = bms_add_member(attrs, ii->ii_IndexAttrNumbers[k] -
+									   FirstLowInvalidHeapAttributeNumber);
+		pull_varattnos((Node *) ii->ii_Expressions, 1, &attrs);
+		di->precomputed = bms_is_subset(attrs,
+										bms_make_singleton(3 - FirstLowInvalidHeapAttributeNumber));
+	}
+
+	ds->estate = CreateExecutorState();
+	econtext = GetPerTupleExprContext(ds->estate);
+	slot = table_slot_create(heap, NULL);
+	for (i = 0; i < ds->nindexes; i++)
+	{
+		DirectIndex *di = &ds->indexes[i];
+		int			nk = di->info->ii_NumIndexAttrs;
+		int			e;
+
+		if (!di->precomputed)
+			continue;
+		di->values = palloc(sizeof(Datum) * nk * nevents);
+		di->isnull = palloc(sizeof(bool) * nk * nevents);
+		for (e = 0; e < nevents; e++)
+		{
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(0);
+			slot->tts_values[1] = TimestampTzGetDatum(0);
+			slot->tts_values[2] = events[e];
+			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
+			ExecStoreVirtualTuple(slot);
+			econtext->ecxt_scantuple = slot;
+			/* the results stay in the per-tuple memory, never reset */
+			FormIndexDatum(di->info, slot, ds->estate,
+						   &di->values[e * nk], &di->isnull[e * nk]);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	ds->ins_estate = CreateExecutorState();
+
+	ds->nslots = Min(nevents, DIRECT_BATCH);
+	ds->slots = palloc(sizeof(TupleTableSlot *) * ds->nslots);
+	for (i = 0; i < ds->nslots; i++)
+		ds->slots[i] = table_slot_create(heap, NULL);
+	return ds;
+}
+
+/* Under the lock: write the rows and their index entries. */
+static void
+direct_insert(DirectState *ds, int64 first_id, TimestampTz ts)
+{
+	CommandId	cid = GetCurrentCommandId(true);
+	ExprContext *econtext = GetPerTupleExprContext(ds->ins_estate);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int			done;
+
+	for (done = 0; done < ds->nevents; done += ds->nslots)
+	{
+		int			n = Min(ds->nslots, ds->nevents - done);
+		int			j;
+
+		for (j = 0; j < n; j++)
+		{
+			TupleTableSlot *slot = ds->slots[j];
+
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(first_id + done + j);
+			slot->tts_values[1] = TimestampTzGetDatum(ts);
+			slot->tts_values[2] = ds->events[done + j];
+			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
+			ExecStoreVirtualTuple(slot);
+		}
+		table_multi_insert(ds->heap, ds->slots, n, cid, 0, NULL);
+
+		for (j = 0; j < n; j++)
+		{
+			TupleTableSlot *slot = ds->slots[j];
+			int			e = done + j;
+			int			i;
+
+			for (i = 0; i < ds->nindexes; i++)
+			{
+				DirectIndex *di = &ds->indexes[i];
+				int			nk = di->info->ii_NumIndexAttrs;
+
+				if (!di->info->ii_ReadyForInserts)
+					continue;
+				if (di->precomputed)
+					index_insert(di->rel, &di->values[e * nk], &di->isnull[e * nk],
+								 &slot->tts_tid, ds->heap, di->check, false,
+								 di->info);
+				else
+				{
+					econtext->ecxt_scantuple = slot;
+					FormIndexDatum(di->info, slot, ds->ins_estate, values, isnull);
+					index_insert(di->rel, values, isnull, &slot->tts_tid,
+								 ds->heap, di->check, false, di->info);
+					ResetExprContext(econtext);
+				}
+			}
+		}
+	}
+}
+
+static void
+direct_finish(DirectState *ds)
+{
+	int			i;
+
+	for (i = 0; i < ds->nslots; i++)
+		ExecDropSingleTupleTableSlot(ds->slots[i]);
+	for (i = 0; i < ds->nindexes; i++)
+		index_close(ds->indexes[i].rel, NoLock);
+	FreeExecutorState(ds->ins_estate);
+	FreeExecutorState(ds->estate);
+}
+
 /*
  * append_events
  *		Append nevents jsonb datums to the source store relid (InvalidOid:
@@ -531,7 +786,8 @@ append_events(Oid relid, Datum *events, int nevents,
 			  int64 *first_id, TimestampTz *ts_out)
 {
 	StoreEntry *store;
-	ArrayType  *arr;
+	ArrayType  *arr = NULL;
+	DirectState *direct = NULL;
 	char	  **payload_tail = NULL;
 	int			payload_head_len = 0;
 	char	   *payload_head = NULL;
@@ -540,8 +796,6 @@ append_events(Oid relid, Datum *events, int nevents,
 	int64		last_id = 0;
 	TimestampTz last_ts = 0;
 	TimestampTz ts;
-	Datum		args[3];
-	int			ret;
 	int			i;
 
 	check_writable();
@@ -551,8 +805,32 @@ append_events(Oid relid, Datum *events, int nevents,
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
 
-	/* --- before the lock: the array and the notification payloads --- */
-	arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
+	/* --- before the lock: the rows, the plan, the notification payloads --- */
+	heap = table_open(relid, RowExclusiveLock);
+	if (direct_insert_possible(heap))
+		direct = direct_prepare(heap, events, nevents);
+	if (direct == NULL)
+	{
+		arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
+		SPI_connect();
+		if (store->plan == NULL)
+		{
+			char	   *sql;
+			SPIPlanPtr	plan;
+
+			sql = psprintf("INSERT INTO %s (id, ts, event)"
+						   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
+						   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
+						   store->qualified_name);
+			plan = SPI_prepare(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID});
+			if (plan == NULL)
+				elog(ERROR, "could not prepare the event insert: %s",
+					 SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not keep the event insert plan");
+			store->plan = plan;
+		}
+	}
 	if (store->notify == NOTIFY_ROW)
 	{
 		payload_head = psprintf("{\"table\" : %s, \"id\" : ", store->payload_table);
@@ -572,26 +850,6 @@ append_events(Oid relid, Datum *events, int nevents,
 			pfree(text);
 		}
 	}
-
-	SPI_connect();
-	if (store->plan == NULL)
-	{
-		char	   *sql;
-		SPIPlanPtr	plan;
-
-		sql = psprintf("INSERT INTO %s (id, ts, event)"
-					   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
-					   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
-					   store->qualified_name);
-		plan = SPI_prepare(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID});
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the event insert: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the event insert plan");
-		store->plan = plan;
-	}
-	heap = table_open(relid, RowExclusiveLock);
 	index = index_open(store->pkey_oid, AccessShareLock);
 
 	/* --- the allocator lock, held until the transaction ends --- */
@@ -613,14 +871,21 @@ append_events(Oid relid, Datum *events, int nevents,
 		xact_ts = last_ts;
 	ts = xact_ts;
 
-	args[0] = PointerGetDatum(arr);
-	args[1] = Int64GetDatum(last_id);
-	args[2] = TimestampTzGetDatum(ts);
+	if (direct)
+		direct_insert(direct, last_id + 1, ts);
+	else
+	{
+		Datum		args[3];
+		int			ret;
 
-	ret = execute_insert(store, args, last_id + 1, last_id + nevents);
-	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
-		elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
-			 SPI_result_code_string(ret), SPI_processed);
+		args[0] = PointerGetDatum(arr);
+		args[1] = Int64GetDatum(last_id);
+		args[2] = TimestampTzGetDatum(ts);
+		ret = execute_insert(store, args, last_id + 1, last_id + nevents);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
+			elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
+				 SPI_result_code_string(ret), SPI_processed);
+	}
 
 	if (store->notify == NOTIFY_ROW)
 	{
@@ -644,8 +909,11 @@ append_events(Oid relid, Datum *events, int nevents,
 							  last_id + nevents, nevents));
 
 	index_close(index, NoLock);
+	if (direct)
+		direct_finish(direct);
+	else
+		SPI_finish();
 	table_close(heap, NoLock);
-	SPI_finish();
 
 	*first_id = last_id + 1;
 	*ts_out = ts;
@@ -840,6 +1108,32 @@ event_store_changed(PG_FUNCTION_ARGS)
 		elog(ERROR, "event_store_changed: not called by trigger manager");
 	CacheInvalidateRelcache(td->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * event_store_sql_drop
+ *		sql_drop event trigger: forget the registrations of dropped tables,
+ *		so that the registry (and what pg_dump keeps of it) lists only
+ *		stores that exist.  Nothing to do when the extension itself is
+ *		being dropped.
+ */
+Datum
+event_store_sql_drop(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "event_store_sql_drop: not called by event trigger manager");
+	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+		PG_RETURN_NULL();
+	registry_relid = InvalidOid;	/* look it up afresh */
+	registry_locate();
+	SPI_connect();
+	registry_execute(psprintf("DELETE FROM %s WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY"
+							  " (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()"
+							  " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " AND objsubid OPERATOR(pg_catalog.=) 0)",
+							  registry_name), 0, NULL, NULL);
+	SPI_finish();
+	PG_RETURN_NULL();
 }
 
 /* ----------------------------------------------------------------

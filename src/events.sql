@@ -34,6 +34,14 @@ CREATE TRIGGER event_store_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_store
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.event_store_changed();
 
+-- Dropping an events table removes its registration.
+CREATE FUNCTION @extschema@.event_store_sql_drop()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'event_store_sql_drop';
+CREATE EVENT TRIGGER schema_mgr_event_store_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@.event_store_sql_drop();
+
 -- The append-only guard of source stores (BEFORE INSERT FOR EACH ROW and
 -- BEFORE UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT).
 CREATE FUNCTION @extschema@.events_guard()

@@ -53,9 +53,9 @@ typedef struct EventStore
 
 /*
  * Find a registered store.  relid InvalidOid means "the only store of the
- * wanted kind in this database" (an error when there are none or several).
- * Errors with a clear message when relid is not a store or not of the
- * wanted kind.
+ * wanted kind in this database" (an error when there are none or several);
+ * want_source false means any kind.  Errors with a clear message when relid
+ * is not a store or not of the wanted kind.
  */
 extern void events_lookup_store(Oid relid, bool want_source, EventStore *store);
 
