@@ -45,15 +45,17 @@ $primary->safe_psql('src', join('', map { insert_tx($_) } 1 .. 5));
 is($replica->safe_psql('dst', "SELECT rows_copied, max_id FROM sync_events('$src')"),
 	'15|50015', 'a sync copies only the new events');
 
-# an open transaction on the source is not copied, and not split
+# an open transaction on the source (two insert_events calls) is not
+# copied, and not split
 my $open = $primary->background_psql('src');
 $open->query_safe('BEGIN');
 $open->query_safe(insert_tx(1000));
+$open->query_safe(insert_tx(1001));
 is($replica->safe_psql('dst', "SELECT rows_copied, max_id FROM sync_events('$src')"),
 	'0|50015', 'events of a transaction still in progress are not copied');
 $open->query_safe('COMMIT');
 is($replica->safe_psql('dst', "SELECT rows_copied, max_id FROM sync_events('$src')"),
-	'3|50018', 'once committed, the whole transaction is copied');
+	'6|50021', 'once committed, the whole transaction is copied');
 $open->quit;
 
 # a writer commits 3-event transactions while the destination syncs again
@@ -76,7 +78,7 @@ $writer->quit;
 is($split, 0, "no source transaction was split over $syncs syncs during writes");
 $replica->safe_psql('dst', "SELECT * FROM sync_events('$src')");
 is($replica->safe_psql('dst', "SELECT count(*), max(id) FROM events"),
-	'51218|51218', 'all 406 transactions arrived, ids 1..N');
+	'51221|51221', 'all 407 transactions arrived, ids 1..N');
 is($replica->safe_psql('dst', "SELECT equal FROM compare_events('$src')"),
 	't', 'compare_events: equal after the syncs');
 
@@ -100,17 +102,28 @@ $primary->safe_psql('src', insert_tx(3000));
 ($ret, $out, $err) = $replica->psql('dst', "SELECT * FROM sync_events('$src')");
 like($err, qr/has diverged from the source.*id 51200 differs/s,
 	'sync_events refuses a destination whose last events differ');
-is($replica->safe_psql('dst', 'SELECT max(id) FROM events'), '51218', 'nothing was copied');
+is($replica->safe_psql('dst', 'SELECT max(id) FROM events'), '51221', 'nothing was copied');
 
 # ahead of the source: refused
 sm_new_store_db($replica, 'ahead', 'destination');
 $replica->safe_psql('ahead', "SELECT * FROM sync_events('$src')");
 $replica->safe_psql('ahead', q{INSERT INTO events SELECT max(id) + 1, now(), '{}' FROM events});
 ($ret, $out, $err) = $replica->psql('ahead', "SELECT * FROM sync_events('$src')");
-like($err, qr/event store "public.events" is ahead of the source.*51222.*51221/s,
+like($err, qr/event store "public.events" is ahead of the source.*51225.*51224/s,
 	'sync_events refuses a destination that is ahead of the source');
 is($replica->safe_psql('ahead', "SELECT equal, first_difference, local_max_id, remote_max_id FROM compare_events('$src')"),
-	'f|51222|51222|51221', 'compare_events: a row present on one side only');
+	'f|51225|51225|51224', 'compare_events: a row present on one side only');
+
+# dblink installed in a schema that is not on the search_path
+$replica->safe_psql('postgres', 'CREATE DATABASE otherschema');
+$replica->safe_psql('otherschema', q{
+CREATE SCHEMA ext;
+CREATE EXTENSION dblink SCHEMA ext;
+CREATE EXTENSION schema_mgr;
+SELECT create_event_store('destination');
+});
+is($replica->safe_psql('otherschema', "SELECT rows_copied, max_id FROM sync_events('$src')"),
+	'51224|51224', 'dblink is found in whatever schema it is installed in');
 
 $primary->stop;
 $replica->stop;
