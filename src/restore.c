@@ -1276,6 +1276,8 @@ remote_from_connection(Remote *r, const char *connection)
 		r->describe = pstrdup("connection URI");
 		return;
 	}
+	/* name ourselves on the remote side, unless the caller did */
+	r->connstr = psprintf("%s fallback_application_name='schema_mgr'", connection);
 	initStringInfo(&buf);
 	for (i = 0; i < 4; i++)
 	{
@@ -1395,6 +1397,9 @@ restore_events_password(FunctionCallInfo fcinfo)
 	append_conninfo(&conn, "user", user);
 	if (password[0] != '\0')
 		append_conninfo(&conn, "password", password);
+	/* slate's default; a black-holed host cannot be cancelled otherwise */
+	append_conninfo(&conn, "connect_timeout", "15");
+	append_conninfo(&conn, "fallback_application_name", "schema_mgr");
 	job.remote.connstr = conn.data;
 	job.remote.describe = PG_ARGISNULL(5)
 		? psprintf("host \"%s\", database \"%s\", user \"%s\"", host, db, user)

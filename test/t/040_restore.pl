@@ -170,7 +170,7 @@ SELECT count(*) > 0 FROM pg_locks
 WHERE pid = $bpid AND locktype = 'advisory' AND classid = x'534D4556'::int::oid})
   or die 'the restore did not start';
 $backup->poll_query_until('backup',
-	"SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'backup' AND state = 'active' AND pid <> pg_backend_pid()")
+	"SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'backup' AND application_name = 'schema_mgr'")
   or die 'the backup is not being read';
 sleep(1);
 $target->safe_psql('postgres', "SELECT pg_cancel_backend($bpid)");
