@@ -9,7 +9,8 @@
  * dblink is used through its SQL functions via SPI, found in whatever
  * schema the dblink extension lives in at call time; schema_mgr does not
  * require it.  Every value handed to dblink is an SPI parameter; the only
- * text spliced into SQL is quoted identifiers and integers.
+ * text spliced into SQL (local, or sent to the remote) is quoted
+ * identifiers, one quoted literal (the remote table's name) and integers.
  *
  * All the work of one call runs inside an internal subtransaction, so that
  * on any error (including a query cancel) the named dblink connection can
@@ -24,6 +25,14 @@
  * held until commit, so the ids visible in any snapshot are exactly a
  * prefix 1..R made of whole transactions: copying everything the snapshot
  * shows never splits a source transaction.
+ *
+ * Speed and memory: rows are copied in id ranges of
+ * schema_mgr.restore_batch_size, one INSERT ... SELECT FROM dblink() each
+ * (dblink reads in single-row mode into a tuplestore bounded by work_mem,
+ * so the remote produces rows while we parse them and memory stays flat);
+ * into an empty store, the indexes (primary key included) are dropped
+ * first and rebuilt after the load, inside the same transaction; rows go
+ * in through events_allow_direct_insert, so no notification is sent.
  *
  *-------------------------------------------------------------------------
  */
@@ -694,7 +703,7 @@ first_difference(Job *job, int64 lo, int64 hi)
 	return 0;
 }
 
-/* Hash of the rows lo..hi, on either side, as one bucket. */
+/* Whether rows lo..hi are the same on both sides. */
 static bool
 ranges_equal(Job *job, int64 lo, int64 hi)
 {
