@@ -156,6 +156,26 @@ is($target->safe_psql('viaserver',
 is($target->safe_psql('viaserver', 'SELECT count(*), max(id) FROM events'), "$N|$N",
 	'restored through the foreign server');
 
+# ------------------------------------- named store, qualified remote table
+sm_make_backup($backup, 'small', 1000);
+$backup->safe_psql('small', 'CREATE SCHEMA arch; ALTER TABLE events SET SCHEMA arch');
+$target->safe_psql('postgres', 'CREATE DATABASE named');
+$target->safe_psql('named', q{
+CREATE EXTENSION dblink; CREATE EXTENSION schema_mgr;
+CREATE SCHEMA a; CREATE SCHEMA b;
+SELECT create_event_store('source', 'a'); SELECT create_event_store('source', 'b');
+});
+like(restore_error('named', sm_tcp_connstr($backup, 'small')),
+	qr/more than one source event store exists in this database/,
+	'with two source stores the store must be named');
+is($target->safe_psql('named', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'small') . "', 'b.events', remote_table := 'arch.events')"),
+	'1000|1001', 'restore into a named store from a qualified remote table');
+is($target->safe_psql('named', 'SELECT (SELECT count(*) FROM a.events), (SELECT count(*) FROM b.events)'),
+	'0|1000', 'only the named store was written');
+is($target->safe_psql('named', q{SELECT first_id FROM insert_events(ARRAY['{}'::jsonb], 'b.events')}),
+	'1001', 'the named store continues at N+1');
+
 # ------------------------------------------------------- cancel midway
 sm_new_store_db($target, 'cancelled', 'source');
 my $bg = $target->background_psql('cancelled', on_error_stop => 0);
