@@ -1055,16 +1055,17 @@ only_destination_store(void)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("there is no destination event store in this database"),
+				 errmsg("no destination event store exists in this database"),
 				 errhint("Create one with create_event_store('destination').")));
 	if (SPI_processed > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
-				 errmsg("there are " UINT64_FORMAT " destination event stores in this database", SPI_processed),
+				 errmsg("more than one destination event store exists in this database"),
 				 errhint("Name the store to bring up to date with the store argument.")));
 	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 1, &isnull));
 }
+
 static void
 sync_work(Job *job)
 {
