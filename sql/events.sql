@@ -29,6 +29,21 @@ SELECT insert_events($$($1[1], $2, '{"n": 7}')$$);
 SELECT count(DISTINCT ts) FROM events WHERE id IN (6, 7);
 COMMIT;
 
+-- several calls in one statement, and a call undone by an EXCEPTION block
+SELECT insert_events(format('($1[1], $2, %L)', jsonb_build_object('g', g)))
+FROM generate_series(1, 2) g;
+DO $$
+BEGIN
+  BEGIN
+    PERFORM insert_events($q$($1[1], $2, '{"x": "undone"}')$q$);
+    RAISE EXCEPTION 'boom';
+  EXCEPTION WHEN raise_exception THEN
+    NULL;
+  END;
+  PERFORM insert_events($q$($1[1], $2, '{"x": "kept"}')$q$);
+END $$;
+SELECT id, event FROM events WHERE id > 7 ORDER BY id;
+
 -- slate's validation errors, with slate's texts
 \set VERBOSITY default
 SELECT insert_events('');

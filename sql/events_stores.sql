@@ -88,6 +88,27 @@ SELECT max(id), count(*) FROM tenant_a.events;
 SELECT create_event_store('destination', 'tenant_b', 'log');
 SELECT relid, kind FROM event_store ORDER BY relid::text;
 
+-- an existing events table (as init-slate-db made it) can be registered
+CREATE SCHEMA legacy;
+CREATE TABLE legacy.events (id bigint NOT NULL, ts timestamptz NOT NULL,
+    event jsonb NOT NULL, CONSTRAINT events_pkey PRIMARY KEY (id));
+INSERT INTO legacy.events SELECT g, now(), jsonb_build_object('old', g)
+FROM generate_series(1, 3) g;
+SELECT register_event_store('legacy.events', 'source', notify => 'none');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'legacy.events'::regclass ORDER BY 1;
+SELECT first_id, last_id FROM insert_events(ARRAY['{"new": 4}']::jsonb[], 'legacy.events');
+SELECT register_event_store('legacy.events', 'source');
+-- only gapless tables can be source stores; the shape is checked
+CREATE TABLE legacy.gappy (LIKE legacy.events INCLUDING ALL);
+INSERT INTO legacy.gappy SELECT * FROM legacy.events WHERE id <> 2;
+SELECT register_event_store('legacy.gappy', 'source');
+SELECT register_event_store('legacy.gappy', 'destination');
+CREATE TABLE legacy.notevents (id int PRIMARY KEY, payload text);
+SELECT register_event_store('legacy.notevents', 'destination');
+SELECT register_event_store('legacy.notevents', 'sink');
+SELECT relid, kind, notify FROM event_store WHERE relid::text LIKE 'legacy.%' ORDER BY 1;
+DROP SCHEMA legacy CASCADE;
+
 DROP SCHEMA tenant_a CASCADE;
 DROP SCHEMA tenant_b CASCADE;
 SELECT count(*) FROM event_store;

@@ -61,7 +61,6 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
-#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -73,7 +72,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -136,6 +134,7 @@ static int64 inserting_lo;
 static int64 inserting_hi;
 
 PG_FUNCTION_INFO_V1(create_event_store);
+PG_FUNCTION_INFO_V1(register_event_store);
 PG_FUNCTION_INFO_V1(set_event_store_notify);
 PG_FUNCTION_INFO_V1(insert_events_text);
 PG_FUNCTION_INFO_V1(insert_events_array);
@@ -1312,6 +1311,155 @@ create_event_store(PG_FUNCTION_ARGS)
 	SPI_finish();
 	sm_pop_search_path(nest);
 
+	PG_RETURN_OID(relid);
+}
+
+/*
+ * register_event_store
+ *		Make an existing events table (one created by init-slate-db, or a
+ *		store left behind by DROP EXTENSION ... CASCADE) a registered store.
+ *		A source store must hold exactly the ids 1..N; its guard triggers
+ *		are created if they are missing.
+ */
+Datum
+register_event_store(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *kind;
+	bool		is_source;
+	NotifyMode	notify;
+	Relation	rel;
+	TupleDesc	desc;
+	Oid			pkey;
+	AttrNumber	id_att;
+	AttrNumber	ts_att;
+	AttrNumber	ev_att;
+	char	   *qname;
+	Datum		arg;
+	int			ret;
+	int			nest;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table and event store kind must not be null")));
+	relid = PG_GETARG_OID(0);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(kind, "source") == 0)
+		is_source = true;
+	else if (strcmp(kind, "destination") == 0)
+		is_source = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid event store kind \"%s\"", kind),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	notify = PG_ARGISNULL(2) ? NOTIFY_ROW :
+		parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	/* no concurrent writes while we check and register */
+	rel = table_open(relid, ShareRowExclusiveLock);
+	qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									   RelationGetRelationName(rel));
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	desc = RelationGetDescr(rel);
+	id_att = get_attnum(relid, "id");
+	ts_att = get_attnum(relid, "ts");
+	ev_att = get_attnum(relid, "event");
+	pkey = RelationGetPrimaryKeyIndex(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		id_att <= 0 || TupleDescAttr(desc, id_att - 1)->atttypid != INT8OID ||
+		ts_att <= 0 || TupleDescAttr(desc, ts_att - 1)->atttypid != TIMESTAMPTZOID ||
+		ev_att <= 0 || TupleDescAttr(desc, ev_att - 1)->atttypid != JSONBOID ||
+		!OidIsValid(pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("table \"%s\" is not an events table", qname),
+				 errdetail("An events table has the columns id bigint, ts timestamptz and event jsonb, and a primary key on id.")));
+	else
+	{
+		Relation	idx = index_open(pkey, AccessShareLock);
+
+		if (idx->rd_index->indnkeyatts != 1 ||
+			idx->rd_index->indkey.values[0] != id_att)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not an events table", qname),
+					 errdetail("Its primary key is not the id column.")));
+		index_close(idx, AccessShareLock);
+	}
+
+	registry_locate();
+	nest = sm_push_search_path();
+	SPI_connect();
+	arg = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args(psprintf("SELECT kind FROM %s WHERE relid OPERATOR(pg_catalog.=) $1",
+										 registry_name),
+								1, (Oid[]) {REGCLASSOID}, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the event store registry: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table \"%s\" is already an event store", qname)));
+
+	if (is_source)
+	{
+		bool		isnull;
+		int64		n;
+		int64		maxid;
+		int64		minid;
+
+		ret = SPI_execute(psprintf("SELECT count(*), coalesce(max(id), 0), coalesce(min(id), 1) FROM %s",
+								   qname), true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not count the events: %s", SPI_result_code_string(ret));
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		maxid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		minid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (n != maxid || minid != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" cannot be a source event store: its ids are not 1..N", qname),
+					 errdetail("It has " INT64_FORMAT " rows, ids " INT64_FORMAT " to " INT64_FORMAT ".",
+							   n, minid, maxid),
+					 errhint("Register it as a destination store, or restore it into a new source store.")));
+
+		ret = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger"
+									" WHERE tgrelid OPERATOR(pg_catalog.=) $1"
+									" AND tgname OPERATOR(pg_catalog.=) 'check_insert'",
+									1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 0)
+			ret = SPI_execute(psprintf("CREATE TRIGGER check_insert BEFORE INSERT ON %s"
+									   " FOR EACH ROW EXECUTE FUNCTION %s.events_guard()",
+									   qname, sm_function_schema(fcinfo)), false, 0);
+		ret = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger"
+									" WHERE tgrelid OPERATOR(pg_catalog.=) $1"
+									" AND tgname OPERATOR(pg_catalog.=) 'check_sql_command'",
+									1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 0)
+			ret = SPI_execute(psprintf("CREATE TRIGGER check_sql_command"
+									   " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+									   " FOR EACH STATEMENT EXECUTE FUNCTION %s.events_guard()",
+									   qname, sm_function_schema(fcinfo)), false, 0);
+		if (ret < 0)
+			elog(ERROR, "could not create the guard triggers: %s", SPI_result_code_string(ret));
+	}
+
+	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
+							  registry_name),
+					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(kind),
+								CStringGetTextDatum(notify_mode_name(notify))});
+	SPI_finish();
+	sm_pop_search_path(nest);
+	table_close(rel, NoLock);
 	PG_RETURN_OID(relid);
 }
 

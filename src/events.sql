@@ -60,6 +60,16 @@ AS 'MODULE_PATHNAME', 'create_event_store';
 COMMENT ON FUNCTION @extschema@.create_event_store(pg_catalog.text, pg_catalog.name, pg_catalog.name, pg_catalog.text) IS
     'create an events table of kind source or destination and register it';
 
+CREATE FUNCTION @extschema@.register_event_store(
+    store       pg_catalog.regclass,
+    table_type  pg_catalog.text,
+    notify      pg_catalog.text DEFAULT 'row')
+RETURNS pg_catalog.regclass
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'register_event_store';
+COMMENT ON FUNCTION @extschema@.register_event_store(pg_catalog.regclass, pg_catalog.text, pg_catalog.text) IS
+    'make an existing events table (e.g. from init-slate-db) a registered event store';
+
 CREATE FUNCTION @extschema@.set_event_store_notify(
     store   pg_catalog.regclass,
     notify  pg_catalog.text)

@@ -10,12 +10,12 @@
 # gapless, nothing serialised) into bench_plain, all on the same durable
 # server, then runs the same workloads with pgbench and prints events/s
 # and ratios.  Events are ~250 bytes of realistic JSON with varying values.
-# Environment: DURATION (seconds per run, default 12), CLIENTS (default 8),
-# ROUNDS (interleaved repetitions per comparison, best kept, default 2).
+# Environment: DURATION (seconds per run, default 8), CLIENTS (default 8),
+# ROUNDS (interleaved repetitions per comparison, best kept, default 3).
 # ----------------------------------------------------------------------
 set -euo pipefail
 : "${PGHOST:?}" "${REFERENCE:?}" "${WORK:?}"
-DURATION=${DURATION:-12}
+DURATION=${DURATION:-8}
 CLIENTS=${CLIENTS:-8}
 JOBS=2
 D=$WORK/events_bench
@@ -84,7 +84,7 @@ row() { printf '%-44s %12s events/s\n' "$1" "$2"; }
 # Each comparison runs ROUNDS times, interleaved (reference, schema_mgr,
 # reference, ...), and keeps each side's best run: on a shared machine
 # outside load only ever lowers a figure.
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 best() {   # best DB SCRIPT CLIENTS PER -> best events/s over ROUNDS runs
     local b=0 r v
     for ((r = 1; r <= ROUNDS; r++)); do
