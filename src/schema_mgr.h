@@ -71,6 +71,7 @@ extern void events_allow_direct_insert(Oid relid);
 
 /* util.c */
 extern char *sm_extension_schema(void);
+extern char *sm_extension_schema_of(const char *extname);
 extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);
 extern int	sm_push_search_path(void);

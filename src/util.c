@@ -25,13 +25,14 @@
 
 /*
  * extension_row
- *		The schema and the owner of schema_mgr, from its pg_extension row.
+ *		The schema and the owner of an extension, from its pg_extension row.
+ *		Returns false when the extension is not installed in this database.
  *		(get_extension_schema() is not exported before PostgreSQL 16.)
  */
-static void
-extension_row(Oid *nspoid, Oid *owner)
+static bool
+extension_row(const char *extname, Oid *nspoid, Oid *owner)
 {
-	Oid			extoid = get_extension_oid("schema_mgr", false);
+	Oid			extoid = get_extension_oid(extname, true);
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -39,6 +40,8 @@ extension_row(Oid *nspoid, Oid *owner)
 
 	*nspoid = InvalidOid;
 	*owner = InvalidOid;
+	if (!OidIsValid(extoid))
+		return false;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(extoid));
@@ -51,9 +54,23 @@ extension_row(Oid *nspoid, Oid *owner)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return OidIsValid(*nspoid);
+}
 
-	if (!OidIsValid(*nspoid))
-		elog(ERROR, "could not find extension schema_mgr in pg_extension");
+/*
+ * sm_extension_schema_of
+ *		Quoted name of the schema an extension (schema_mgr, dblink) is
+ *		installed in, or NULL when it is not installed in this database.
+ */
+char *
+sm_extension_schema_of(const char *extname)
+{
+	Oid			nspoid;
+	Oid			owner;
+
+	if (!extension_row(extname, &nspoid, &owner))
+		return NULL;
+	return pstrdup(quote_identifier(get_namespace_name(nspoid)));
 }
 
 /*
@@ -63,11 +80,11 @@ extension_row(Oid *nspoid, Oid *owner)
 char *
 sm_extension_schema(void)
 {
-	Oid			nspoid;
-	Oid			owner;
+	char	   *schema = sm_extension_schema_of("schema_mgr");
 
-	extension_row(&nspoid, &owner);
-	return pstrdup(quote_identifier(get_namespace_name(nspoid)));
+	if (schema == NULL)
+		elog(ERROR, "could not find extension schema_mgr in pg_extension");
+	return schema;
 }
 
 /*
@@ -81,7 +98,8 @@ sm_extension_owner(void)
 	Oid			nspoid;
 	Oid			owner;
 
-	extension_row(&nspoid, &owner);
+	if (!extension_row("schema_mgr", &nspoid, &owner))
+		elog(ERROR, "could not find extension schema_mgr in pg_extension");
 	return owner;
 }
 

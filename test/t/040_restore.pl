@@ -1,0 +1,222 @@
+# restore_events across two clusters on loopback: a full restore (slate's
+# named-parameter call and the password-free forms), every refused
+# precondition, wrong connection details without leaking the password, a
+# cancel midway that leaves the target empty, and the next id afterwards.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use SchemaMgrTest;
+
+my $N = 300000;
+my $password = 'Pa55-w0rd_not-in-logs';
+my $wrong_password = 'Wr0ng-pa55_not-in-logs';
+
+my $backup = sm_new_node('backup');
+my $target = sm_new_node('target');
+my $bport = $backup->port;
+
+# the backup server: a slate backup database, and some broken ones
+sm_make_backup($backup, 'backup', $N);
+sm_make_backup($backup, 'gap', 10);
+$backup->safe_psql('gap', 'DELETE FROM events WHERE id = 4; INSERT INTO events SELECT 11, ts, event FROM events WHERE id = 10');
+sm_make_backup($backup, 'dup', 10, pk => 0);
+$backup->safe_psql('dup', 'DELETE FROM events WHERE id = 10; INSERT INTO events SELECT 10, ts, event FROM events WHERE id = 5; UPDATE events SET id = 10 WHERE id = 9 AND false');
+# ids 1..9 and a second 5: count 10 <> max 9 is caught already, so make
+# count = max with a duplicate: 1..8, 5 again, 10
+$backup->safe_psql('dup', 'DELETE FROM events WHERE id = 9; INSERT INTO events SELECT 10, ts, event FROM events WHERE id = 1 LIMIT 1');
+sm_make_backup($backup, 'nullid', 3, pk => 0);
+$backup->safe_psql('nullid', 'ALTER TABLE events ALTER id DROP NOT NULL; INSERT INTO events SELECT NULL, ts, event FROM events WHERE id = 1');
+sm_make_backup($backup, 'empty', 0);
+$backup->safe_psql('postgres', "CREATE ROLE bob LOGIN PASSWORD '$password'");
+for my $db (qw(backup gap dup nullid empty))
+{
+	$backup->safe_psql($db, 'GRANT SELECT ON events TO bob');
+}
+sm_set_password_auth($backup, 'bob');
+
+is($backup->safe_psql('dup', 'SELECT count(*), min(id), max(id), count(DISTINCT id) FROM events'),
+	'10|1|10|9', 'the duplicate backup has count = max and min 1');
+
+# ---------------------------------------------------------------- restore
+sm_new_store_db($target, 'restored', 'source');
+
+my ($ret, $out, $err) = $target->psql('restored', qq{
+LISTEN eventsinsert;
+SELECT rows_restored, next_insert_id FROM restore_events(
+  fromHost := '127.0.0.1', fromDatabase := 'backup',
+  fromDatabaseUser := 'bob', fromDatabasePassword := '$password',
+  fromPort := $bport);
+});
+is($ret, 0, 'slate-style named call succeeds');
+is($out, "$N|" . ($N + 1), 'rows_restored and next_insert_id');
+unlike($out, qr/Asynchronous notification/, 'no notifications while restoring');
+like($err, qr/NOTICE:  restored 100000 of $N events/, 'progress notices');
+is($target->safe_psql('restored', 'SELECT count(*), min(id), max(id) FROM events'),
+	"$N|1|$N", 'the store holds 1..N');
+is($target->safe_psql('restored',
+	"SELECT count(*) FROM pg_indexes WHERE tablename = 'events' AND schemaname = 'public'"),
+	'7', 'primary key and the six slate indexes are all there');
+is($target->safe_psql('restored',
+	"SELECT equal, local_max_id, remote_max_id FROM compare_events('"
+	  . sm_tcp_connstr($backup, 'backup') . "')"),
+	"t|$N|$N", 'compare_events finds the restored store equal to the backup');
+is($target->safe_psql('restored',
+	q{SELECT first_id, last_id FROM insert_events(ARRAY['{"after": "restore"}'::jsonb, '{"n": 2}'])}),
+	($N + 1) . '|' . ($N + 2), 'the next inserted event gets id N+1');
+
+# ---------------------------------------------------------------- refused
+sub restore_error
+{
+	my ($db, $connstr) = @_;
+	my ($r, $o, $e) = $target->psql($db,
+		"SELECT * FROM restore_events('$connstr')");
+	return $e;
+}
+
+like(restore_error('restored', sm_tcp_connstr($backup, 'backup')),
+	qr/event store "public.events" is not empty/, 'restore into a non-empty store is refused');
+
+sm_new_store_db($target, 'fresh', 'source');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'gap')),
+	qr/the backup's event ids are not 1 to 10.*ids from 1 to 11/s, 'a backup with a gap is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'dup')),
+	qr/the backup has duplicate event ids.*10 events but only 9 distinct ids/s,
+	'a backup with a duplicate id is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'nullid')),
+	qr/the backup has events without an id/, 'a backup with a null id is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'empty')),
+	qr/the backup has no events/, 'an empty backup is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'backup') . "' , remote_table := 'nope"),
+	qr/table "nope" does not exist in the backup database/, 'a missing remote table is named');
+is($target->safe_psql('fresh', 'SELECT count(*) FROM events'), '0',
+	'nothing was written by the refused restores');
+
+# ------------------------------------------- connection errors, no password
+sub slate_call
+{
+	my (%a) = @_;
+	my ($r, $o, $e) = $target->psql('fresh', qq{
+SELECT * FROM restore_events(fromHost := '$a{host}', fromDatabase := '$a{db}',
+  fromDatabaseUser := '$a{user}', fromDatabasePassword := '$a{pw}',
+  fromPort := $a{port})});
+	return $e;
+}
+
+my %good = (host => '127.0.0.1', db => 'backup', user => 'bob', pw => $password, port => $bport);
+$err = slate_call(%good, pw => $wrong_password);
+like($err, qr/could not connect to the backup database \(host "127.0.0.1", port $bport, database "backup", user "bob"\)/,
+	'wrong password: says which server, database and user');
+like($err, qr/password authentication failed for user "bob"/, 'wrong password: says why');
+like($err, qr/HINT:  Check the user name and the password/, 'wrong password: hint');
+unlike($err, qr/\Q$wrong_password\E/, 'wrong password: not in the error');
+like($err, qr/08001/, 'wrong password: SQLSTATE 08001') if $err =~ /08001/;
+
+$err = slate_call(%good, db => 'nosuchdb');
+like($err, qr/database "nosuchdb" does not exist.*Check the database name/s, 'wrong database is said clearly');
+$err = slate_call(%good, user => 'nosuchuser');
+like($err, qr/user "nosuchuser"/, 'wrong user is named');
+my $closed_port = PostgreSQL::Test::Cluster::get_free_port();
+$err = slate_call(%good, port => $closed_port);
+like($err, qr/Connection refused.*Check the host name and port/s, 'wrong host or port is said clearly');
+$err = slate_call(%good, host => 'no-such-host.invalid');
+like($err, qr/no-such-host.invalid.*Check the host name/s, 'unknown host is said clearly');
+
+# errors before connecting do not log the statement (with its password) either
+like(slate_call(%good, host => ''), qr/fromHost must not be empty/, 'argument error in the slate form');
+($ret, $out, $err) = $target->psql('restored', qq{
+SELECT * FROM restore_events(fromHost := '127.0.0.1', fromDatabase := 'backup',
+  fromDatabaseUser := 'bob', fromDatabasePassword := '$password', fromPort := $bport)});
+like($err, qr/is not empty/, 'precondition error in the slate form');
+
+# the password-free form with a password in the connection string: scrubbed
+$err = restore_error('fresh', sm_tcp_connstr($backup, 'backup', user => 'bob', password => $wrong_password));
+like($err, qr/password authentication failed/, 'connection string form: reason given');
+unlike($err, qr/\Q$wrong_password\E/, 'connection string form: password not in the error');
+
+# --------------------------------------- password-free: a foreign server
+sm_new_store_db($target, 'viaserver', 'source');
+$target->safe_psql('viaserver', qq{
+CREATE SERVER backup_srv FOREIGN DATA WRAPPER dblink_fdw
+  OPTIONS (host '127.0.0.1', port '$bport', dbname 'backup');
+CREATE USER MAPPING FOR PUBLIC SERVER backup_srv OPTIONS (user 'bob', password '$password');
+CREATE ROLE restorer LOGIN;
+GRANT USAGE ON FOREIGN SERVER backup_srv TO restorer;
+GRANT INSERT, SELECT ON events TO restorer;
+});
+($ret, $out, $err) = $target->psql('viaserver',
+	"SET ROLE restorer; SELECT * FROM restore_events('backup_srv')");
+like($err, qr/permission denied for function restore_events/,
+	'restore_events is not executable by PUBLIC');
+$target->safe_psql('viaserver', 'GRANT EXECUTE ON FUNCTION restore_events(text, regclass, text) TO restorer');
+is($target->safe_psql('viaserver',
+	"SET ROLE restorer; SELECT * FROM restore_events('backup_srv')"),
+	"$N|" . ($N + 1), 'a granted non-superuser restores through a foreign server and user mapping');
+is($target->safe_psql('viaserver', 'SELECT count(*), max(id) FROM events'), "$N|$N",
+	'restored through the foreign server');
+
+# ------------------------------------- named store, qualified remote table
+sm_make_backup($backup, 'small', 1000);
+$backup->safe_psql('small', 'CREATE SCHEMA arch; ALTER TABLE events SET SCHEMA arch');
+$target->safe_psql('postgres', 'CREATE DATABASE named');
+$target->safe_psql('named', q{
+CREATE EXTENSION dblink; CREATE EXTENSION schema_mgr;
+CREATE SCHEMA a; CREATE SCHEMA b;
+SELECT create_event_store('source', 'a'); SELECT create_event_store('source', 'b');
+});
+like(restore_error('named', sm_tcp_connstr($backup, 'small')),
+	qr/more than one source event store exists in this database/,
+	'with two source stores the store must be named');
+is($target->safe_psql('named', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'small') . "', 'b.events', remote_table := 'arch.events')"),
+	'1000|1001', 'restore into a named store from a qualified remote table');
+is($target->safe_psql('named', 'SELECT (SELECT count(*) FROM a.events), (SELECT count(*) FROM b.events)'),
+	'0|1000', 'only the named store was written');
+is($target->safe_psql('named', q{SELECT first_id FROM insert_events(ARRAY['{}'::jsonb], 'b.events')}),
+	'1001', 'the named store continues at N+1');
+
+# ------------------------------------------------------- cancel midway
+sm_new_store_db($target, 'cancelled', 'source');
+my $bg = $target->background_psql('cancelled', on_error_stop => 0);
+$bg->query_safe('SET schema_mgr.restore_batch_size = 100');
+my $bpid = $bg->query_safe('SELECT pg_backend_pid()');
+$bg->query_until(qr/started/, "\\echo started\nSELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'backup') . "');\n");
+# wait until rows are arriving (the store's allocator lock is held and
+# the backup serves the restoring connection), then cancel
+$target->poll_query_until('cancelled', qq{
+SELECT count(*) > 0 FROM pg_locks
+WHERE pid = $bpid AND locktype = 'advisory' AND classid = x'534D4556'::int::oid})
+  or die 'the restore did not start';
+$backup->poll_query_until('backup',
+	"SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'backup' AND application_name = 'schema_mgr'")
+  or die 'the backup is not being read';
+sleep(1);
+$target->safe_psql('postgres', "SELECT pg_cancel_backend($bpid)");
+($out, $ret) = $bg->query('SELECT count(*) FROM events');
+like($bg->{stderr}, qr/canceling statement due to user request/, 'the restore was cancelled');
+is($out, '0', 'a cancelled restore leaves the target empty');
+$bg->{stderr} = '';
+is($bg->query_safe('SELECT coalesce(array_length(dblink_get_connections(), 1), 0)'), '0',
+	'the dblink connection was closed');
+$backup->poll_query_until('backup',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = 'backup' AND pid <> pg_backend_pid()")
+  or fail('the remote session was not closed');
+$bg->query_safe('RESET schema_mgr.restore_batch_size');
+$bg->query_safe('SET client_min_messages = warning');
+is($bg->query_safe("SELECT * FROM restore_events('" . sm_tcp_connstr($backup, 'backup') . "')"),
+	"$N|" . ($N + 1), 'the same store restores fine after the cancel');
+$bg->quit;
+
+# ------------------------------------------------- no password in any log
+for my $node ($backup, $target)
+{
+	my $log = slurp_file($node->logfile);
+	unlike($log, qr/\Q$password\E/, $node->name . ': the password is not in the server log');
+	unlike($log, qr/\Q$wrong_password\E/, $node->name . ': the wrong password is not in the server log');
+}
+
+$backup->stop;
+$target->stop;
+done_testing();
