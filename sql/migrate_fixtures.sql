@@ -26,7 +26,9 @@ SELECT c.relname, count(*) AS columns
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
      AND NOT a.attisdropped
 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-  AND c.relname NOT IN ('migration', 'schema_version')
+  AND NOT EXISTS (SELECT FROM pg_depend d  -- not schema_mgr's own tables
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                    AND d.deptype = 'e')
 GROUP BY c.relname ORDER BY c.relname;
 SELECT conrelid::regclass, conname, contype FROM pg_constraint
 WHERE connamespace = 'public'::regnamespace AND contype IN ('f', 'u')
