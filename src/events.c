@@ -125,7 +125,20 @@ static uint64 inval_count = 0;	/* relcache invalidations seen */
 /* per transaction */
 static bool xact_ts_valid = false;
 static TimestampTz xact_ts;
-static List *direct_insert_relids = NIL;	/* in TopTransactionContext */
+
+/*
+ * Stores that restore or sync may currently write directly, each with the
+ * subtransaction that allowed it (DirectInsertGrant, in
+ * TopTransactionContext).  A grant ends with events_end_direct_insert, or
+ * when that subtransaction or one of its ancestors aborts.
+ */
+typedef struct DirectInsertGrant
+{
+	Oid			relid;
+	SubTransactionId subid;
+} DirectInsertGrant;
+
+static List *direct_insert_grants = NIL;
 
 /* the allocator's INSERT in progress, checked by the guard trigger */
 static Oid	inserting_relid = InvalidOid;
@@ -143,6 +156,9 @@ PG_FUNCTION_INFO_V1(event_store_changed);
 PG_FUNCTION_INFO_V1(event_store_sql_drop);
 
 static void events_xact_callback(XactEvent event, void *arg);
+static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
+static bool direct_insert_granted(Oid relid);
 static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
 static void events_relcache_callback(Datum arg, Oid relid);
 static StoreEntry *store_get(Oid relid, bool want_source);
@@ -153,6 +169,7 @@ void
 events_init(void)
 {
 	RegisterXactCallback(events_xact_callback, NULL);
+	RegisterSubXactCallback(events_subxact_callback, NULL);
 	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
 }
 
@@ -167,11 +184,34 @@ events_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			xact_ts_valid = false;
-			direct_insert_relids = NIL;
+			direct_insert_grants = NIL;
 			inserting_relid = InvalidOid;
 			break;
 		default:
 			break;
+	}
+}
+
+/*
+ * A subtransaction that aborts takes with it the direct-insert grants made
+ * in it or in its children: those have ids >= its own, and every
+ * subtransaction with a larger id that began while it was open is one of
+ * its children.
+ */
+static void
+events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	foreach(lc, direct_insert_grants)
+	{
+		DirectInsertGrant *g = (DirectInsertGrant *) lfirst(lc);
+
+		if (g->subid >= mySubid)
+			direct_insert_grants = foreach_delete_current(direct_insert_grants, lc);
 	}
 }
 
@@ -456,10 +496,47 @@ events_lock_store(Oid relid)
 void
 events_allow_direct_insert(Oid relid)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	MemoryContext oldcxt;
+	DirectInsertGrant *g;
 
-	direct_insert_relids = list_append_unique_oid(direct_insert_relids, relid);
+	if (direct_insert_granted(relid))
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	g = palloc(sizeof(DirectInsertGrant));
+	g->relid = relid;
+	g->subid = GetCurrentSubTransactionId();
+	direct_insert_grants = lappend(direct_insert_grants, g);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+void
+events_end_direct_insert(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, direct_insert_grants)
+	{
+		DirectInsertGrant *g = (DirectInsertGrant *) lfirst(lc);
+
+		if (g->relid == relid)
+		{
+			direct_insert_grants = foreach_delete_current(direct_insert_grants, lc);
+			pfree(g);
+		}
+	}
+}
+
+static bool
+direct_insert_granted(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, direct_insert_grants)
+	{
+		if (((DirectInsertGrant *) lfirst(lc))->relid == relid)
+			return true;
+	}
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -1032,9 +1109,10 @@ insert_events_array(PG_FUNCTION_ARGS)
 /*
  * events_guard
  *		The append-only guard of a source store: row-level BEFORE INSERT
- *		(only the allocator's own INSERT, or a transaction that called
- *		events_allow_direct_insert, may insert) and statement-level BEFORE
- *		UPDATE, DELETE, TRUNCATE (always refused).
+ *		(only the allocator's own INSERT, or restore or sync between
+ *		events_allow_direct_insert and events_end_direct_insert, may
+ *		insert) and statement-level BEFORE UPDATE, DELETE, TRUNCATE (always
+ *		refused).
  */
 Datum
 events_guard(PG_FUNCTION_ARGS)
@@ -1065,7 +1143,7 @@ events_guard(PG_FUNCTION_ARGS)
 					DatumGetInt64(d) <= inserting_hi)
 					return PointerGetDatum(tuple);
 			}
-			else if (list_member_oid(direct_insert_relids, relid))
+			else if (direct_insert_granted(relid))
 				return PointerGetDatum(tuple);
 		}
 		ereport(ERROR,

@@ -1002,6 +1002,7 @@ restore_work(Job *job)
 	INSTR_TIME_SET_CURRENT(t0);
 	indexes = drop_indexes(job);
 	job->rows = copy_rows(job, 0, maxid, "restored");
+	events_end_direct_insert(job->store.relid);
 	INSTR_TIME_SET_CURRENT(t1);
 	recreate_indexes(indexes);
 	INSTR_TIME_SET_CURRENT(t2);
@@ -1150,6 +1151,7 @@ sync_work(Job *job)
 		if (lmax == 0)
 			indexes = drop_indexes(job);
 		job->rows = copy_rows(job, lmax, rmax, "copied");
+		events_end_direct_insert(job->store.relid);
 		recreate_indexes(indexes);
 		local_stats(job, lmax, &c, &mn, &mx);
 		if (job->rows != rmax - lmax || c != rmax - lmax || mx != rmax)

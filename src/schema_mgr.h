@@ -42,7 +42,7 @@ extern void restore_init(void);
  * insert_events under the store's allocator lock (SM_LOCK_EVENTS, key2 =
  * the table's oid), held until commit; its guard triggers refuse UPDATE,
  * DELETE, TRUNCATE and any INSERT that does not come from the allocator or
- * from a transaction that called events_allow_direct_insert().
+ * from restore or sync while they hold a direct-insert grant.
  */
 typedef struct EventStore
 {
@@ -63,11 +63,15 @@ extern void events_lookup_store(Oid relid, bool want_source, EventStore *store);
 extern void events_lock_store(Oid relid);
 
 /*
- * Let the current transaction insert rows into the store directly (restore,
- * sync), bypassing the allocator's id check.  Lasts until the transaction
- * ends; no notifications are sent for such rows.
+ * Let restore or sync insert rows into the store directly, bypassing the
+ * allocator's id check (no notifications are sent for such rows).  The
+ * grant lasts until events_end_direct_insert(), which the caller must reach
+ * before it returns to SQL: otherwise the rest of the user's transaction
+ * could insert anything.  If the (sub)transaction that made the grant
+ * aborts first, the grant ends with it.
  */
 extern void events_allow_direct_insert(Oid relid);
+extern void events_end_direct_insert(Oid relid);
 
 /* util.c */
 extern char *sm_extension_schema(void);
