@@ -67,6 +67,13 @@ CREATE TRIGGER audit AFTER INSERT ON tenant_a.events
 SELECT first_id, last_id FROM insert_events(ARRAY['{"audited": 1}', '{"audited": 2}']::jsonb[], 'tenant_a.events');
 SELECT * FROM tenant_a.audit ORDER BY id;
 DROP TRIGGER audit ON tenant_a.events;
+-- and a rule of its own (in a transaction rolled back: the ids below stay)
+BEGIN;
+CREATE RULE audit AS ON INSERT TO tenant_a.events
+    DO ALSO INSERT INTO tenant_a.audit VALUES (NEW.id, 'rule');
+SELECT first_id, last_id FROM insert_events(ARRAY['{"ruled": 1}']::jsonb[], 'tenant_a.events');
+SELECT * FROM tenant_a.audit WHERE by_trigger = 'rule';
+ROLLBACK;
 ALTER TABLE tenant_a.events ADD CONSTRAINT has_kind CHECK (event ? 'kind') NOT VALID;
 \set VERBOSITY terse
 SELECT insert_events($$($1[1], $2, '{"no": "kind"}')$$, 'tenant_a.events');

@@ -636,14 +636,14 @@ execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
  *
  * For a store that looks the way create_event_store made it (a plain heap
  * table with the columns id, ts, event in that order, no CHECK
- * constraints, no row security, no triggers but the guard, no partial or
- * exclusion indexes), the rows are written with table_multi_insert and
- * index_insert rather than through an INSERT statement: no executor start
- * and no per-row trigger while the lock is held, one WAL record per heap
- * page, and the values of every index that depends on the event alone
- * (the five slate expression indexes) computed before the lock.  This is
- * what COPY does.  Any other store goes through the SQL INSERT, which
- * honours whatever was added to the table.
+ * constraints, no row security, no rules, no triggers but the guard, no
+ * partial, exclusion or deferrable unique indexes), the rows are written
+ * with table_multi_insert and index_insert rather than through an INSERT
+ * statement: no executor start and no per-row trigger while the lock is
+ * held, one WAL record per heap page, and the values of every index that
+ * depends on the event alone (the five slate expression indexes) computed
+ * before the lock.  This is what COPY does.  Any other store goes through
+ * the SQL INSERT, which honours whatever was added to the table.
  * ----------------------------------------------------------------
  */
 #define DIRECT_BATCH	1000
@@ -684,6 +684,7 @@ direct_insert_possible(Relation heap)
 
 	if (heap->rd_rel->relkind != RELKIND_RELATION ||
 		heap->rd_rel->relrowsecurity ||
+		heap->rd_rel->relhasrules ||
 		desc->natts != 3 ||
 		(desc->constr && (desc->constr->num_check > 0 ||
 						  desc->constr->has_generated_stored)))
@@ -859,7 +860,12 @@ direct_finish(DirectState *ds)
 	for (i = 0; i < ds->nslots; i++)
 		ExecDropSingleTupleTableSlot(ds->slots[i]);
 	for (i = 0; i < ds->nindexes; i++)
+	{
+#if PG_VERSION_NUM >= 170000
+		index_insert_cleanup(ds->indexes[i].rel, ds->indexes[i].info);
+#endif
 		index_close(ds->indexes[i].rel, NoLock);
+	}
 	FreeExecutorState(ds->ins_estate);
 	FreeExecutorState(ds->estate);
 }
