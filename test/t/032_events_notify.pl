@@ -23,9 +23,9 @@ $node->safe_psql('postgres', q{
 # run SQL in one session that LISTENs first; return the payloads received
 sub payloads
 {
-	my ($sql) = @_;
+	my ($sql, $db) = @_;
 	my ($out, $err);
-	$node->psql('postgres', "LISTEN eventsinsert;\n$sql\n",
+	$node->psql($db // 'postgres', "LISTEN eventsinsert;\n$sql\n",
 		stdout => \$out, stderr => \$err, on_error_die => 1);
 	my @p;
 	while ($out =~ /Asynchronous notification "eventsinsert" with payload "(.*?)" received from server process/g)
@@ -79,6 +79,19 @@ is(scalar @p, 0, 'none mode: no notification');
 $node->safe_psql('postgres', q{SELECT set_event_store_notify('events', 'row')});
 @p = payloads(q{SELECT insert_events($$($1[1], $2, '{"n": 12}')$$);});
 is_deeply(\@p, ['{"table" : "events", "id" : 12, "event" : {"n": 12}}'], 'row mode again');
+
+# 7: the limit is in bytes: in UTF-8, 3990 two-byte characters (7980
+# bytes) do not fit, 3900 (7800 bytes) do
+$node->safe_psql('postgres', q{CREATE DATABASE utf8 ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0});
+$node->safe_psql('utf8', q{CREATE EXTENSION schema_mgr; SELECT create_event_store('source')});
+local $ENV{PGCLIENTENCODING} = 'UTF8';
+@p = payloads(q{SELECT last_id FROM insert_events(ARRAY[
+	jsonb_build_object('blob', repeat(U&'\00E9', 3990)),
+	jsonb_build_object('blob', repeat(U&'\00E9', 3900))]);}, 'utf8');
+is($p[0], '{"table" : "events", "id" : 1, "truncated" : true}',
+	'7980 bytes of two-byte characters: truncated');
+like($p[1], qr/^\{"table" : "events", "id" : 2, "event" : \{"blob": "(\xc3\xa9){3900}"\}\}$/,
+	'7800 bytes of two-byte characters: sent whole');
 
 $node->stop;
 done_testing();
