@@ -43,6 +43,7 @@ typedef struct ParseState
 	const char *str;
 	int			len;
 	int			pos;
+	StringInfoData literal;		/* scratch buffer for parse_literal */
 } ParseState;
 
 static void syntax_error(ParseState *ps, const char *expected) pg_attribute_noreturn();
@@ -166,7 +167,7 @@ parse_index(ParseState *ps)
 static char *
 parse_literal(ParseState *ps, int *outlen)
 {
-	StringInfoData buf;
+	StringInfo	buf = &ps->literal;
 	int			start;
 
 	skip_ws(ps);
@@ -174,7 +175,7 @@ parse_literal(ParseState *ps, int *outlen)
 		syntax_error(ps, "a quoted JSON literal");
 	start = ps->pos;
 	ps->pos++;
-	initStringInfo(&buf);
+	resetStringInfo(buf);
 	for (;;)
 	{
 		const char *q;
@@ -197,21 +198,22 @@ parse_literal(ParseState *ps, int *outlen)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("backslash in event list while standard_conforming_strings is off"),
 					 errhint("Set standard_conforming_strings to on.")));
-		appendBinaryStringInfo(&buf, ps->str + ps->pos, chunk);
+		appendBinaryStringInfo(buf, ps->str + ps->pos, chunk);
 		ps->pos += chunk;
 		if (!q)
 			continue;			/* reports the unterminated string */
 		ps->pos++;				/* the quote */
 		if (ps->pos < ps->len && ps->str[ps->pos] == '\'')
 		{
-			appendStringInfoChar(&buf, '\'');
+			appendStringInfoChar(buf, '\'');
 			ps->pos++;
 			continue;
 		}
 		break;
 	}
-	*outlen = buf.len;
-	return buf.data;
+	/* an exact copy: a StringInfo per row would cost 1 kB for each */
+	*outlen = buf->len;
+	return pnstrdup(buf->data, buf->len);
 }
 
 /*
@@ -234,6 +236,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	ps.str = str;
 	ps.len = len;
 	ps.pos = 0;
+	initStringInfo(&ps.literal);
 	rows = palloc(sizeof(EventTextRow) * maxrows);
 
 	skip_ws(&ps);
@@ -310,6 +313,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 						nrows, nts),
 				 errhint("ts column parameter substitution value for row to be inserted must be \"$2\"")));
 
+	pfree(ps.literal.data);
 	*rows_out = rows;
 	return nrows;
 }

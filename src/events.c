@@ -65,6 +65,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -1045,6 +1046,7 @@ insert_events_text(PG_FUNCTION_ARGS)
 	TimestampTz ts;
 	ErrorContextCallback errcb;
 	JsonRowContext jc;
+	MemoryContext rowcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1059,14 +1061,25 @@ insert_events_text(PG_FUNCTION_ARGS)
 	errcb.arg = &jc;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	/* jsonb_in leaves its parser's memory behind: one reset context per row */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insert_events row",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < nrows; i++)
 	{
+		MemoryContext oldcxt;
+		Datum		d;
+
 		jc.rowno = i + 1;
 		jc.offset = rows[i].offset;
-		events[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		d = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
+		MemoryContextSwitchTo(oldcxt);
+		events[i] = datumCopy(d, false, -1);
+		MemoryContextReset(rowcxt);
 		pfree(rows[i].json);
 	}
 	error_context_stack = errcb.previous;
+	MemoryContextDelete(rowcxt);
 
 	append_events(relid, events, nrows, &first_id, &ts);
 	PG_RETURN_INT32(nrows);
