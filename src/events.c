@@ -1249,6 +1249,81 @@ event_store_sql_drop(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
+/* Only the owner of a table may register it or change its registration. */
+static void
+check_store_owner(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+}
+
+/*
+ * Create the guard triggers of a source store, those of the two that it
+ * does not have yet (a table adopted by register_event_store may have
+ * slate's check_sql_command already).  Within SPI.
+ */
+static void
+create_guard_triggers(Oid relid, const char *qname, const char *fschema)
+{
+	static const char *const triggers[2][2] = {
+		{"check_insert", "BEFORE INSERT ON %s FOR EACH ROW"},
+		{"check_sql_command", "BEFORE UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT"},
+	};
+	Datum		arg = ObjectIdGetDatum(relid);
+	int			i;
+	int			ret;
+
+	for (i = 0; i < lengthof(triggers); i++)
+	{
+		ret = SPI_execute_with_args(psprintf("SELECT 1 FROM pg_catalog.pg_trigger"
+											 " WHERE tgrelid OPERATOR(pg_catalog.=) $1"
+											 " AND tgname OPERATOR(pg_catalog.=) '%s'",
+											 triggers[i][0]),
+									1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the triggers of \"%s\": %s",
+				 qname, SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			continue;
+		ret = SPI_execute(psprintf("CREATE TRIGGER %s %s EXECUTE FUNCTION %s.events_guard()",
+								   triggers[i][0], psprintf(triggers[i][1], qname),
+								   fschema), false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "could not create the guard triggers: %s",
+				 SPI_result_code_string(ret));
+	}
+}
+
+/* Add a store to the registry.  Within SPI. */
+static void
+registry_add(Oid relid, bool is_source, NotifyMode notify)
+{
+	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
+							  registry_name),
+					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(is_source ? "source" : "destination"),
+								CStringGetTextDatum(notify_mode_name(notify))});
+}
+
+/* "source" (true) or "destination" (false) */
+static bool
+parse_store_kind(const char *kind)
+{
+	if (strcmp(kind, "source") == 0)
+		return true;
+	if (strcmp(kind, "destination") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid event store kind \"%s\"", kind),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	return false;
+}
+
 static void
 check_store_name(const char *name, const char *what)
 {
@@ -1330,15 +1405,7 @@ create_event_store(PG_FUNCTION_ARGS)
 				 errmsg("event store kind must not be null"),
 				 errhint("The kind must be \"source\" or \"destination\".")));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (strcmp(kind, "source") == 0)
-		is_source = true;
-	else if (strcmp(kind, "destination") == 0)
-		is_source = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid event store kind \"%s\"", kind),
-				 errhint("The kind must be \"source\" or \"destination\".")));
+	is_source = parse_store_kind(kind);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1387,36 +1454,21 @@ create_event_store(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "; CREATE INDEX %s ON %s (%s)",
 						 quote_identifier(psprintf("%s_%s", table, index_defs[i][0])),
 						 qname, index_defs[i][1]);
-	if (is_source)
-	{
-		appendStringInfo(&sql,
-						 "; CREATE TRIGGER check_insert BEFORE INSERT ON %s"
-						 " FOR EACH ROW EXECUTE FUNCTION %s.events_guard()",
-						 qname, sm_function_schema(fcinfo));
-		appendStringInfo(&sql,
-						 "; CREATE TRIGGER check_sql_command"
-						 " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
-						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.events_guard()",
-						 qname, sm_function_schema(fcinfo));
-	}
 	ret = SPI_execute(sql.data, false, 0);
 	if (ret < 0)
 		elog(ERROR, "could not create event store: %s", SPI_result_code_string(ret));
 	relid = get_relname_relid(table, nspoid);
 	if (!OidIsValid(relid))
 		elog(ERROR, "event store table \"%s\" not found after creation", qname);
+	if (is_source)
+		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
 
 	/* forget registrations of tables that were dropped since */
 	registry_execute(psprintf("DELETE FROM %s s WHERE NOT EXISTS"
 							  " (SELECT FROM pg_catalog.pg_class c"
 							  " WHERE c.oid OPERATOR(pg_catalog.=) s.relid)",
 							  registry_name), 0, NULL, NULL);
-	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
-							  registry_name),
-					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
-					 (Datum[]) {ObjectIdGetDatum(relid),
-								CStringGetTextDatum(kind),
-								CStringGetTextDatum(notify_mode_name(notify))});
+	registry_add(relid, is_source, notify);
 	SPI_finish();
 	sm_pop_search_path(nest);
 
@@ -1454,28 +1506,16 @@ register_event_store(PG_FUNCTION_ARGS)
 				 errmsg("table and event store kind must not be null")));
 	relid = PG_GETARG_OID(0);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (strcmp(kind, "source") == 0)
-		is_source = true;
-	else if (strcmp(kind, "destination") == 0)
-		is_source = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid event store kind \"%s\"", kind),
-				 errhint("The kind must be \"source\" or \"destination\".")));
+	is_source = parse_store_kind(kind);
 	notify = PG_ARGISNULL(2) ? NOTIFY_ROW :
 		parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
+	/* owner only, checked before locking: anyone could lock it otherwise */
+	check_store_owner(relid);
 	/* no concurrent writes while we check and register */
 	rel = table_open(relid, ShareRowExclusiveLock);
 	qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 									   RelationGetRelationName(rel));
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(relid, GetUserId()))
-#endif
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	desc = RelationGetDescr(rel);
 	id_att = get_attnum(relid, "id");
 	ts_att = get_attnum(relid, "ts");
@@ -1539,33 +1579,10 @@ register_event_store(PG_FUNCTION_ARGS)
 							   n, minid, maxid),
 					 errhint("Register it as a destination store, or restore it into a new source store.")));
 
-		ret = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger"
-									" WHERE tgrelid OPERATOR(pg_catalog.=) $1"
-									" AND tgname OPERATOR(pg_catalog.=) 'check_insert'",
-									1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
-		if (ret == SPI_OK_SELECT && SPI_processed == 0)
-			ret = SPI_execute(psprintf("CREATE TRIGGER check_insert BEFORE INSERT ON %s"
-									   " FOR EACH ROW EXECUTE FUNCTION %s.events_guard()",
-									   qname, sm_function_schema(fcinfo)), false, 0);
-		ret = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger"
-									" WHERE tgrelid OPERATOR(pg_catalog.=) $1"
-									" AND tgname OPERATOR(pg_catalog.=) 'check_sql_command'",
-									1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
-		if (ret == SPI_OK_SELECT && SPI_processed == 0)
-			ret = SPI_execute(psprintf("CREATE TRIGGER check_sql_command"
-									   " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
-									   " FOR EACH STATEMENT EXECUTE FUNCTION %s.events_guard()",
-									   qname, sm_function_schema(fcinfo)), false, 0);
-		if (ret < 0)
-			elog(ERROR, "could not create the guard triggers: %s", SPI_result_code_string(ret));
+		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
 	}
 
-	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
-							  registry_name),
-					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
-					 (Datum[]) {ObjectIdGetDatum(relid),
-								CStringGetTextDatum(kind),
-								CStringGetTextDatum(notify_mode_name(notify))});
+	registry_add(relid, is_source, notify);
 	SPI_finish();
 	sm_pop_search_path(nest);
 	table_close(rel, NoLock);
@@ -1585,12 +1602,7 @@ set_event_store_notify(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	mode = parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	(void) store_get(relid, false);
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(relid, GetUserId()))
-#endif
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	check_store_owner(relid);
 
 	SPI_connect();
 	registry_execute(psprintf("UPDATE %s SET notify = $2 WHERE relid OPERATOR(pg_catalog.=) $1",
