@@ -114,6 +114,13 @@ CREATE TABLE legacy.notevents (id int PRIMARY KEY, payload text);
 SELECT register_event_store('legacy.notevents', 'destination');
 SELECT register_event_store('legacy.notevents', 'sink');
 SELECT relid, kind, notify FROM event_store WHERE relid::text LIKE 'legacy.%' ORDER BY 1;
+-- a table as init-slate-db made it still has slate's notification trigger
+CREATE TABLE legacy.slate (LIKE legacy.events INCLUDING ALL);
+CREATE FUNCTION legacy.notify_event_insert() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN PERFORM pg_notify('eventsinsert', json_build_object('table', TG_TABLE_NAME, 'id', NEW.id, 'event', NEW.event)::text); RETURN NEW; END$$;
+CREATE TRIGGER notify_insert AFTER INSERT ON legacy.slate
+    FOR EACH ROW EXECUTE FUNCTION legacy.notify_event_insert();
+SELECT register_event_store('legacy.slate', 'source');
 DROP SCHEMA legacy CASCADE;
 
 DROP SCHEMA tenant_a CASCADE;

@@ -48,6 +48,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/event_trigger.h"
@@ -1298,6 +1299,39 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 	}
 }
 
+/*
+ * Warn about INSERT triggers of an adopted source store other than the
+ * guard: typically slate's notify_insert, which repeats insert_events' own
+ * notification, fails on events too big for NOTIFY, and keeps
+ * insert_events off its direct write path.  Within SPI.
+ */
+static void
+warn_insert_triggers(Oid relid, const char *qname, const char *fschema)
+{
+	Datum		arg = ObjectIdGetDatum(relid);
+	char	   *names;
+	int			ret;
+
+	ret = SPI_execute_with_args(psprintf("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(tgname), ', '"
+										 " ORDER BY tgname) FROM pg_catalog.pg_trigger"
+										 " WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal"
+										 " AND (tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) %d)"
+										 " OPERATOR(pg_catalog.<>) 0"
+										 " AND tgfoid OPERATOR(pg_catalog.<>) '%s.events_guard'::pg_catalog.regproc",
+										 TRIGGER_TYPE_INSERT, fschema),
+								1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the triggers of \"%s\": %s",
+			 qname, SPI_result_code_string(ret));
+	names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (names != NULL)
+		ereport(WARNING,
+				(errmsg("event store \"%s\" has INSERT triggers of its own: %s",
+						qname, names),
+				 errdetail("insert_events runs them for each event while it holds the store's allocator lock, and sends the eventsinsert notifications itself; a trigger that notifies with the whole event, as slate's notify_insert does, makes every event over 8000 bytes fail."),
+				 errhint("Drop the triggers that insert_events makes redundant, such as slate's notify_insert.")));
+}
+
 /* Add a store to the registry.  Within SPI. */
 static void
 registry_add(Oid relid, bool is_source, NotifyMode notify)
@@ -1580,6 +1614,7 @@ register_event_store(PG_FUNCTION_ARGS)
 					 errhint("Register it as a destination store, or restore it into a new source store.")));
 
 		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
+		warn_insert_triggers(relid, qname, sm_function_schema(fcinfo));
 	}
 
 	registry_add(relid, is_source, notify);
