@@ -184,9 +184,9 @@ append_conninfo(StringInfo buf, const char *key, const char *value)
 
 /*
  * The value of key in a key=value connection string, or NULL.  For a
- * postgres:// URI only "password" (the userinfo after the colon) is found.
- * Used for messages and to scrub them, so it errs on the side of finding
- * something.
+ * postgres:// URI only "password" is found: the userinfo after the colon,
+ * or a password=... query parameter (not percent-decoded).  Used for
+ * messages and to scrub them, so it errs on the side of finding something.
  */
 static char *
 conninfo_value(const char *conninfo, const char *key)
@@ -197,15 +197,29 @@ conninfo_value(const char *conninfo, const char *key)
 	if (strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0)
 	{
 		const char *start = strstr(p, "://") + 3;
-		const char *at = strchr(start, '@');
+		const char *end = start + strcspn(start, "/");	/* as libpq */
+		const char *at;
 		const char *colon;
+		const char *param;
 
-		if (strcmp(key, "password") != 0 || at == NULL)
+		if (strcmp(key, "password") != 0)
 			return NULL;
-		colon = memchr(start, ':', at - start);
-		if (colon == NULL || colon + 1 == at)
-			return NULL;
-		return pnstrdup(colon + 1, at - colon - 1);
+		/* userinfo: user:password@ before the host part */
+		at = memchr(start, '@', end - start);
+		colon = at ? memchr(start, ':', at - start) : NULL;
+		if (colon != NULL && colon + 1 < at)
+			return pnstrdup(colon + 1, at - colon - 1);
+		/* query parameters: ?a=b&password=... */
+		param = strchr(start, '?');
+		while (param != NULL)
+		{
+			param++;
+			if (strncmp(param, "password=", 9) == 0 && param[9] != '\0' &&
+				param[9] != '&')
+				return pnstrdup(param + 9, strcspn(param + 9, "&"));
+			param = strchr(param, '&');
+		}
+		return NULL;
 	}
 
 	while (*p)
@@ -298,6 +312,24 @@ chomp(char *str)
 	while (len > 0 && isspace((unsigned char) str[len - 1]))
 		str[--len] = '\0';
 	return str;
+}
+
+/*
+ * Whether a connection argument may carry a password (a password keyword,
+ * URI userinfo or URI parameter): then no message of the call may log the
+ * statement.  Errs on the side of yes.
+ */
+static bool
+connection_has_password(const char *connection)
+{
+	const char *p;
+
+	if (conninfo_value(connection, "password") != NULL)
+		return true;
+	for (p = connection; *p; p++)
+		if (pg_strncasecmp(p, "password", 8) == 0)
+			return true;
+	return false;
 }
 
 /* Check a text argument: not NULL, not empty. */
@@ -1268,7 +1300,7 @@ remote_from_connection(Remote *r, const char *connection)
 
 	r->connstr = pstrdup(connection);
 	r->password = conninfo_value(connection, "password");
-	r->hide_stmt = (r->password != NULL);
+	r->hide_stmt = connection_has_password(connection);
 	if (strchr(connection, '=') == NULL && strstr(connection, "://") == NULL)
 	{
 		if (GetForeignServerByName(connection, true) != NULL)
@@ -1336,26 +1368,23 @@ two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b)
 }
 
 /*
- * restore_events(fromHost, fromDatabase, fromDatabaseUser,
- *				  fromDatabasePassword, store, fromPort, remote_table)
- *		The slate-compatible form.  The password is in the SQL text by
- *		design, so every message of this call hides the statement.
+ * Run the body of an SQL-callable function.  When hide is set, no error of
+ * the call logs the statement, which holds a password: not only those of
+ * run_job, but argument errors raised before it too.
  */
-static Datum restore_events_password(FunctionCallInfo fcinfo);
+typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
 
-Datum
-sm_restore_events_password(PG_FUNCTION_ARGS)
+static Datum
+call_hiding_statement(FunctionCallInfo fcinfo, EntryBody body, bool hide)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	Datum		result = (Datum) 0;
 
-	/*
-	 * Whatever fails, the statement (which holds the password) must not be
-	 * logged with the error: mark every error of this call.
-	 */
+	if (!hide)
+		return body(fcinfo);
 	PG_TRY();
 	{
-		result = restore_events_password(fcinfo);
+		result = body(fcinfo);
 	}
 	PG_CATCH();
 	{
@@ -1369,6 +1398,43 @@ sm_restore_events_password(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/* Whether the first argument, a connection string, may hold a password. */
+static bool
+connection_arg_has_password(FunctionCallInfo fcinfo)
+{
+	return !PG_ARGISNULL(0) &&
+		connection_has_password(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * The job of a call whose arguments start (connection, store, remote_table):
+ * connection is a libpq connection string or a foreign server name.
+ */
+static void
+job_from_connection_args(FunctionCallInfo fcinfo, Job *job, RemoteRole role,
+						 const char *argname)
+{
+	memset(job, 0, sizeof(*job));
+	job->remote.role = role;
+	remote_from_connection(&job->remote, text_arg(fcinfo, 0, argname));
+	job->store_relid = store_arg(fcinfo, 1);
+	job->remote.table_arg = table_arg(fcinfo, 2);
+}
+
+/*
+ * restore_events(fromHost, fromDatabase, fromDatabaseUser,
+ *				  fromDatabasePassword, store, fromPort, remote_table)
+ *		The slate-compatible form.  The password is in the SQL text by
+ *		design, so every message of this call hides the statement.
+ */
+static Datum restore_events_password(FunctionCallInfo fcinfo);
+
+Datum
+sm_restore_events_password(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, restore_events_password, true);
 }
 
 static Datum
@@ -1425,56 +1491,58 @@ restore_events_password(FunctionCallInfo fcinfo)
  *		connection is a libpq connection string or a foreign server name
  *		(credentials in a user mapping or .pgpass): no password in SQL text.
  */
-Datum
-sm_restore_events(PG_FUNCTION_ARGS)
+static Datum
+restore_events_connection(FunctionCallInfo fcinfo)
 {
 	Job			job;
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_BACKUP;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "connection"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_BACKUP, "connection");
 	run_job(&job, restore_work);
 	PG_RETURN_DATUM(two_int8_result(fcinfo, job.rows, job.max_id + 1));
+}
+
+Datum
+sm_restore_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, restore_events_connection,
+								 connection_arg_has_password(fcinfo));
 }
 
 /*
  * sync_events(source, store, remote_table, verify_all)
  *		Copy the source's events above the destination's highest id.
  */
-Datum
-sm_sync_events(PG_FUNCTION_ARGS)
+static Datum
+sync_events(FunctionCallInfo fcinfo)
 {
 	Job			job;
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_SOURCE;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "source"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_SOURCE, "source");
 	job.verify_all = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	run_job(&job, sync_work);
 	PG_RETURN_DATUM(two_int8_result(fcinfo, job.rows, job.max_id));
+}
+
+Datum
+sm_sync_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, sync_events,
+								 connection_arg_has_password(fcinfo));
 }
 
 /*
  * compare_events(other, store, remote_table)
  *		Compare a store with the events table of another database.
  */
-Datum
-sm_compare_events(PG_FUNCTION_ARGS)
+static Datum
+compare_events(FunctionCallInfo fcinfo)
 {
 	Job			job;
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_OTHER;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "other"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_OTHER, "other");
 	run_job(&job, compare_work);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -1486,4 +1554,11 @@ sm_compare_events(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(job.local_max);
 	values[3] = Int64GetDatum(job.remote_max);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+sm_compare_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, compare_events,
+								 connection_arg_has_password(fcinfo));
 }

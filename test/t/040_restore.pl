@@ -12,6 +12,7 @@ use SchemaMgrTest;
 my $N = 300000;
 my $password = 'Pa55-w0rd_not-in-logs';
 my $wrong_password = 'Wr0ng-pa55_not-in-logs';
+my $uri_password = 'Ur1-pa55_not-in-logs';
 
 my $backup = sm_new_node('backup');
 my $target = sm_new_node('target');
@@ -135,6 +136,19 @@ $err = restore_error('fresh', sm_tcp_connstr($backup, 'backup', user => 'bob', p
 like($err, qr/password authentication failed/, 'connection string form: reason given');
 unlike($err, qr/\Q$wrong_password\E/, 'connection string form: password not in the error');
 
+# a password in a URI (parameter or userinfo), and argument errors raised
+# before connecting: no error logs the statement, which holds the password
+my $uri = "postgresql://bob\@127.0.0.1:$bport/backup";
+like(restore_error('restored', "$uri?password=$uri_password"),
+	qr/is not empty/, 'URI with a password parameter: precondition error');
+($ret, $out, $err) = $target->psql('fresh', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'backup', user => 'bob', password => $uri_password)
+	  . "', remote_table := 'a.b.c')");
+like($err, qr/invalid remote table name "a.b.c"/, 'connection string form: argument error');
+($ret, $out, $err) = $target->psql('fresh',
+	"SELECT * FROM compare_events('postgresql://bob:$uri_password\@127.0.0.1:$bport/backup', remote_table := '')");
+like($err, qr/remote_table must not be empty/, 'URI with userinfo: argument error');
+
 # --------------------------------------- password-free: a foreign server
 sm_new_store_db($target, 'viaserver', 'source');
 $target->safe_psql('viaserver', qq{
@@ -215,6 +229,7 @@ for my $node ($backup, $target)
 	my $log = slurp_file($node->logfile);
 	unlike($log, qr/\Q$password\E/, $node->name . ': the password is not in the server log');
 	unlike($log, qr/\Q$wrong_password\E/, $node->name . ': the wrong password is not in the server log');
+	unlike($log, qr/\Q$uri_password\E/, $node->name . ': the URI password is not in the server log');
 }
 
 $backup->stop;
