@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
@@ -762,7 +763,11 @@ typedef struct SavedIndex
  * id still fails the restore.  Only done by the table's owner, and only
  * when no index carries state that recreating it would lose (replica
  * identity, CLUSTER mark) and no foreign key references the table;
- * otherwise the indexes stay and are maintained as rows arrive.
+ * otherwise the indexes stay and are maintained as rows arrive.  An index
+ * whose definition pg_get_indexdef does not fully give back (a tablespace
+ * of its own, a comment, a column statistics target) also stays.  The
+ * rebuilt indexes go to the database's default tablespace, as before:
+ * run_job sets default_tablespace to ''.
  */
 static List *
 drop_indexes(Job *job)
@@ -775,7 +780,11 @@ drop_indexes(Job *job)
 	int			rc;
 	bool		isnull;
 
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, job->store.relid, GetUserId()))
+#else
 	if (!pg_class_ownercheck(job->store.relid, GetUserId()))
+#endif
 		return NIL;
 
 	rc = SPI_execute_with_args(
@@ -797,6 +806,13 @@ drop_indexes(Job *job)
 							   "              pg_get_constraintdef(k.oid)) "
 							   "FROM pg_constraint k "
 							   "WHERE k.conrelid = $1 AND k.contype = 'p' "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
+							   "                WHERE (d.classoid = 'pg_constraint'::regclass "
+							   "                       AND d.objoid = k.oid) "
+							   "                   OR (d.classoid = 'pg_class'::regclass "
+							   "                       AND d.objoid = k.conindid)) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
+							   "                WHERE a.attrelid = k.conindid AND a.attstattarget > 0) "
 							   "UNION ALL "
 							   "SELECT * FROM (SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), "
 							   "       pg_get_indexdef(i.indexrelid) "
@@ -806,6 +822,12 @@ drop_indexes(Job *job)
 							   "WHERE i.indrelid = $1 "
 							   "AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
 							   "                WHERE k.conindid = i.indexrelid) "
+							   "AND c.reltablespace = 0 "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
+							   "                WHERE d.classoid = 'pg_class'::regclass "
+							   "                  AND d.objoid = i.indexrelid) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
+							   "                WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0) "
 							   "ORDER BY c.relname) s",
 							   1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
@@ -1236,6 +1258,10 @@ run_job(Job *job, JobWork work)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	nest_level = sm_push_search_path();
+	/* indexes rebuilt after a load go back to the default tablespace */
+	(void) set_config_option("default_tablespace", "",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	r->dblink = sm_extension_schema_of("dblink");
 	if (r->dblink == NULL)

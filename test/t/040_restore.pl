@@ -190,6 +190,34 @@ is($target->safe_psql('named', 'SELECT (SELECT count(*) FROM a.events), (SELECT 
 is($target->safe_psql('named', q{SELECT first_id FROM insert_events(ARRAY['{}'::jsonb], 'b.events')}),
 	'1001', 'the named store continues at N+1');
 
+# ------------------------- indexes come back exactly as they were
+# The load drops and rebuilds the store's indexes; one in a tablespace of
+# its own, one with a comment, a storage parameter, a commented primary
+# key and the caller's default_tablespace must not change any of them.
+my $tsdir = PostgreSQL::Test::Utils::tempdir();
+$target->safe_psql('postgres', "CREATE TABLESPACE elsewhere LOCATION '$tsdir'");
+sm_new_store_db($target, 'indexes', 'source');
+$target->safe_psql('indexes', q{
+CREATE INDEX events_ts_elsewhere ON events (ts) TABLESPACE elsewhere;
+CREATE INDEX events_ff ON events (id DESC) WITH (fillfactor = 70);
+COMMENT ON INDEX events_ff IS 'an index with a comment';
+COMMENT ON CONSTRAINT events_pkey ON events IS 'the primary key';
+});
+my $index_sql = q{
+SELECT string_agg(c.relname || ' ' || coalesce(t.spcname, '-') || ' ' || pg_get_indexdef(c.oid)
+                  || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '-'), E'\n' ORDER BY c.relname)
+       || E'\n' || (SELECT string_agg(conname || ' ' || coalesce(obj_description(oid, 'pg_constraint'), '-'), ',')
+                    FROM pg_constraint WHERE conrelid = 'events'::regclass)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+WHERE i.indrelid = 'events'::regclass};
+my $indexes_before = $target->safe_psql('indexes', $index_sql);
+is($target->safe_psql('indexes', "SET default_tablespace = elsewhere; SET client_min_messages = warning;
+SELECT * FROM restore_events('" . sm_tcp_connstr($backup, 'small') . "', remote_table := 'arch.events')"),
+	'1000|1001', 'restore into a store with extra indexes');
+is($target->safe_psql('indexes', $index_sql), $indexes_before,
+	'names, definitions, tablespaces and comments of the indexes are unchanged');
+
 # ------------------------------------------------------- cancel midway
 sm_new_store_db($target, 'cancelled', 'source');
 my $bg = $target->background_psql('cancelled', on_error_stop => 0);
