@@ -1344,8 +1344,15 @@ remote_from_connection(Remote *r, const char *connection)
 		r->describe = pstrdup("connection URI");
 		return;
 	}
-	/* name ourselves on the remote side, unless the caller did */
-	r->connstr = psprintf("%s fallback_application_name='schema_mgr'", connection);
+	/*
+	 * Defaults the caller's own keywords override (libpq keeps the last
+	 * value of a keyword): name ourselves on the remote side, and give up
+	 * connecting after a while, as the slate form does; on PostgreSQL 15
+	 * dblink connects without servicing interrupts, so a silent host would
+	 * otherwise hold the call, uncancellable, for minutes.
+	 */
+	r->connstr = psprintf("connect_timeout='15' fallback_application_name='schema_mgr' %s",
+						  connection);
 	initStringInfo(&buf);
 	for (i = 0; i < 4; i++)
 	{

@@ -124,6 +124,27 @@ like($err, qr/Connection refused.*Check the host name and port/s, 'wrong host or
 $err = slate_call(%good, host => 'no-such-host.invalid');
 like($err, qr/no-such-host.invalid.*Check the host name/s, 'unknown host is said clearly');
 
+# a value cannot smuggle in another connection keyword
+$err = slate_call(%good, db => 'backup dbname=gap sslmode=disable');
+like($err, qr/database "backup dbname=gap sslmode=disable" does not exist/,
+	'the slate form quotes each value as a whole');
+
+# a host that accepts the TCP connection and then says nothing: the
+# connection string form gives up after connect_timeout (15 s unless the
+# string sets it), as the slate form does, rather than hang uncancellably
+use IO::Socket::INET;
+my $silent_port = PostgreSQL::Test::Cluster::get_free_port();
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $silent_port,
+	Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die "listen: $!";
+my $started = time;
+($ret, $out, $err) = $target->psql('fresh',
+	"SELECT * FROM restore_events('host=127.0.0.1 port=$silent_port dbname=backup')",
+	timeout => 90);
+like($err, qr/could not connect to the backup database.*timeout expired/s,
+	'a silent host: the connection attempt times out');
+cmp_ok(time - $started, '<', 60, 'a silent host: within the default connect_timeout');
+close($silent);
+
 # errors before connecting do not log the statement (with its password) either
 like(slate_call(%good, host => ''), qr/fromHost must not be empty/, 'argument error in the slate form');
 ($ret, $out, $err) = $target->psql('restored', qq{
