@@ -56,7 +56,7 @@
 
 #include "schema_mgr.h"
 
-/* rows per dblink_fetch */
+/* ids per dblink() query when copying rows */
 static int	restore_batch_size = 20000;
 
 /* a progress NOTICE at least every this many rows ... */
@@ -1068,7 +1068,7 @@ restore_work(Job *job)
 				 errmsg("restored events do not match the backup"),
 				 errdetail("Expected ids 1 to " INT64_FORMAT "; copied " INT64_FORMAT " rows, the store has " INT64_FORMAT " rows with ids from " INT64_FORMAT " to " INT64_FORMAT ".",
 						   count, job->rows, lcount, lmin, lmax),
-				 errhint("Nothing was restored.  Stop all writers of the backup database and try again."),
+				 errhint("Nothing was restored."),
 				 errhidestmt(r->hide_stmt)));
 	/* spot check: the first and last rows hash the same on both sides */
 	if (!ranges_equal(job, 1, Min(count, SPOT_CHECK_ROWS)) ||
@@ -1295,8 +1295,13 @@ run_job(Job *job, JobWork work)
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 
-		/* never leave the named connection (and its remote session) open */
+		/*
+		 * Never leave the named connection (and its remote transaction)
+		 * open: not even when a second cancel arrives meanwhile.
+		 */
+		HOLD_INTERRUPTS();
 		remote_disconnect(r);
+		RESUME_INTERRUPTS();
 
 		edata->message = scrub(edata->message, r->password);
 		edata->detail = scrub(edata->detail, r->password);

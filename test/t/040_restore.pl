@@ -239,6 +239,22 @@ SELECT * FROM restore_events('" . sm_tcp_connstr($backup, 'small') . "', remote_
 is($target->safe_psql('indexes', $index_sql), $indexes_before,
 	'names, definitions, tablespaces and comments of the indexes are unchanged');
 
+# ------------------------------------- post-conditions after the copy
+# a trigger on the store that skips rows: the copy is checked against the
+# backup, the restore fails and leaves nothing behind
+sm_new_store_db($target, 'skipping', 'source');
+$target->safe_psql('skipping', q{
+CREATE FUNCTION skip_even() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+CREATE TRIGGER skip_even BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION skip_even();
+});
+($ret, $out, $err) = $target->psql('skipping', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'small') . "', remote_table := 'arch.events')");
+like($err, qr/restored events do not match the backup.*copied 500 rows.*HINT:  Nothing was restored\.$/ms,
+	'rows lost on the way in fail the restore');
+is($target->safe_psql('skipping', 'SELECT count(*) FROM events'), '0',
+	'a restore that fails its post-conditions leaves the store empty');
+
 # ------------------------------------------------------- cancel midway
 sm_new_store_db($target, 'cancelled', 'source');
 my $bg = $target->background_psql('cancelled', on_error_stop => 0);
