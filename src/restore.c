@@ -38,7 +38,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -51,7 +50,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/resowner.h"
 #include "utils/varlena.h"
 
 #include "schema_mgr.h"
@@ -500,6 +498,17 @@ connect_hint(const char *msg)
 	return "Check the connection details.";
 }
 
+/* dblink_connect, for sm_try_subxact */
+static void
+remote_connect_call(void *arg)
+{
+	Remote	   *r = (Remote *) arg;
+	const char *args[2] = {r->connname, r->connstr};
+
+	spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
+			 2, args, SPI_OK_SELECT);
+}
+
 /*
  * Open the named dblink connection.  A failure is reported by schema_mgr:
  * which remote it was (host, database, user; never the password), libpq's
@@ -508,33 +517,13 @@ connect_hint(const char *msg)
 static void
 remote_connect(Remote *r)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	char	   *q = psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink);
-	const char *args[2] = {r->connname, r->connstr};
+	ErrorData  *edata = sm_try_subxact(remote_connect_call, r);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		spi_exec(q, 2, args, SPI_OK_SELECT);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
 		char	   *reason;
 		const char *hint;
 		int			code;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
 
 		/* a cancel or a shutdown request is not a connection problem */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
@@ -565,7 +554,6 @@ remote_connect(Remote *r)
 				 errhint("%s", hint),
 				 errhidestmt(r->hide_stmt)));
 	}
-	PG_END_TRY();
 	r->connected = true;
 }
 
@@ -1247,13 +1235,27 @@ compare_work(Job *job)
  * dblink connection on any error and to scrub the error of the password.
  * ------------------------------------------------------------------------
  */
+typedef struct JobCall
+{
+	Job		   *job;
+	JobWork		work;
+} JobCall;
+
+static void
+job_call(void *arg)
+{
+	JobCall    *call = (JobCall *) arg;
+
+	call->work(call->job);
+}
+
 static void
 run_job(Job *job, JobWork work)
 {
-	MemoryContext oldcontext;
-	ResourceOwner oldowner;
 	Remote	   *r = &job->remote;
 	int			nest_level;
+	JobCall		call;
+	ErrorData  *edata;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1273,28 +1275,11 @@ run_job(Job *job, JobWork work)
 				 errhidestmt(r->hide_stmt)));
 	r->connname = psprintf("schema_mgr_%d_%d", MyProcPid, ++connection_counter);
 
-	oldcontext = CurrentMemoryContext;
-	oldowner = CurrentResourceOwner;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	call.job = job;
+	call.work = work;
+	edata = sm_try_subxact(job_call, &call);
+	if (edata != NULL)
 	{
-		work(job);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
 		/*
 		 * Never leave the named connection (and its remote transaction)
 		 * open: not even when a second cancel arrives meanwhile.
@@ -1313,7 +1298,6 @@ run_job(Job *job, JobWork work)
 			edata->hide_stmt = true;
 		ReThrowError(edata);
 	}
-	PG_END_TRY();
 
 	remote_disconnect(r);
 	sm_pop_search_path(nest_level);
