@@ -290,7 +290,6 @@ static void leave_internal(MigCall *c);
 static char *arg_component(FunctionCallInfo fcinfo, int argno);
 static int64 arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
 static bool component_exists(MigCall *c, const char *component);
-static ErrorData *try_subxact(void (*fn) (void *arg), void *arg);
 static void lock_component(MigCall *c, const char *component);
 static List *parse_migration_sql(const char *component, int64 version,
 								 const char *sql);
@@ -495,43 +494,7 @@ unknown_component(const char *component)
  * ----------------------------------------------------------------
  */
 
-/*
- * try_subxact
- *		Run fn(arg) in a subtransaction, like a PL/pgSQL block with an
- *		EXCEPTION clause: returns NULL when fn returned and the
- *		subtransaction committed, or else a copy of the error (in the
- *		caller's memory context) after rolling the subtransaction back.
- */
-static ErrorData *
-try_subxact(void (*fn) (void *arg), void *arg)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
-	return edata;
-}
-
-/* Wait for a lock, at most timeout ms (for try_subxact). */
+/* Wait for a lock, at most timeout ms (for sm_try_subxact). */
 typedef struct LockWait
 {
 	LOCKTAG    *tag;
@@ -591,7 +554,7 @@ lock_component(MigCall *c, const char *component)
 	 */
 	wait.tag = &tag;
 	wait.timeout = timeout;
-	edata = try_subxact(wait_for_lock, &wait);
+	edata = sm_try_subxact(wait_for_lock, &wait);
 	if (edata == NULL)
 		return;
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
@@ -1205,7 +1168,7 @@ try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
 	ErrorData  *edata;
 
 	running_migration = p;
-	edata = try_subxact(run_and_record, &r);
+	edata = sm_try_subxact(run_and_record, &r);
 	running_migration = NULL;
 	if (edata == NULL)
 		*duration = r.duration;

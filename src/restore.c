@@ -38,7 +38,7 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
@@ -50,12 +50,11 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/resowner.h"
 #include "utils/varlena.h"
 
 #include "schema_mgr.h"
 
-/* rows per dblink_fetch */
+/* ids per dblink() query when copying rows */
 static int	restore_batch_size = 20000;
 
 /* a progress NOTICE at least every this many rows ... */
@@ -184,9 +183,9 @@ append_conninfo(StringInfo buf, const char *key, const char *value)
 
 /*
  * The value of key in a key=value connection string, or NULL.  For a
- * postgres:// URI only "password" (the userinfo after the colon) is found.
- * Used for messages and to scrub them, so it errs on the side of finding
- * something.
+ * postgres:// URI only "password" is found: the userinfo after the colon,
+ * or a password=... query parameter (not percent-decoded).  Used for
+ * messages and to scrub them, so it errs on the side of finding something.
  */
 static char *
 conninfo_value(const char *conninfo, const char *key)
@@ -197,15 +196,29 @@ conninfo_value(const char *conninfo, const char *key)
 	if (strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0)
 	{
 		const char *start = strstr(p, "://") + 3;
-		const char *at = strchr(start, '@');
+		const char *end = start + strcspn(start, "/");	/* as libpq */
+		const char *at;
 		const char *colon;
+		const char *param;
 
-		if (strcmp(key, "password") != 0 || at == NULL)
+		if (strcmp(key, "password") != 0)
 			return NULL;
-		colon = memchr(start, ':', at - start);
-		if (colon == NULL || colon + 1 == at)
-			return NULL;
-		return pnstrdup(colon + 1, at - colon - 1);
+		/* userinfo: user:password@ before the host part */
+		at = memchr(start, '@', end - start);
+		colon = at ? memchr(start, ':', at - start) : NULL;
+		if (colon != NULL && colon + 1 < at)
+			return pnstrdup(colon + 1, at - colon - 1);
+		/* query parameters: ?a=b&password=... */
+		param = strchr(start, '?');
+		while (param != NULL)
+		{
+			param++;
+			if (strncmp(param, "password=", 9) == 0 && param[9] != '\0' &&
+				param[9] != '&')
+				return pnstrdup(param + 9, strcspn(param + 9, "&"));
+			param = strchr(param, '&');
+		}
+		return NULL;
 	}
 
 	while (*p)
@@ -298,6 +311,24 @@ chomp(char *str)
 	while (len > 0 && isspace((unsigned char) str[len - 1]))
 		str[--len] = '\0';
 	return str;
+}
+
+/*
+ * Whether a connection argument may carry a password (a password keyword,
+ * URI userinfo or URI parameter): then no message of the call may log the
+ * statement.  Errs on the side of yes.
+ */
+static bool
+connection_has_password(const char *connection)
+{
+	const char *p;
+
+	if (conninfo_value(connection, "password") != NULL)
+		return true;
+	for (p = connection; *p; p++)
+		if (pg_strncasecmp(p, "password", 8) == 0)
+			return true;
+	return false;
 }
 
 /* Check a text argument: not NULL, not empty. */
@@ -467,6 +498,17 @@ connect_hint(const char *msg)
 	return "Check the connection details.";
 }
 
+/* dblink_connect, for sm_try_subxact */
+static void
+remote_connect_call(void *arg)
+{
+	Remote	   *r = (Remote *) arg;
+	const char *args[2] = {r->connname, r->connstr};
+
+	spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
+			 2, args, SPI_OK_SELECT);
+}
+
 /*
  * Open the named dblink connection.  A failure is reported by schema_mgr:
  * which remote it was (host, database, user; never the password), libpq's
@@ -475,33 +517,13 @@ connect_hint(const char *msg)
 static void
 remote_connect(Remote *r)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	char	   *q = psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink);
-	const char *args[2] = {r->connname, r->connstr};
+	ErrorData  *edata = sm_try_subxact(remote_connect_call, r);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		spi_exec(q, 2, args, SPI_OK_SELECT);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
 		char	   *reason;
 		const char *hint;
 		int			code;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
 
 		/* a cancel or a shutdown request is not a connection problem */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
@@ -532,7 +554,6 @@ remote_connect(Remote *r)
 				 errhint("%s", hint),
 				 errhidestmt(r->hide_stmt)));
 	}
-	PG_END_TRY();
 	r->connected = true;
 }
 
@@ -730,7 +751,11 @@ typedef struct SavedIndex
  * id still fails the restore.  Only done by the table's owner, and only
  * when no index carries state that recreating it would lose (replica
  * identity, CLUSTER mark) and no foreign key references the table;
- * otherwise the indexes stay and are maintained as rows arrive.
+ * otherwise the indexes stay and are maintained as rows arrive.  An index
+ * whose definition pg_get_indexdef does not fully give back (a tablespace
+ * of its own, a comment, a column statistics target) also stays.  The
+ * rebuilt indexes go to the database's default tablespace, as before:
+ * run_job sets default_tablespace to ''.
  */
 static List *
 drop_indexes(Job *job)
@@ -743,7 +768,11 @@ drop_indexes(Job *job)
 	int			rc;
 	bool		isnull;
 
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, job->store.relid, GetUserId()))
+#else
 	if (!pg_class_ownercheck(job->store.relid, GetUserId()))
+#endif
 		return NIL;
 
 	rc = SPI_execute_with_args(
@@ -765,6 +794,13 @@ drop_indexes(Job *job)
 							   "              pg_get_constraintdef(k.oid)) "
 							   "FROM pg_constraint k "
 							   "WHERE k.conrelid = $1 AND k.contype = 'p' "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
+							   "                WHERE (d.classoid = 'pg_constraint'::regclass "
+							   "                       AND d.objoid = k.oid) "
+							   "                   OR (d.classoid = 'pg_class'::regclass "
+							   "                       AND d.objoid = k.conindid)) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
+							   "                WHERE a.attrelid = k.conindid AND a.attstattarget > 0) "
 							   "UNION ALL "
 							   "SELECT * FROM (SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), "
 							   "       pg_get_indexdef(i.indexrelid) "
@@ -774,6 +810,12 @@ drop_indexes(Job *job)
 							   "WHERE i.indrelid = $1 "
 							   "AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
 							   "                WHERE k.conindid = i.indexrelid) "
+							   "AND c.reltablespace = 0 "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
+							   "                WHERE d.classoid = 'pg_class'::regclass "
+							   "                  AND d.objoid = i.indexrelid) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
+							   "                WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0) "
 							   "ORDER BY c.relname) s",
 							   1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
@@ -1015,7 +1057,7 @@ restore_work(Job *job)
 				 errmsg("restored events do not match the backup"),
 				 errdetail("Expected ids 1 to " INT64_FORMAT "; copied " INT64_FORMAT " rows, the store has " INT64_FORMAT " rows with ids from " INT64_FORMAT " to " INT64_FORMAT ".",
 						   count, job->rows, lcount, lmin, lmax),
-				 errhint("Nothing was restored.  Stop all writers of the backup database and try again."),
+				 errhint("Nothing was restored."),
 				 errhidestmt(r->hide_stmt)));
 	/* spot check: the first and last rows hash the same on both sides */
 	if (!ranges_equal(job, 1, Min(count, SPOT_CHECK_ROWS)) ||
@@ -1195,17 +1237,35 @@ compare_work(Job *job)
  * dblink connection on any error and to scrub the error of the password.
  * ------------------------------------------------------------------------
  */
+typedef struct JobCall
+{
+	Job		   *job;
+	JobWork		work;
+} JobCall;
+
+static void
+job_call(void *arg)
+{
+	JobCall    *call = (JobCall *) arg;
+
+	call->work(call->job);
+}
+
 static void
 run_job(Job *job, JobWork work)
 {
-	MemoryContext oldcontext;
-	ResourceOwner oldowner;
 	Remote	   *r = &job->remote;
 	int			nest_level;
+	JobCall		call;
+	ErrorData  *edata;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	nest_level = sm_push_search_path();
+	/* indexes rebuilt after a load go back to the default tablespace */
+	(void) set_config_option("default_tablespace", "",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	r->dblink = sm_extension_schema_of("dblink");
 	if (r->dblink == NULL)
@@ -1217,30 +1277,18 @@ run_job(Job *job, JobWork work)
 				 errhidestmt(r->hide_stmt)));
 	r->connname = psprintf("schema_mgr_%d_%d", MyProcPid, ++connection_counter);
 
-	oldcontext = CurrentMemoryContext;
-	oldowner = CurrentResourceOwner;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+	call.job = job;
+	call.work = work;
+	edata = sm_try_subxact(job_call, &call);
+	if (edata != NULL)
 	{
-		work(job);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		/* never leave the named connection (and its remote session) open */
+		/*
+		 * Never leave the named connection (and its remote transaction)
+		 * open: not even when a second cancel arrives meanwhile.
+		 */
+		HOLD_INTERRUPTS();
 		remote_disconnect(r);
+		RESUME_INTERRUPTS();
 
 		edata->message = scrub(edata->message, r->password);
 		edata->detail = scrub(edata->detail, r->password);
@@ -1252,7 +1300,6 @@ run_job(Job *job, JobWork work)
 			edata->hide_stmt = true;
 		ReThrowError(edata);
 	}
-	PG_END_TRY();
 
 	remote_disconnect(r);
 	sm_pop_search_path(nest_level);
@@ -1270,7 +1317,7 @@ remote_from_connection(Remote *r, const char *connection)
 
 	r->connstr = pstrdup(connection);
 	r->password = conninfo_value(connection, "password");
-	r->hide_stmt = (r->password != NULL);
+	r->hide_stmt = connection_has_password(connection);
 	if (strchr(connection, '=') == NULL && strstr(connection, "://") == NULL)
 	{
 		if (GetForeignServerByName(connection, true) != NULL)
@@ -1288,8 +1335,15 @@ remote_from_connection(Remote *r, const char *connection)
 		r->describe = pstrdup("connection URI");
 		return;
 	}
-	/* name ourselves on the remote side, unless the caller did */
-	r->connstr = psprintf("%s fallback_application_name='schema_mgr'", connection);
+	/*
+	 * Defaults the caller's own keywords override (libpq keeps the last
+	 * value of a keyword): name ourselves on the remote side, and give up
+	 * connecting after a while, as the slate form does; on PostgreSQL 15
+	 * dblink connects without servicing interrupts, so a silent host would
+	 * otherwise hold the call, uncancellable, for minutes.
+	 */
+	r->connstr = psprintf("connect_timeout='15' fallback_application_name='schema_mgr' %s",
+						  connection);
 	initStringInfo(&buf);
 	for (i = 0; i < 4; i++)
 	{
@@ -1338,26 +1392,23 @@ two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b)
 }
 
 /*
- * restore_events(fromHost, fromDatabase, fromDatabaseUser,
- *				  fromDatabasePassword, store, fromPort, remote_table)
- *		The slate-compatible form.  The password is in the SQL text by
- *		design, so every message of this call hides the statement.
+ * Run the body of an SQL-callable function.  When hide is set, no error of
+ * the call logs the statement, which holds a password: not only those of
+ * run_job, but argument errors raised before it too.
  */
-static Datum restore_events_password(FunctionCallInfo fcinfo);
+typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
 
-Datum
-sm_restore_events_password(PG_FUNCTION_ARGS)
+static Datum
+call_hiding_statement(FunctionCallInfo fcinfo, EntryBody body, bool hide)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	Datum		result = (Datum) 0;
 
-	/*
-	 * Whatever fails, the statement (which holds the password) must not be
-	 * logged with the error: mark every error of this call.
-	 */
+	if (!hide)
+		return body(fcinfo);
 	PG_TRY();
 	{
-		result = restore_events_password(fcinfo);
+		result = body(fcinfo);
 	}
 	PG_CATCH();
 	{
@@ -1371,6 +1422,43 @@ sm_restore_events_password(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/* Whether the first argument, a connection string, may hold a password. */
+static bool
+connection_arg_has_password(FunctionCallInfo fcinfo)
+{
+	return !PG_ARGISNULL(0) &&
+		connection_has_password(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * The job of a call whose arguments start (connection, store, remote_table):
+ * connection is a libpq connection string or a foreign server name.
+ */
+static void
+job_from_connection_args(FunctionCallInfo fcinfo, Job *job, RemoteRole role,
+						 const char *argname)
+{
+	memset(job, 0, sizeof(*job));
+	job->remote.role = role;
+	remote_from_connection(&job->remote, text_arg(fcinfo, 0, argname));
+	job->store_relid = store_arg(fcinfo, 1);
+	job->remote.table_arg = table_arg(fcinfo, 2);
+}
+
+/*
+ * restore_events(fromHost, fromDatabase, fromDatabaseUser,
+ *				  fromDatabasePassword, store, fromPort, remote_table)
+ *		The slate-compatible form.  The password is in the SQL text by
+ *		design, so every message of this call hides the statement.
+ */
+static Datum restore_events_password(FunctionCallInfo fcinfo);
+
+Datum
+sm_restore_events_password(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, restore_events_password, true);
 }
 
 static Datum
@@ -1427,56 +1515,58 @@ restore_events_password(FunctionCallInfo fcinfo)
  *		connection is a libpq connection string or a foreign server name
  *		(credentials in a user mapping or .pgpass): no password in SQL text.
  */
-Datum
-sm_restore_events(PG_FUNCTION_ARGS)
+static Datum
+restore_events_connection(FunctionCallInfo fcinfo)
 {
 	Job			job;
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_BACKUP;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "connection"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_BACKUP, "connection");
 	run_job(&job, restore_work);
 	PG_RETURN_DATUM(two_int8_result(fcinfo, job.rows, job.max_id + 1));
+}
+
+Datum
+sm_restore_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, restore_events_connection,
+								 connection_arg_has_password(fcinfo));
 }
 
 /*
  * sync_events(source, store, remote_table, verify_all)
  *		Copy the source's events above the destination's highest id.
  */
-Datum
-sm_sync_events(PG_FUNCTION_ARGS)
+static Datum
+sync_events(FunctionCallInfo fcinfo)
 {
 	Job			job;
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_SOURCE;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "source"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_SOURCE, "source");
 	job.verify_all = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	run_job(&job, sync_work);
 	PG_RETURN_DATUM(two_int8_result(fcinfo, job.rows, job.max_id));
+}
+
+Datum
+sm_sync_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, sync_events,
+								 connection_arg_has_password(fcinfo));
 }
 
 /*
  * compare_events(other, store, remote_table)
  *		Compare a store with the events table of another database.
  */
-Datum
-sm_compare_events(PG_FUNCTION_ARGS)
+static Datum
+compare_events(FunctionCallInfo fcinfo)
 {
 	Job			job;
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
-	memset(&job, 0, sizeof(job));
-	job.remote.role = REMOTE_OTHER;
-	remote_from_connection(&job.remote, text_arg(fcinfo, 0, "other"));
-	job.store_relid = store_arg(fcinfo, 1);
-	job.remote.table_arg = table_arg(fcinfo, 2);
+	job_from_connection_args(fcinfo, &job, REMOTE_OTHER, "other");
 	run_job(&job, compare_work);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -1488,4 +1578,11 @@ sm_compare_events(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(job.local_max);
 	values[3] = Int64GetDatum(job.remote_max);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+sm_compare_events(PG_FUNCTION_ARGS)
+{
+	return call_hiding_statement(fcinfo, compare_events,
+								 connection_arg_has_password(fcinfo));
 }

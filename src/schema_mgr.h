@@ -80,6 +80,7 @@ extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);
 extern int	sm_push_search_path(void);
 extern void sm_pop_search_path(int nest_level);
+extern ErrorData *sm_try_subxact(void (*fn) (void *arg), void *arg);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 
 /* checksum.c: hex SHA-256 of SQL with BOM and CRLF/CR normalised away */

@@ -2,8 +2,8 @@
  *
  * util.c
  *	  Helpers shared by more than one concern: where the extension lives,
- *	  a safe search_path for internal queries, and schema_mgr's advisory
- *	  lock tags.
+ *	  a safe search_path for internal queries, catching an error in a
+ *	  subtransaction, and schema_mgr's advisory lock tags.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +12,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -20,6 +21,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "schema_mgr.h"
 
@@ -139,6 +142,42 @@ void
 sm_pop_search_path(int nest_level)
 {
 	AtEOXact_GUC(true, nest_level);
+}
+
+/*
+ * sm_try_subxact
+ *		Run fn(arg) in a subtransaction, like a PL/pgSQL block with an
+ *		EXCEPTION clause: returns NULL when fn returned and the
+ *		subtransaction committed, or else a copy of the error (in the
+ *		caller's memory context) after rolling the subtransaction back.
+ */
+ErrorData *
+sm_try_subxact(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	return edata;
 }
 
 /*

@@ -23,7 +23,15 @@ if [ "${1:-}" != "--inside" ]; then
     sm_ensure_packages || exit 1
     WORK=$(mktemp -d /tmp/schema_mgr_test.XXXXXX)
     sm_prepare_work "$SRC" "$WORK"
-    sm_as_run_user bash "$WORK/src/test/run_tests.sh" --inside "$WORK" "$@"
+    # the slate reference, beside the tree, for the side-by-side test
+    ref=""
+    if [ -f "$SRC/../shared/reference/slate_source.sql" ]; then
+        cp "$SRC/../shared/reference/slate_source.sql" "$WORK/slate_source.sql"
+        chmod 644 "$WORK/slate_source.sql"
+        ref="$WORK/slate_source.sql"
+    fi
+    sm_as_run_user env SLATE_REFERENCE="$ref" \
+        bash "$WORK/src/test/run_tests.sh" --inside "$WORK" "$@"
     rc=$?
     if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "(work tree kept in $WORK)"; fi
     exit $rc

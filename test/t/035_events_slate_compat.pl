@@ -12,11 +12,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+# test/run_tests.sh sets SLATE_REFERENCE when ../shared sits beside the tree
 my ($reference) = grep { -f $_ } (
 	$ENV{SLATE_REFERENCE} // '',
-	'../shared/reference/slate_source.sql',
-	'../../shared/reference/slate_source.sql',
-	'/work/shared/reference/slate_source.sql');
+	'../shared/reference/slate_source.sql');
 plan skip_all => 'slate reference implementation not found' unless $reference;
 
 my $node = PostgreSQL::Test::Cluster->new('compat');

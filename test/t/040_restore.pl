@@ -12,6 +12,7 @@ use SchemaMgrTest;
 my $N = 300000;
 my $password = 'Pa55-w0rd_not-in-logs';
 my $wrong_password = 'Wr0ng-pa55_not-in-logs';
+my $uri_password = 'Ur1-pa55_not-in-logs';
 
 my $backup = sm_new_node('backup');
 my $target = sm_new_node('target');
@@ -123,6 +124,27 @@ like($err, qr/Connection refused.*Check the host name and port/s, 'wrong host or
 $err = slate_call(%good, host => 'no-such-host.invalid');
 like($err, qr/no-such-host.invalid.*Check the host name/s, 'unknown host is said clearly');
 
+# a value cannot smuggle in another connection keyword
+$err = slate_call(%good, db => 'backup dbname=gap sslmode=disable');
+like($err, qr/database "backup dbname=gap sslmode=disable" does not exist/,
+	'the slate form quotes each value as a whole');
+
+# a host that accepts the TCP connection and then says nothing: the
+# connection string form gives up after connect_timeout (15 s unless the
+# string sets it), as the slate form does, rather than hang uncancellably
+use IO::Socket::INET;
+my $silent_port = PostgreSQL::Test::Cluster::get_free_port();
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $silent_port,
+	Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die "listen: $!";
+my $started = time;
+($ret, $out, $err) = $target->psql('fresh',
+	"SELECT * FROM restore_events('host=127.0.0.1 port=$silent_port dbname=backup')",
+	timeout => 90);
+like($err, qr/could not connect to the backup database.*timeout expired/s,
+	'a silent host: the connection attempt times out');
+cmp_ok(time - $started, '<', 60, 'a silent host: within the default connect_timeout');
+close($silent);
+
 # errors before connecting do not log the statement (with its password) either
 like(slate_call(%good, host => ''), qr/fromHost must not be empty/, 'argument error in the slate form');
 ($ret, $out, $err) = $target->psql('restored', qq{
@@ -134,6 +156,19 @@ like($err, qr/is not empty/, 'precondition error in the slate form');
 $err = restore_error('fresh', sm_tcp_connstr($backup, 'backup', user => 'bob', password => $wrong_password));
 like($err, qr/password authentication failed/, 'connection string form: reason given');
 unlike($err, qr/\Q$wrong_password\E/, 'connection string form: password not in the error');
+
+# a password in a URI (parameter or userinfo), and argument errors raised
+# before connecting: no error logs the statement, which holds the password
+my $uri = "postgresql://bob\@127.0.0.1:$bport/backup";
+like(restore_error('restored', "$uri?password=$uri_password"),
+	qr/is not empty/, 'URI with a password parameter: precondition error');
+($ret, $out, $err) = $target->psql('fresh', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'backup', user => 'bob', password => $uri_password)
+	  . "', remote_table := 'a.b.c')");
+like($err, qr/invalid remote table name "a.b.c"/, 'connection string form: argument error');
+($ret, $out, $err) = $target->psql('fresh',
+	"SELECT * FROM compare_events('postgresql://bob:$uri_password\@127.0.0.1:$bport/backup', remote_table := '')");
+like($err, qr/remote_table must not be empty/, 'URI with userinfo: argument error');
 
 # --------------------------------------- password-free: a foreign server
 sm_new_store_db($target, 'viaserver', 'source');
@@ -176,6 +211,50 @@ is($target->safe_psql('named', 'SELECT (SELECT count(*) FROM a.events), (SELECT 
 is($target->safe_psql('named', q{SELECT first_id FROM insert_events(ARRAY['{}'::jsonb], 'b.events')}),
 	'1001', 'the named store continues at N+1');
 
+# ------------------------- indexes come back exactly as they were
+# The load drops and rebuilds the store's indexes; one in a tablespace of
+# its own, one with a comment, a storage parameter, a commented primary
+# key and the caller's default_tablespace must not change any of them.
+my $tsdir = PostgreSQL::Test::Utils::tempdir();
+$target->safe_psql('postgres', "CREATE TABLESPACE elsewhere LOCATION '$tsdir'");
+sm_new_store_db($target, 'indexes', 'source');
+$target->safe_psql('indexes', q{
+CREATE INDEX events_ts_elsewhere ON events (ts) TABLESPACE elsewhere;
+CREATE INDEX events_ff ON events (id DESC) WITH (fillfactor = 70);
+COMMENT ON INDEX events_ff IS 'an index with a comment';
+COMMENT ON CONSTRAINT events_pkey ON events IS 'the primary key';
+});
+my $index_sql = q{
+SELECT string_agg(c.relname || ' ' || coalesce(t.spcname, '-') || ' ' || pg_get_indexdef(c.oid)
+                  || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '-'), E'\n' ORDER BY c.relname)
+       || E'\n' || (SELECT string_agg(conname || ' ' || coalesce(obj_description(oid, 'pg_constraint'), '-'), ',')
+                    FROM pg_constraint WHERE conrelid = 'events'::regclass)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+WHERE i.indrelid = 'events'::regclass};
+my $indexes_before = $target->safe_psql('indexes', $index_sql);
+is($target->safe_psql('indexes', "SET default_tablespace = elsewhere; SET client_min_messages = warning;
+SELECT * FROM restore_events('" . sm_tcp_connstr($backup, 'small') . "', remote_table := 'arch.events')"),
+	'1000|1001', 'restore into a store with extra indexes');
+is($target->safe_psql('indexes', $index_sql), $indexes_before,
+	'names, definitions, tablespaces and comments of the indexes are unchanged');
+
+# ------------------------------------- post-conditions after the copy
+# a trigger on the store that skips rows: the copy is checked against the
+# backup, the restore fails and leaves nothing behind
+sm_new_store_db($target, 'skipping', 'source');
+$target->safe_psql('skipping', q{
+CREATE FUNCTION skip_even() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+CREATE TRIGGER skip_even BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION skip_even();
+});
+($ret, $out, $err) = $target->psql('skipping', "SELECT * FROM restore_events('"
+	  . sm_tcp_connstr($backup, 'small') . "', remote_table := 'arch.events')");
+like($err, qr/restored events do not match the backup.*copied 500 rows.*HINT:  Nothing was restored\.$/ms,
+	'rows lost on the way in fail the restore');
+is($target->safe_psql('skipping', 'SELECT count(*) FROM events'), '0',
+	'a restore that fails its post-conditions leaves the store empty');
+
 # ------------------------------------------------------- cancel midway
 sm_new_store_db($target, 'cancelled', 'source');
 my $bg = $target->background_psql('cancelled', on_error_stop => 0);
@@ -215,6 +294,7 @@ for my $node ($backup, $target)
 	my $log = slurp_file($node->logfile);
 	unlike($log, qr/\Q$password\E/, $node->name . ': the password is not in the server log');
 	unlike($log, qr/\Q$wrong_password\E/, $node->name . ': the wrong password is not in the server log');
+	unlike($log, qr/\Q$uri_password\E/, $node->name . ': the URI password is not in the server log');
 }
 
 $backup->stop;
