@@ -165,7 +165,7 @@ parse_index(ParseState *ps)
  * store something different.
  */
 static char *
-parse_literal(ParseState *ps, int *outlen)
+parse_literal(ParseState *ps)
 {
 	StringInfo	buf = &ps->literal;
 	int			start;
@@ -212,7 +212,6 @@ parse_literal(ParseState *ps, int *outlen)
 		break;
 	}
 	/* an exact copy: a StringInfo per row would cost 1 kB for each */
-	*outlen = buf->len;
 	return pnstrdup(buf->data, buf->len);
 }
 
@@ -279,7 +278,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 			nts++;
 			expect(&ps, ",", "\",\"");
 		}
-		row->json = parse_literal(&ps, &row->json_len);
+		row->json = parse_literal(&ps);
 		expect(&ps, ")", "\")\"");
 		nrows++;
 		skip_ws(&ps);

@@ -14,7 +14,6 @@ typedef struct EventTextRow
 	bool		has_ts;			/* the row has its $2 */
 	int			offset;			/* byte offset of the row in the string */
 	char	   *json;			/* the literal's value, quotes undoubled */
-	int			json_len;
 } EventTextRow;
 
 extern int	event_text_parse(const char *str, int len, EventTextRow **rows_out);
