@@ -487,23 +487,16 @@ events_lookup_store(Oid relid, bool want_source, EventStore *store)
 }
 
 /*
- * The allocator lock is an advisory lock tag that no SQL function can take:
- * pg_advisory_lock() and friends only make tags whose last field is 1
- * (one int8 key) or 2 (two int4 keys).  With 2, any role that may connect
- * could hold a store's lock with pg_advisory_lock(x'534D4556'::int, relid)
- * and stall every writer; with 3, only insert_events, restore and sync
- * take it.  pg_locks shows it as locktype advisory, classid SM_LOCK_EVENTS,
- * objid the table's oid, objsubid 3.
+ * The allocator lock: classid SM_LOCK_EVENTS, objid the table's oid, a tag
+ * no SQL function can take (see sm_advisory_locktag), so only insert_events,
+ * restore and sync hold it.
  */
-#define EVENTS_LOCKTAG_FIELD4	3
-
 void
 events_lock_store(Oid relid)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SM_LOCK_EVENTS, relid,
-						 EVENTS_LOCKTAG_FIELD4);
+	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

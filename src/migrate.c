@@ -225,7 +225,8 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"AND l.database OPERATOR(pg_catalog.=) $1 "
 		"AND l.classid OPERATOR(pg_catalog.=) $2 "
 		"AND l.objid OPERATOR(pg_catalog.=) $3 "
-		"AND l.objsubid OPERATOR(pg_catalog.=) 2 AND l.granted "
+		"AND l.objsubid OPERATOR(pg_catalog.=) " CppAsString2(SM_LOCKTAG_FIELD4) " "
+		"AND l.granted "
 		"LIMIT 1",
 	3, {OIDOID, OIDOID, OIDOID}},
 

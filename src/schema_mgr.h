@@ -27,6 +27,7 @@
  */
 #define SM_LOCK_MIGRATIONS	0x534D4D47	/* 'SMMG': one per migration chain */
 #define SM_LOCK_EVENTS		0x534D4556	/* 'SMEV': one per event store */
+#define SM_LOCKTAG_FIELD4	3			/* pg_locks.objsubid; see util.c */
 
 /* schema_mgr.c: module initialisation, one hook per concern */
 extern void migrate_init(void);

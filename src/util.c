@@ -182,12 +182,16 @@ sm_try_subxact(void (*fn) (void *arg), void *arg)
 
 /*
  * sm_advisory_locktag
- *		Fill in the tag of a schema_mgr advisory lock.  Same layout as
- *		pg_advisory_xact_lock(int4, int4), so pg_locks shows key1 as classid
- *		and key2 as objid.
+ *		Fill in the tag of a schema_mgr advisory lock: key1 shows in pg_locks
+ *		as classid, key2 as objid, and objsubid is SM_LOCKTAG_FIELD4.
+ *
+ *		pg_advisory_lock() and friends only make tags whose last field is 1
+ *		(one int8 key) or 2 (two int4 keys).  With 3, no SQL function can take
+ *		a schema_mgr lock, so no role that merely may connect can hold one
+ *		and stall appliers or writers.
  */
 void
 sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, 2);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, SM_LOCKTAG_FIELD4);
 }
