@@ -43,6 +43,7 @@
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -1040,7 +1041,14 @@ run_migration(Pending *p)
 	const char *counted = sql;
 	int			line = 1;
 	ListCell   *lc;
+	SPIExecuteOptions options = {0};
 
+	/*
+	 * Rows a statement returns (a SELECT, INSERT ... RETURNING in a data
+	 * migration) are thrown away as they come instead of being kept in an SPI
+	 * tuple table, so memory does not grow with them.
+	 */
+	options.dest = None_Receiver;
 	p->stmt_no = 0;
 	foreach(lc, stmts)
 	{
@@ -1056,13 +1064,12 @@ run_migration(Pending *p)
 				line++;
 		p->stmt_no++;
 		p->stmt_line = line;
-		rc = SPI_execute(text, false, 0);
+		rc = SPI_execute_extended(text, &options);
 		if (rc < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("could not run statement: %s",
 							SPI_result_code_string(rc))));
-		SPI_freetuptable(SPI_tuptable);
 		pfree(text);
 	}
 }
