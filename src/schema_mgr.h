@@ -5,9 +5,12 @@
  *
  * Each concern lives in its own file: migrate.c (migrations and version
  * tracking), checksum.c (normalised SHA-256 of migration SQL), events.c
- * (gapless event stores), restore.c (dblink restore, sync, compare) and
- * util.c (helpers used by more than one of them).  schema_mgr.c is the
- * module entry point.
+ * (gapless event stores), restore.c (restore_events over dblink, and the
+ * row loading sync shares), sync.c (sync_events), compare.c (compare_events
+ * and the range hashes restore and sync check with), remote.c (dblink
+ * connections, SPI plumbing and the job runner the three of them share,
+ * declared in the private header remote.h) and util.c (helpers used by more
+ * than one of them).  schema_mgr.c is the module entry point.
  *
  *-------------------------------------------------------------------------
  */

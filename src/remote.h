@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * remote.h
+ *	  Declarations shared by the dblink files: remote.c (connection
+ *	  strings, SPI and dblink plumbing, running a job) and the three
+ *	  concerns built on it, restore.c, sync.c and compare.c.  Private to
+ *	  them; the rest of schema_mgr sees only restore_init() in schema_mgr.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef REMOTE_H
+#define REMOTE_H
+
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+
+#include "schema_mgr.h"
+
+/* rows hashed at each end of the range after a restore or before a sync */
+#define SPOT_CHECK_ROWS		1000
+
+typedef enum RemoteRole
+{
+	REMOTE_BACKUP,				/* restore_events */
+	REMOTE_SOURCE,				/* sync_events */
+	REMOTE_OTHER				/* compare_events */
+} RemoteRole;
+
+/* One remote connection and what is needed to report on it safely. */
+typedef struct Remote
+{
+	RemoteRole	role;
+	char	   *dblink;			/* quoted schema of dblink */
+	char	   *connname;		/* dblink connection name */
+	char	   *connstr;		/* conninfo or foreign server name */
+	char	   *password;		/* to scrub from messages, or NULL */
+	char	   *describe;		/* "host ... database ... user ..." */
+	bool		hide_stmt;		/* the SQL text holds a password */
+	bool		connected;
+	char	   *table_arg;		/* remote table as given */
+	char	   *table;			/* remote table, quoted and qualified */
+} Remote;
+
+/* Everything one restore/sync/compare call works with. */
+typedef struct Job
+{
+	Remote		remote;
+	Oid			store_relid;	/* as given, or InvalidOid */
+	EventStore	store;
+	bool		verify_all;		/* sync: compare every row first */
+	/* results */
+	int64		rows;
+	int64		max_id;
+	bool		equal;
+	int64		first_difference;	/* 0 when none */
+	int64		local_max;
+	int64		remote_max;
+} Job;
+
+typedef void (*JobWork) (Job *job);
+
+/* remote.c: SPI plumbing */
+extern void remote_spi_exec(const char *sql, int nargs, const char **args,
+							int expect);
+extern int64 remote_spi_int8(int row, int col, bool *isnull);
+extern char *remote_spi_text(int row, int col);
+extern void remote_local_stats(Job *job, int64 from_id, int64 *count,
+							   int64 *min, int64 *max);
+
+/* remote.c: the remote side, one snapshot per call */
+extern void remote_exec(Remote *r, const char *sql);
+extern void remote_query(Remote *r, const char *sql, const char *coldefs);
+extern void remote_connect(Remote *r);
+extern void remote_setup(Remote *r);
+
+/* remote.c: arguments, running a job, results */
+typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
+
+extern Datum remote_call_hiding_statement(FunctionCallInfo fcinfo,
+										  EntryBody body, bool hide);
+extern bool remote_connection_arg_has_password(FunctionCallInfo fcinfo);
+extern void remote_job_from_connection_args(FunctionCallInfo fcinfo, Job *job,
+											RemoteRole role,
+											const char *argname);
+extern void remote_job_from_password_args(FunctionCallInfo fcinfo, Job *job);
+extern void remote_run_job(Job *job, JobWork work);
+extern Datum remote_two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b);
+
+/* restore.c: loading rows into a store (sync loads the same way) */
+extern List *restore_drop_indexes(Job *job);
+extern void restore_recreate_indexes(List *saved);
+extern int64 restore_copy_rows(Job *job, int64 from_id, int64 to_id,
+							   const char *verb);
+
+/* compare.c: range hashes (restore's and sync's checks) */
+extern int64 compare_first_difference(Job *job, int64 lo, int64 hi);
+extern bool compare_ranges_equal(Job *job, int64 lo, int64 hi);
+
+#endif							/* REMOTE_H */
