@@ -39,4 +39,4 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-$(OBJS): src/schema_mgr.h
+$(OBJS): src/schema_mgr.h src/remote.h src/event_text.h

@@ -1,6 +1,7 @@
 
 -- ----------------------------------------------------------------------
--- restore.sql: disaster recovery over dblink (src/restore.c)
+-- restore.sql: disaster recovery over dblink: restore (src/restore.c), sync
+-- (src/sync.c) and compare (src/compare.c), through src/remote.c
 --
 -- restore_events rebuilds an empty source store from an online backup,
 -- sync_events brings a destination store up to date from a source, and
