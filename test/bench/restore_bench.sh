@@ -41,17 +41,8 @@ make_backup() {
     $PSQL -d "$1" <<SQL
 CREATE TABLE events (id bigint NOT NULL, ts timestamptz NOT NULL, event jsonb NOT NULL,
                      CONSTRAINT events_pkey PRIMARY KEY (id));
-INSERT INTO events
-SELECT g, timestamptz '2026-01-01 00:00:00+00' + (g / 3) * interval '1 ms',
-       jsonb_build_object(
-         'entityName', 'Person' || g % 17,
-         'entityId', md5(g::text)::uuid,
-         'operation', (ARRAY['created', 'propertyChanged', 'deleted'])[1 + g % 3],
-         'propertyName', 'prop' || g % 23,
-         'value', repeat(chr(97 + g % 26), 8) || g,
-         'metadata', jsonb_build_object('command', 'cmd' || g % 50,
-                                        'initiatorId', md5((g % 1000)::text)::uuid))
-FROM generate_series(1, $2) g;
+\set n $2
+\i $SRC/test/fixtures/events/backup_rows.sql
 $SIX_INDEXES
 VACUUM ANALYZE events;
 SQL

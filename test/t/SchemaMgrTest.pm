@@ -9,6 +9,7 @@
 package SchemaMgrTest;
 
 use strict;
+use Cwd ();
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -69,20 +70,13 @@ sub sm_make_backup
 	my ($node, $db, $n, %opt) = @_;
 	my $pk = (!defined $opt{pk} || $opt{pk}) ? ', PRIMARY KEY (id)' : '';
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	# the rows: test/fixtures/events/backup_rows.sql (prove runs in the tree)
+	my $backup_rows = Cwd::abs_path('test/fixtures/events/backup_rows.sql');
 	$node->safe_psql($db, qq{
 CREATE TABLE events (id bigint NOT NULL, ts timestamptz NOT NULL,
                      event jsonb NOT NULL $pk);
-INSERT INTO events
-SELECT g, timestamptz '2026-01-01 00:00:00+00' + (g / 3) * interval '1 ms',
-       jsonb_build_object(
-         'entityName', 'Person' || g % 17,
-         'entityId', md5(g::text)::uuid,
-         'operation', (ARRAY['created', 'propertyChanged', 'deleted'])[1 + g % 3],
-         'propertyName', 'prop' || g % 23,
-         'value', repeat(chr(97 + g % 26), 12) || g,
-         'metadata', jsonb_build_object('command', 'cmd' || g % 50,
-                                        'initiator', md5((g % 1000)::text)::uuid))
-FROM generate_series(1, $n) g;
+\\set n $n
+\\i $backup_rows
 CREATE INDEX events_event_entityname ON events ((event #>> '{entityName}'));
 CREATE INDEX events_ts ON events (ts);
 ANALYZE events;
@@ -96,6 +90,8 @@ sub sm_new_store_db
 {
 	my ($node, $db, $kind) = @_;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	# the rows: test/fixtures/events/backup_rows.sql (prove runs in the tree)
+	my $backup_rows = Cwd::abs_path('test/fixtures/events/backup_rows.sql');
 	$node->safe_psql($db, qq{
 CREATE EXTENSION dblink;
 CREATE EXTENSION schema_mgr;
