@@ -39,7 +39,7 @@ chmod 644 "$WORK/iomanager.psql"
 
 echo "== running examples/demo.sql"
 echo
-sm_as_run_user env PGHOST="$WORK" PGPORT=5432 PATH="$PG_BINDIR:$PATH" \
+sm_as_run_user env PGHOST="$WORK" PGPORT=5432 PGUSER=postgres PATH="$PG_BINDIR:$PATH" \
     psql -X -q -v ON_ERROR_STOP=1 -v srcdir="$SRC" -v sockdir="$WORK" \
     -v loadfile="$WORK/iomanager.psql" \
     -d postgres -f "$SRC/examples/demo.sql"

@@ -65,8 +65,8 @@ DELETE FROM events WHERE id = 1;
 CREATE EXTENSION schema_mgr;
 CREATE EXTENSION dblink;
 SELECT create_event_store('destination');
-SELECT format('host=%s dbname=app', :'sockdir') AS app_conn,
-       format('host=%s dbname=backup', :'sockdir') AS backup_conn \gset
+SELECT format('host=%s dbname=app user=%s', :'sockdir', current_user) AS app_conn,
+       format('host=%s dbname=backup user=%s', :'sockdir', current_user) AS backup_conn \gset
 SELECT * FROM sync_events(:'app_conn');
 SELECT * FROM compare_events(:'app_conn');
 

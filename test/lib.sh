@@ -54,11 +54,14 @@ sm_as_run_user() {
 
 # sm_start_cluster BINDIR DATADIR SOCKDIR LOGFILE [postgres -c options...]
 # A throwaway cluster listening only on a Unix socket in SOCKDIR, so it never
-# collides with another cluster on this machine.  Must run as the run user.
+# collides with another cluster on this machine.  Its superuser is always
+# "postgres" (connect with PGUSER=postgres), whoever runs it, so expected
+# test output does not depend on the login name.  Must run as the run user.
 sm_start_cluster() {
     local bindir=$1 data=$2 sock=$3 log=$4
     shift 4
-    "$bindir/initdb" -D "$data" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null ||
+    "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+        >/dev/null ||
         return 1
     {
         echo "listen_addresses = ''"

@@ -61,7 +61,7 @@ echo "== starting a throwaway cluster"
 sm_start_cluster "$BINDIR" "$WORK/data" "$WORK" "$WORK/postgres.log" \
     "max_prepared_transactions = 10" || { cat "$WORK/postgres.log"; exit 1; }
 trap 'sm_stop_cluster "$BINDIR" "$WORK/data"' EXIT
-export PGHOST=$WORK PGPORT=5432 PGDATABASE=postgres
+export PGHOST=$WORK PGPORT=5432 PGDATABASE=postgres PGUSER=postgres
 
 # count "... ok" / "... FAILED" lines of pg_regress-style output
 count_regress() {

@@ -21,7 +21,7 @@ set -euo pipefail
 
 N=${1:-1000000}
 PSQL="$BINDIR/psql -X -q -v ON_ERROR_STOP=1"
-CONN="host=$PGHOST port=$PGPORT"
+CONN="host=$PGHOST port=$PGPORT user=$PGUSER"
 
 now() { date +%s.%N; }
 elapsed() { printf "%.2f" "$(echo "$2 - $1" | bc)"; }
@@ -101,7 +101,7 @@ $PSQL -c "CREATE DATABASE ref"
 $PSQL -d ref -f "$REFERENCE/slate_source.sql" >/dev/null
 $PSQL -c "CHECKPOINT"
 read -r t_ref anon_ref hwm_ref < <(timed_restore ref_restore ref \
-    "SELECT * FROM restore_events(fromHost := '$PGHOST', fromDatabase := 'bk port=$PGPORT', fromDatabaseUser := '$(id -un)', fromDatabasePassword := 'unused')")
+    "SELECT * FROM restore_events(fromHost := '$PGHOST', fromDatabase := 'bk port=$PGPORT', fromDatabaseUser := '$PGUSER', fromDatabasePassword := 'unused')")
 echo "reference restore_events:           $t_ref s   (max RssAnon ${anon_ref} kB, VmHWM ${hwm_ref} kB)"
 
 # 2. schema_mgr

@@ -43,6 +43,6 @@ sm_start_cluster "$BINDIR" "$WORK/data" "$WORK" "$WORK/postgres.log" \
     "work_mem = '64MB'" "maintenance_work_mem = '512MB'" ||
     { cat "$WORK/postgres.log"; exit 1; }
 trap 'sm_stop_cluster "$BINDIR" "$WORK/data"' EXIT
-export PGHOST=$WORK PGPORT=5432 PGDATABASE=postgres
+export PGHOST=$WORK PGPORT=5432 PGDATABASE=postgres PGUSER=postgres
 export SRC="$WORK/src" REFERENCE="$WORK/reference"
 bash "$WORK/src/test/bench/$NAME.sh" "$@"
