@@ -17,24 +17,64 @@ sm_as_root() {
     fi
 }
 
-# Install what is missing: server headers with PGXS, contrib (dblink), the
-# TAP framework's IPC::Run, and a compiler.
+# sm_missing_packages [ROOT]
+# Print, one per line, the Debian packages that ship a file the build and
+# the tests need and that is absent under ROOT (default: this machine).
+# Each check names the file itself, never a neighbour: on Debian pg_config
+# and pgxs.mk come from postgresql-client-N, the server headers from
+# postgresql-server-dev-N, so the presence of one says nothing of the other.
+sm_missing_packages() {
+    local root=${1:-} m=$PG_MAJOR
+    local lib=$root/usr/lib/postgresql/$m
+    local pgxs=$lib/lib/pgxs/src
+    local need=(
+        "$lib/bin/postgres postgresql-$m"
+        "$root/usr/share/postgresql/$m/extension/dblink.control postgresql-contrib"
+        "$root/usr/include/postgresql/$m/server/postgres.h postgresql-server-dev-$m"
+        "$lib/bin/pg_config postgresql-server-dev-$m"
+        "$pgxs/makefiles/pgxs.mk postgresql-server-dev-$m"
+        "$pgxs/test/regress/pg_regress postgresql-server-dev-$m"
+        "$pgxs/test/isolation/pg_isolation_regress postgresql-server-dev-$m"
+        "$pgxs/test/perl/PostgreSQL/Test/Cluster.pm postgresql-server-dev-$m"
+        "$root/usr/bin/make make"
+        "$root/usr/bin/gcc gcc"
+    )
+    local entry file pkg
+    for entry in "${need[@]}"; do
+        file=${entry% *} pkg=${entry##* }
+        [ -e "$file" ] || echo "$pkg"
+    done
+    # PGXS compiles LLVM bitcode with the clang it was configured with
+    if [ -f "$pgxs/Makefile.global" ] &&
+        grep -qE '^with_llvm[[:space:]]*=[[:space:]]*yes' "$pgxs/Makefile.global"; then
+        local clang
+        clang=$(sed -nE 's/^CLANG[[:space:]]*=[[:space:]]*//p' "$pgxs/Makefile.global")
+        [ -n "$clang" ] && [ ! -e "$root$clang" ] && basename "$clang"
+    fi
+    # the TAP framework needs IPC::Run, wherever perl finds it
+    if [ -z "$root" ]; then
+        perl -MIPC::Run -e 1 2>/dev/null || echo libipc-run-perl
+    else
+        [ -e "$root/usr/share/perl5/IPC/Run.pm" ] || echo libipc-run-perl
+    fi
+}
+
+# sm_ensure_packages [ROOT]
+# Install what is missing, then check that it is really there.
 sm_ensure_packages() {
-    local missing=()
-    [ -x "$PG_BINDIR/pg_config" ] &&
-        [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk" ] ||
-        missing+=("postgresql-server-dev-$PG_MAJOR")
-    [ -f "/usr/share/postgresql/$PG_MAJOR/extension/dblink.control" ] ||
-        missing+=(postgresql-contrib)
-    perl -MIPC::Run -e 1 2>/dev/null || missing+=(libipc-run-perl)
-    command -v make >/dev/null || missing+=(make)
-    command -v gcc >/dev/null || missing+=(gcc)
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "== installing ${missing[*]}"
-        sm_as_root apt-get update -qq &&
-            sm_as_root env DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y -qq "${missing[@]}" >/dev/null ||
-            { echo "could not install ${missing[*]}" >&2; return 1; }
+    local root=${1:-} missing
+    missing=$(sm_missing_packages "$root" | sort -u | tr '\n' ' ')
+    [ -z "${missing// /}" ] && return 0
+    echo "== installing $missing"
+    # shellcheck disable=SC2086
+    sm_as_root apt-get update -qq &&
+        sm_as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq $missing >/dev/null ||
+        { echo "could not install $missing" >&2; return 1; }
+    missing=$(sm_missing_packages "$root" | sort -u | tr '\n' ' ')
+    if [ -n "${missing// /}" ]; then
+        echo "still missing after installing: $missing" >&2
+        return 1
     fi
 }
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# ----------------------------------------------------------------------
+# test/setup/missing_packages.sh -- tests of the set-up logic in test/lib.sh
+#
+# sm_missing_packages and sm_ensure_packages decide what the README's two
+# commands install on a fresh machine.  A machine that already has the
+# package hides a wrong decision, so these tests build fake root trees
+# (an empty machine, a database server without the server headers, a
+# complete one) and check what is found missing and what apt-get is asked
+# to install.  Prints TAP ("ok N - ...").
+# ----------------------------------------------------------------------
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+n=0
+fails=0
+check() {   # check NAME EXPECTED ACTUAL
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1"
+    else
+        echo "not ok $n - $1"
+        echo "#   expected: '$2'"
+        echo "#        got: '$3'"
+        fails=$((fails + 1))
+    fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+m=$PG_MAJOR
+
+# put FILE... under ROOT
+plant() {
+    local root=$1 f
+    shift
+    for f in "$@"; do mkdir -p "$(dirname "$root$f")" && : >"$root$f"; done
+}
+
+# What Debian's postgresql-N, postgresql-client-N and the rest ship that
+# the build looks at, by package (postgresql-server-dev-N: the headers).
+server_files=(/usr/lib/postgresql/$m/bin/postgres
+              /usr/share/postgresql/$m/extension/dblink.control)
+client_files=(/usr/lib/postgresql/$m/bin/pg_config
+              /usr/lib/postgresql/$m/lib/pgxs/src/makefiles/pgxs.mk
+              /usr/lib/postgresql/$m/lib/pgxs/src/test/regress/pg_regress
+              /usr/lib/postgresql/$m/lib/pgxs/src/test/isolation/pg_isolation_regress
+              /usr/lib/postgresql/$m/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm)
+dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
+tool_files=(/usr/bin/make /usr/bin/gcc /usr/share/perl5/IPC/Run.pm)
+global=/usr/lib/postgresql/$m/lib/pgxs/src/Makefile.global
+
+missing() { sm_missing_packages "$1" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+
+# 1. an empty machine needs everything
+empty=$tmp/empty
+mkdir -p "$empty"
+check "empty machine: everything is missing" \
+    "gcc libipc-run-perl make postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
+    "$(missing "$empty")"
+
+# 2. a database server: server, client and contrib, no server headers
+db=$tmp/dbserver
+plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}"
+printf 'with_llvm\t= yes\nCLANG = /usr/bin/clang-14\n' >"$db$global"
+check "database server without headers: postgresql-server-dev-$m" \
+    "clang-14 postgresql-server-dev-$m" "$(missing "$db")"
+
+# 3. the same with the headers
+full=$tmp/full
+cp -a "$db" "$full"
+plant "$full" "${dev_files[@]}"
+check "complete machine: nothing is missing" "" "$(missing "$full")"
+
+# 4. headers present, PGXS built without LLVM: no clang needed
+nollvm=$tmp/nollvm
+cp -a "$full" "$nollvm"
+rm "$nollvm/usr/bin/clang-14"
+printf 'with_llvm\t= no\n' >"$nollvm$global"
+check "PGXS without LLVM needs no clang" "" "$(missing "$nollvm")"
+
+# 5. each needed file, removed alone, is found missing
+for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}"; do
+    one=$tmp/one
+    rm -rf "$one"
+    cp -a "$full" "$one"
+    rm "$one$f"
+    got=$(missing "$one")
+    n=$((n + 1))
+    if [ -n "$got" ]; then
+        echo "ok $n - without $f: $got"
+    else
+        echo "not ok $n - without $f nothing is found missing"
+        fails=$((fails + 1))
+    fi
+done
+
+# 6. sm_ensure_packages asks apt-get for exactly what is missing, and
+# fails when the install did not bring the files
+apt_log=$tmp/apt.log
+sm_as_root() {
+    echo "$*" >>"$apt_log"
+    case "$*" in
+    *"apt-get install"*) [ -n "${FAKE_INSTALL:-}" ] && plant "$ensure" "${dev_files[@]}" ;;
+    esac
+    return 0
+}
+ensure=$tmp/ensure
+cp -a "$db" "$ensure"
+: >"$apt_log"
+FAKE_INSTALL=1 sm_ensure_packages "$ensure" >/dev/null 2>&1
+rc=$?
+check "ensure on a database server succeeds once the headers are installed" 0 $rc
+check "ensure installs the server headers" 1 \
+    "$(grep -c "apt-get install -y -qq clang-14 postgresql-server-dev-$m" "$apt_log")"
+
+rm -rf "$ensure"
+cp -a "$db" "$ensure"
+: >"$apt_log"
+sm_ensure_packages "$ensure" >/dev/null 2>&1
+check "ensure fails when the install did not bring the headers" 1 $?
+
+: >"$apt_log"
+sm_ensure_packages "$full" >/dev/null 2>&1
+rc=$?
+check "ensure on a complete machine installs nothing" "0 0" "$rc $(wc -l <"$apt_log")"
+
+echo "1..$n"
+[ "$fails" = 0 ]
