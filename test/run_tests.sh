@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # ----------------------------------------------------------------------
-# test/run_tests.sh [setup] [regress] [isolation] [tap]
+# test/run_tests.sh [sh] [regress] [isolation] [tap]
 #
 # The whole test suite (or the named parts of it): installs missing
 # packages, builds schema_mgr with -Werror, installs it into a private copy
 # of the PostgreSQL installation (no root needed, nothing on the system is
-# touched), starts a throwaway cluster and runs the tests of the set-up
-# logic itself (test/setup/), pg_regress (sql/), the isolation specs
-# (test/isolation/specs/) and the TAP tests (test/t/).
+# touched), starts a throwaway cluster and runs the shell tests that need
+# no server (test/sh/: the set-up logic, the frozen release scripts),
+# pg_regress (sql/), the isolation specs (test/isolation/specs/) and the
+# TAP tests (test/t/).
 # Ends with "N passed, M failed" and exits non-zero on any failure.
 #
 # As root it runs the build and the clusters as the "postgres" user, since
@@ -42,7 +43,7 @@ fi
 WORK=$2
 shift 2
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(setup regress isolation tap)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(sh regress isolation tap)
 BINDIR=$(sm_private_bindir "$WORK")
 export PG_CONFIG="$BINDIR/pg_config"
 export PATH="$BINDIR:$PATH"
@@ -79,14 +80,14 @@ count_regress() {
 
 for suite in "${SUITES[@]}"; do
     case $suite in
-    setup)
-        echo "== set-up logic"
-        for t in test/setup/*.sh; do
-            bash "$t" >"$WORK/setup.out" 2>&1
+    sh)
+        echo "== shell tests (no server)"
+        for t in test/sh/*.sh; do
+            bash "$t" >"$WORK/sh.out" 2>&1
             rc=$?
-            grep -E '^not ok|^#' "$WORK/setup.out" | sed "s|^|$(basename "$t"): |"
-            n_ok=$(grep -cE '^ok ' "$WORK/setup.out" || true)
-            n_bad=$(grep -cE '^not ok ' "$WORK/setup.out" || true)
+            grep -E '^not ok|^#' "$WORK/sh.out" | sed "s|^|$(basename "$t"): |"
+            n_ok=$(grep -cE '^ok ' "$WORK/sh.out" || true)
+            n_bad=$(grep -cE '^not ok ' "$WORK/sh.out" || true)
             if [ $rc != 0 ] && [ "$n_bad" = 0 ]; then n_bad=1; fi
             echo "$(basename "$t") ... $n_ok ok, $n_bad failed"
             passed=$((passed + n_ok))
@@ -135,7 +136,7 @@ for suite in "${SUITES[@]}"; do
         done
         ;;
     *)
-        echo "unknown suite: $suite (setup, regress, isolation, tap)" >&2
+        echo "unknown suite: $suite (sh, regress, isolation, tap)" >&2
         failed=$((failed + 1))
         ;;
     esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ----------------------------------------------------------------------
-# test/setup/missing_packages.sh -- tests of the set-up logic in test/lib.sh
+# test/sh/missing_packages.sh -- tests of the set-up logic in test/lib.sh
 #
 # sm_missing_packages and sm_ensure_packages decide what the README's two
 # commands install on a fresh machine.  A machine that already has the

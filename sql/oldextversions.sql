@@ -1,0 +1,130 @@
+--
+-- Upgrades.  A 1.0 installation in use (two migration chains, a baseline,
+-- a source and a destination event store) is updated with ALTER EXTENSION
+-- UPDATE; its history, registry and events are all still there and every
+-- function still works on them.  Then a fresh CREATE EXTENSION of the
+-- current version is compared with the updated one, catalog by catalog.
+--
+CREATE EXTENSION schema_mgr VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr';
+
+-- a 1.0 installation in use
+SELECT register_migration('shop', 1, 'create orders',
+                          'CREATE TABLE orders (id bigint PRIMARY KEY)');
+SELECT register_migration('shop', 2, 'add total',
+                          'ALTER TABLE orders ADD COLUMN total numeric');
+SELECT register_migration('billing', 1, 'create invoices',
+                          'CREATE TABLE invoices (id bigint PRIMARY KEY)');
+SELECT component, version, outcome FROM apply_migrations();
+SELECT register_migration('billing', 2, 'add invoices.due',
+                          'ALTER TABLE invoices ADD COLUMN due date');
+CREATE TABLE legacy_made_by_hand (id int);
+SELECT register_migration('legacy', 1, 'made by hand', 'CREATE TABLE legacy_made_by_hand (id int)');
+SELECT * FROM baseline('legacy', 1);
+SELECT create_event_store('source');
+SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "create"}'),
+                       ($1[2], $2, '{"entityName": "order", "operation": "pay"}')$$);
+SELECT first_id, last_id FROM insert_events(ARRAY['{"entityName": "order"}']::jsonb[]);
+CREATE SCHEMA backup;
+SELECT create_event_store('destination', 'backup', notify => 'none');
+INSERT INTO backup.events SELECT * FROM events;
+CREATE TEMP TABLE history_before AS
+    SELECT component, version, description, applied_at, checksum, applied_by, kind
+    FROM schema_version;
+CREATE TEMP TABLE events_before AS SELECT * FROM events;
+
+ALTER EXTENSION schema_mgr UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr';
+
+-- nothing was lost
+SELECT count(*) AS history_lost FROM (
+    SELECT component, version, description, applied_at, checksum, applied_by, kind
+    FROM history_before
+    EXCEPT
+    SELECT component, version, description, applied_at, checksum, applied_by, kind
+    FROM schema_version) lost;
+SELECT count(*) AS events_lost FROM (
+    SELECT * FROM events_before EXCEPT SELECT * FROM events) lost;
+SELECT count(*) AS backup_rows FROM backup.events;
+SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
+
+-- and everything still works on the old data
+SELECT component, version, status FROM migration_status() ORDER BY 1, 2;
+SELECT component, version, outcome FROM apply_migrations();
+SELECT current_version('billing'), current_version('shop'), current_version('legacy');
+SELECT component, version, outcome FROM apply_migrations();
+SELECT register_migration('shop', 2, 'add total',
+                          'ALTER TABLE orders ADD COLUMN total numeric');
+SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
+SELECT first_id, last_id FROM insert_events(ARRAY['{"after": "update"}']::jsonb[]);
+SELECT array_agg(id ORDER BY id) AS ids FROM events;
+DELETE FROM events WHERE id = 1;
+
+-- The updated installation and a fresh one have the same objects with the
+-- same definitions: every member of the extension, described from the
+-- catalogs.
+CREATE TEMP VIEW extension_objects AS
+WITH members AS (
+    SELECT d.classid, d.objid
+    FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+      AND e.extname = 'schema_mgr')
+SELECT pg_describe_object(m.classid, m.objid, 0) AS object,
+       CASE m.classid
+       WHEN 'pg_proc'::regclass THEN
+           (SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '')
+            FROM pg_proc p WHERE p.oid = m.objid)
+       WHEN 'pg_class'::regclass THEN
+           (SELECT c.relkind::text || coalesce(c.relacl::text, '') || coalesce(
+                (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                        || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                        || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+                        || a.attgenerated::text, ', ' ORDER BY a.attnum)
+                 FROM pg_attribute a
+                 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+                || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                             FROM pg_index i WHERE i.indrelid = c.oid), '')
+                || coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                             FROM pg_constraint k WHERE k.conrelid = c.oid), '')
+                || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY 1)
+                             FROM pg_trigger t WHERE t.tgrelid = c.oid), '')
+                || coalesce(pg_get_viewdef(c.oid), '')
+            FROM pg_class c WHERE c.oid = m.objid)
+       WHEN 'pg_event_trigger'::regclass THEN
+           (SELECT t.evtevent || ' ' || t.evtfoid::regprocedure || ' ' || t.evtenabled::text
+                   || coalesce(t.evttags::text, '')
+            FROM pg_event_trigger t WHERE t.oid = m.objid)
+       WHEN 'pg_type'::regclass THEN
+           (SELECT format_type(t.oid, NULL) || t.typtype::text FROM pg_type t WHERE t.oid = m.objid)
+       ELSE '' END AS definition
+FROM members m
+UNION ALL
+SELECT 'extension configuration',
+       (SELECT string_agg(c.relname || coalesce(' ' || cond, ''), ', ' ORDER BY c.relname)
+        FROM pg_extension e,
+             unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
+             JOIN pg_class c ON c.oid = x.cfg
+        WHERE e.extname = 'schema_mgr');
+
+CREATE TEMP TABLE updated_objects AS SELECT * FROM extension_objects;
+SELECT count(*) > 20 AS has_objects FROM updated_objects;
+SET client_min_messages = warning;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr CASCADE;
+RESET schema_mgr.allow_drop;
+RESET client_min_messages;
+CREATE EXTENSION schema_mgr;
+SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr';
+SELECT 'only after update' AS side, * FROM
+    (SELECT * FROM updated_objects EXCEPT SELECT * FROM extension_objects) a
+UNION ALL
+SELECT 'only when fresh', * FROM
+    (SELECT * FROM extension_objects EXCEPT SELECT * FROM updated_objects) b;
+
+-- clean up
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
+DROP TABLE events, backup.events, orders, invoices, legacy_made_by_hand;
+DROP SCHEMA backup;
