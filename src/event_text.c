@@ -30,6 +30,7 @@
 #include "parser/parser.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "event_text.h"
 
 /* slate's RAISE EXCEPTION has SQLSTATE P0001 */
@@ -46,7 +47,7 @@ typedef struct ParseState
 	StringInfoData literal;		/* scratch buffer for parse_literal */
 } ParseState;
 
-static void syntax_error(ParseState *ps, const char *expected) pg_attribute_noreturn();
+sm_noreturn static void syntax_error(ParseState *ps, const char *expected);
 
 static inline bool
 is_sql_space(char c)
@@ -192,7 +193,7 @@ parse_literal(ParseState *ps)
 		}
 		q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
 		chunk = (q ? q - (ps->str + ps->pos) : ps->len - ps->pos);
-		if (!standard_conforming_strings &&
+		if (!sm_standard_conforming_strings &&
 			memchr(ps->str + ps->pos, '\\', chunk) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -428,7 +428,7 @@ store_get(Oid relid, bool want_source)
 		entry->notify = parse_notify_mode(notify);
 		SPI_finish();
 
-		pkey = RelationGetPrimaryKeyIndex(rel);
+		pkey = sm_RelationGetPrimaryKeyIndex(rel);
 		entry->id_attnum = get_attnum(relid, "id");
 		entry->ts_attnum = get_attnum(relid, "ts");
 		if (!OidIsValid(pkey) || entry->id_attnum == InvalidAttrNumber ||
@@ -566,11 +566,7 @@ read_last_row(Relation heap, Relation index, StoreEntry *store,
 	bool		found = false;
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(heap, index, snap, NULL, 0, 0);
-#else
-	scan = index_beginscan(heap, index, snap, 0, 0);
-#endif
+	scan = sm_index_beginscan(heap, index, snap, 0, 0);
 	index_rescan(scan, NULL, 0, NULL, 0);
 	slot = table_slot_create(heap, NULL);
 	if (index_getnext_slot(scan, BackwardScanDirection, slot))
@@ -1247,11 +1243,7 @@ event_store_sql_drop(PG_FUNCTION_ARGS)
 static void
 check_store_owner(Oid relid)
 {
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(relid, GetUserId()))
-#endif
+	if (!sm_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 }
 
@@ -1453,11 +1445,7 @@ create_event_store(PG_FUNCTION_ARGS)
 		check_store_name(schema, "schema name");
 		nspoid = LookupExplicitNamespace(schema, false);
 	}
-#if PG_VERSION_NUM >= 160000
-	if (object_aclcheck(NamespaceRelationId, nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
-#else
-	if (pg_namespace_aclcheck(nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
-#endif
+	if (sm_namespace_aclcheck(nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, schema);
 	if (OidIsValid(get_relname_relid(table, nspoid)))
 		ereport(ERROR,
@@ -1547,7 +1535,7 @@ register_event_store(PG_FUNCTION_ARGS)
 	id_att = get_attnum(relid, "id");
 	ts_att = get_attnum(relid, "ts");
 	ev_att = get_attnum(relid, "event");
-	pkey = RelationGetPrimaryKeyIndex(rel);
+	pkey = sm_RelationGetPrimaryKeyIndex(rel);
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		id_att <= 0 || TupleDescAttr(desc, id_att - 1)->atttypid != INT8OID ||
 		ts_att <= 0 || TupleDescAttr(desc, ts_att - 1)->atttypid != TIMESTAMPTZOID ||

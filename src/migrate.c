@@ -757,8 +757,8 @@ transaction_block_statement(Node *stmt, const char **hint)
 			if (((VacuumStmt *) stmt)->is_vacuumcmd)
 				return "VACUUM";
 			break;
-		case T_ClusterStmt:
-			if (((ClusterStmt *) stmt)->relation == NULL)
+		case T_SmClusterStmt:
+			if (((SmClusterStmt *) stmt)->relation == NULL)
 				return "CLUSTER without a table name";
 			break;
 		case T_AlterTableStmt:

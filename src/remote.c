@@ -281,7 +281,7 @@ quote_remote_table(const char *name)
 	ListCell   *lc;
 	StringInfoData buf;
 
-	names = stringToQualifiedNameList(name);
+	names = sm_stringToQualifiedNameList(name);
 	if (list_length(names) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -306,8 +306,8 @@ quote_remote_table(const char *name)
 void
 remote_spi_exec(const char *sql, int nargs, const char **args, int expect)
 {
-	Oid			types[4];
-	Datum		values[4];
+	Oid			types[4] = {0};
+	Datum		values[4] = {0};
 	int			i;
 	int			rc;
 
@@ -437,8 +437,17 @@ remote_connect_call(void *arg)
 void
 remote_connect(Remote *r)
 {
-	ErrorData  *edata = sm_try_subxact(remote_connect_call, r);
+	ErrorData  *edata;
 
+	sm_connect_deadline_arm(r->connstr);
+	edata = sm_try_subxact(remote_connect_call, r);
+	if (sm_connect_deadline_disarm(edata != NULL) &&
+		edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	{
+		/* connect_timeout passed: said as libpq says it */
+		edata->sqlerrcode = ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+		edata->detail = pstrdup("timeout expired");
+	}
 	if (edata != NULL)
 	{
 		char	   *reason;

@@ -96,11 +96,7 @@ restore_drop_indexes(Job *job)
 	int			rc;
 	bool		isnull;
 
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, job->store.relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(job->store.relid, GetUserId()))
-#endif
+	if (!sm_class_ownercheck(job->store.relid, GetUserId()))
 		return NIL;
 
 	rc = SPI_execute_with_args(

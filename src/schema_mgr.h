@@ -22,6 +22,8 @@
 #include "fmgr.h"
 #include "storage/lock.h"
 
+#include "compat.h"
+
 /*
  * Advisory lock space.  Every lock schema_mgr takes is a transaction-scoped
  * advisory lock whose first key is one of these constants, so the locks are

@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  What differs between the PostgreSQL majors schema_mgr supports (15 to
+ *	  19), in one place.
+ *
+ * Each difference is a wrapper named after the server function it stands
+ * for, with the oldest major's arguments, so a call site reads the same on
+ * every major and the version guards live here alone.  schema_mgr.h
+ * includes it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SM_COMPAT_H
+#define SM_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_class_d.h"	/* RelationRelationId */
+#include "catalog/pg_namespace_d.h"	/* NamespaceRelationId */
+#include "varatt.h"				/* VARDATA_ANY and friends moved here */
+#endif
+
+/*
+ * The wrappers are macros, so this header pulls in nothing else: the
+ * headers the wrapped function needs are the call site's, as before.
+ */
+
+/*
+ * A function that never returns: before the declaration from 18 on (where
+ * pg_attribute_noreturn() is gone); gcc and clang take the attribute there
+ * on older majors too.
+ */
+#if PG_VERSION_NUM >= 180000
+#define sm_noreturn pg_noreturn
+#else
+#define sm_noreturn pg_attribute_noreturn()
+#endif
+
+/* privilege and ownership checks became generic in 16 */
+#if PG_VERSION_NUM >= 160000
+#define sm_namespace_aclcheck(nspoid, roleid, mode) \
+	object_aclcheck(NamespaceRelationId, (nspoid), (roleid), (mode))
+#define sm_class_ownercheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, (relid), (roleid))
+#else
+#define sm_namespace_aclcheck(nspoid, roleid, mode) \
+	pg_namespace_aclcheck((nspoid), (roleid), (mode))
+#define sm_class_ownercheck(relid, roleid) \
+	pg_class_ownercheck((relid), (roleid))
+#endif
+
+/* 16 added soft error reporting; schema_mgr wants the hard error */
+#if PG_VERSION_NUM >= 160000
+#define sm_stringToQualifiedNameList(string) \
+	stringToQualifiedNameList((string), NULL)
+#else
+#define sm_stringToQualifiedNameList(string) \
+	stringToQualifiedNameList(string)
+#endif
+
+/* 18 can return a deferrable primary key; schema_mgr wants immediate ones */
+#if PG_VERSION_NUM >= 180000
+#define sm_RelationGetPrimaryKeyIndex(rel) \
+	RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define sm_RelationGetPrimaryKeyIndex(rel) \
+	RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/* index scans gained instrumentation in 18 and flags in 19 */
+#if PG_VERSION_NUM >= 190000
+#define sm_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys), 0)
+#elif PG_VERSION_NUM >= 180000
+#define sm_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define sm_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
+/*
+ * CLUSTER parses to a RepackStmt from 19 on (as REPACK does; VACUUM FULL
+ * is still a VacuumStmt); in both the relation is NULL when no table is
+ * named.
+ */
+#if PG_VERSION_NUM >= 190000
+#define T_SmClusterStmt T_RepackStmt
+#define SmClusterStmt RepackStmt
+#else
+#define T_SmClusterStmt T_ClusterStmt
+#define SmClusterStmt ClusterStmt
+#endif
+
+/* standard_conforming_strings can only be on from 19 on */
+#if PG_VERSION_NUM >= 190000
+#define sm_standard_conforming_strings true
+#else
+#define sm_standard_conforming_strings standard_conforming_strings
+#endif
+
+/*
+ * compat_connect.c: dblink ignores connect_timeout from 16 on; arm a
+ * deadline of the connection's own connect_timeout around dblink_connect,
+ * and learn after it (failed: whether it failed) whether the deadline
+ * cut it short.
+ */
+extern void sm_connect_deadline_arm(const char *connstr);
+extern bool sm_connect_deadline_disarm(bool failed);
+
+#endif							/* SM_COMPAT_H */
