@@ -23,7 +23,6 @@ ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test
 ISOLATION_OPTS = --inputdir=test/isolation
 TAP_TESTS      = 1
 PROVE_TESTS    = $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS    = -I test/t
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL = $(libpq)
@@ -33,5 +32,11 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The TAP tests' shared module (test/t/SchemaMgrTest.pm).  Added after PGXS,
+# which sets PG_PROVE_FLAGS and empties PROVE_FLAGS, and not to PROVE_FLAGS,
+# which callers set on the command line (PROVE_FLAGS=--verbose).  prove runs
+# in the source directory.
+PG_PROVE_FLAGS += -I test/t
 
 $(OBJS): src/schema_mgr.h src/compat.h src/remote.h src/event_text.h
