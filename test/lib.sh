@@ -6,7 +6,19 @@
 # and starts/stops throwaway clusters.
 # ----------------------------------------------------------------------
 
-PG_MAJOR=15
+# The supported majors and the Debian suite that ships each one: this
+# machine's own (Debian 12) runs natively; every other major runs in a
+# chroot of its suite, since its binaries need that suite's libc.
+SM_MAJORS_TABLE="15 bookworm
+17 trixie
+18 sid
+19 experimental"
+SM_DEFAULT_MAJOR=15
+SM_MIRROR=${SM_MIRROR:-http://deb.debian.org/debian}
+# chroots are built once per machine and reused
+SM_CHROOT_CACHE=${SM_CHROOT_CACHE:-/var/cache/schema_mgr/chroots}
+
+PG_MAJOR=${PG_MAJOR:-$SM_DEFAULT_MAJOR}
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 
 sm_as_root() {
@@ -36,6 +48,7 @@ sm_missing_packages() {
         "$pgxs/test/regress/pg_regress postgresql-server-dev-$m"
         "$pgxs/test/isolation/pg_isolation_regress postgresql-server-dev-$m"
         "$pgxs/test/perl/PostgreSQL/Test/Cluster.pm postgresql-server-dev-$m"
+        "$root/usr/bin/prove perl"
         "$root/usr/bin/make make"
         "$root/usr/bin/gcc gcc"
     )
@@ -128,16 +141,23 @@ sm_prepare_work() {
     local src=$1 work=$2
     mkdir -p "$work/src" "$work/pg/usr/lib/postgresql" \
         "$work/pg/usr/share/postgresql" "$work/pg/usr/include"
-    if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        (cd "$src" && git ls-files -co --exclude-standard -z |
-            xargs -0 cp --parents -t "$work/src" 2>/dev/null)
-    else
-        cp -a "$src/." "$work/src/"
-    fi
+    sm_copy_tree "$src" "$work/src"
     cp -a "/usr/lib/postgresql/$PG_MAJOR" "$work/pg/usr/lib/postgresql/"
     cp -a "/usr/share/postgresql/$PG_MAJOR" "$work/pg/usr/share/postgresql/"
     cp -a /usr/include/postgresql "$work/pg/usr/include/"
     if [ "$(id -u)" = 0 ]; then chown -R postgres: "$work"; fi
+}
+
+# sm_copy_tree SRC DEST: the source tree's tracked and untracked, not
+# ignored files (all of them outside a git checkout) into DEST
+sm_copy_tree() {
+    mkdir -p "$2"
+    if git -C "$1" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$1" && git ls-files -co --exclude-standard -z |
+            xargs -0 cp --parents -t "$2" 2>/dev/null)
+    else
+        cp -a "$1/." "$2/"
+    fi
 }
 
 # sm_private_bindir WORK: the bin directory of the private copy
@@ -152,4 +172,176 @@ sm_build_install() {
     pgc="$(sm_private_bindir "$1")/pg_config"
     (cd "$1/src" && make -s -j2 PG_CONFIG="$pgc" && make -s PG_CONFIG="$pgc" install) \
         >"$2" 2>&1
+}
+
+# ------------------------------------------------------------ other majors
+
+# sm_all_majors: every supported major, in order
+sm_all_majors() {
+    echo "$SM_MAJORS_TABLE" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# sm_suite_of MAJOR: the Debian suite that ships MAJOR (fails if none)
+sm_suite_of() {
+    local s
+    s=$(echo "$SM_MAJORS_TABLE" | awk -v m="$1" '$1 == m { print $2 }')
+    [ -n "$s" ] && echo "$s"
+}
+
+# sm_select_majors SPEC: the majors SPEC names ("15 17", "all"), checked;
+# empty SPEC is the default major.
+sm_select_majors() {
+    local spec=${1:-$SM_DEFAULT_MAJOR} m out=""
+    [ "$spec" = all ] && spec=$(sm_all_majors)
+    for m in ${spec//,/ }; do
+        if ! sm_suite_of "$m" >/dev/null; then
+            echo "unsupported major: $m (supported: $(sm_all_majors))" >&2
+            return 1
+        fi
+        out="$out $m"
+    done
+    echo "${out# }"
+}
+
+# sm_runs_natively MAJOR [ROOT]: MAJOR runs on this machine itself (its
+# suite is this machine's, or we are inside the chroot built for it).
+sm_runs_natively() {
+    local root=${2:-} codename
+    [ "$(cat "$root/etc/schema_mgr_major" 2>/dev/null)" = "$1" ] && return 0
+    codename=$(. "$root/etc/os-release" 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] && [ "$(sm_suite_of "$1")" = "$codename" ]
+}
+
+# sm_chroot_dir MAJOR: where the chroot for MAJOR lives
+sm_chroot_dir() {
+    echo "$SM_CHROOT_CACHE/pg$1"
+}
+
+# sm_chroot_recipe MAJOR: what the chroot for MAJOR is built from, one
+# line; a chroot whose stamp differs is rebuilt.  The server, contrib and
+# server headers come from the major's own suite (experimental is a
+# layer over sid); gcc, make and the TAP framework are the base set; what
+# sm_missing_packages then finds missing (clang for the bitcode) is added.
+sm_chroot_recipe() {
+    local m=$1 suite base
+    suite=$(sm_suite_of "$m") || return 1
+    base=$suite
+    [ "$suite" = experimental ] && base=sid
+    echo "base=$base target=$suite mirror=$SM_MIRROR" \
+        "packages=postgresql-$m,postgresql-server-dev-$m" \
+        "tools=gcc,make,perl,libipc-run-perl,ca-certificates"
+}
+
+# sm_chroot_fresh MAJOR: the cached chroot exists and matches its recipe
+sm_chroot_fresh() {
+    local dir
+    dir=$(sm_chroot_dir "$1")
+    [ -f "$dir/etc/schema_mgr_chroot" ] &&
+        [ "$(cat "$dir/etc/schema_mgr_chroot")" = "$(sm_chroot_recipe "$1")" ] &&
+        [ -z "$(PG_MAJOR=$1 sm_missing_packages "$dir")" ]
+}
+
+# sm_ensure_chroot MAJOR: reuse the cached chroot, or (re)build it
+sm_ensure_chroot() {
+    local m=$1 dir recipe base target tools tmp missing
+    sm_chroot_fresh "$m" && return 0
+    dir=$(sm_chroot_dir "$m")
+    recipe=$(sm_chroot_recipe "$m") || return 1
+    base=$(echo "$recipe" | sed -E 's/.*base=([^ ]*).*/\1/')
+    target=$(echo "$recipe" | sed -E 's/.*target=([^ ]*).*/\1/')
+    tools=$(echo "$recipe" | sed -E 's/.*tools=([^ ]*).*/\1/')
+    echo "== building the PostgreSQL $m chroot ($target) in $dir"
+    command -v mmdebstrap >/dev/null || sm_ensure_tool mmdebstrap || return 1
+    tmp="$dir.new"
+    sm_as_root rm -rf "$tmp" "$dir"
+    sm_as_root mkdir -p "$(dirname "$dir")"
+    local sources=("deb $SM_MIRROR $base main")
+    [ "$target" != "$base" ] && sources+=("deb $SM_MIRROR $target main")
+    # a mirror may serve a frozen snapshot whose Release files have
+    # passed their Valid-Until date: accept them (signatures still count)
+    sm_as_root mmdebstrap --quiet --mode=root --variant=apt \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        --include="$tools" "$base" "$tmp" "${sources[@]}" ||
+        { echo "could not bootstrap $base" >&2; return 1; }
+    # the server and its headers from the target suite, then whatever
+    # else the build needs that the bootstrap did not bring
+    sm_chroot_apt "$tmp" -t "$target" "postgresql-$m" "postgresql-server-dev-$m" ||
+        return 1
+    missing=$(PG_MAJOR=$m sm_missing_packages "$tmp" | sed "s/^postgresql-contrib$/postgresql-$m/" |
+        sort -u | tr '\n' ' ')
+    if [ -n "${missing// /}" ]; then
+        # shellcheck disable=SC2086
+        sm_chroot_apt "$tmp" -t "$target" $missing || return 1
+    fi
+    sm_as_root rm -rf "$tmp/var/cache/apt/archives/"*.deb
+    echo "$m" | sm_as_root tee "$tmp/etc/schema_mgr_major" >/dev/null
+    echo "$recipe" | sm_as_root tee "$tmp/etc/schema_mgr_chroot" >/dev/null
+    sm_as_root mv "$tmp" "$dir"
+    missing=$(PG_MAJOR=$m sm_missing_packages "$dir" | tr '\n' ' ')
+    if [ -n "${missing// /}" ]; then
+        echo "the PostgreSQL $m chroot still lacks: $missing" >&2
+        return 1
+    fi
+}
+
+# sm_chroot_apt ROOT ARGS...: apt-get install inside ROOT
+sm_chroot_apt() {
+    local root=$1
+    shift
+    # the bootstrap leaves no package lists behind
+    sm_in_chroot "$root" sh -c 'apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "$@"' sh "$@" >/dev/null ||
+        { echo "could not install $* in $root" >&2; return 1; }
+}
+
+# sm_ensure_tool PACKAGE: install a tool on this machine
+sm_ensure_tool() {
+    sm_as_root apt-get update -qq &&
+        sm_as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "$1" >/dev/null
+}
+
+# sm_in_chroot ROOT COMMAND...: run COMMAND (as root) inside ROOT, with
+# /dev and /proc mounted in a private mount namespace that vanishes with it
+sm_in_chroot() {
+    local root=$1
+    shift
+    sm_as_root unshare --mount --propagation private -- bash -c '
+        root=$1; shift
+        mount --rbind /dev "$root/dev" && mount -t proc proc "$root/proc" &&
+            exec chroot "$root" "$@"' bash "$root" "$@"
+}
+
+# sm_run_major SRC MAJOR [PARTS...]: the suite for MAJOR, here when it runs
+# natively, else by this same runner inside the major's chroot (built or
+# reused), from a copy of the source tree.  The filters REGRESS, ISOLATION
+# and PROVE_TESTS are passed on.
+sm_run_major() {
+    local src=$1 m=$2 root box rc var pass=()
+    shift 2
+    if sm_runs_natively "$m"; then
+        bash "$src/test/run_tests.sh" --major "$m" "$@"
+        return
+    fi
+    sm_ensure_chroot "$m" || { echo "0 passed, 1 failed"; return 1; }
+    root=$(sm_chroot_dir "$m")
+    box=$(sm_as_root mktemp -d "$root/tmp/schema_mgr_src.XXXXXX") || return 1
+    sm_copy_tree "$src" "$box/src"
+    # the slate reference, where the runner looks for it beside the tree
+    if [ -f "$src/../shared/reference/slate_source.sql" ]; then
+        mkdir -p "$box/shared/reference"
+        cp "$src/../shared/reference/slate_source.sql" "$box/shared/reference/"
+    fi
+    chmod -R a+rX "$box"
+    for var in REGRESS ISOLATION PROVE_TESTS; do
+        [ -n "${!var+set}" ] && pass+=("$var=${!var}")
+    done
+    echo "== in the chroot $root"
+    sm_in_chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+        LANG=C.UTF-8 "${pass[@]}" \
+        bash "${box#"$root"}/src/test/run_tests.sh" --major "$m" "$@"
+    rc=$?
+    sm_as_root rm -rf "$box"
+    return $rc
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ----------------------------------------------------------------------
-# test/run_tests.sh [sh] [regress] [isolation] [tap]
+# test/run_tests.sh [--major N|"N M"|all] [sh] [regress] [isolation] [tap]
 #
 # The whole test suite (or the named parts of it): installs missing
 # packages, builds schema_mgr with -Werror, installs it into a private copy
@@ -11,6 +11,13 @@
 # TAP tests (test/t/).
 # Ends with "N passed, M failed" and exits non-zero on any failure.
 #
+# It tests PostgreSQL 15, this machine's own, unless --major (or the
+# PG_MAJORS variable) names other majors or "all" (see SM_MAJORS_TABLE in
+# test/lib.sh).  A major of another Debian suite runs in a chroot of that
+# suite, built once into /var/cache/schema_mgr/chroots and reused, where
+# this same script runs; several majors end with one line per major and
+# the total.
+#
 # As root it runs the build and the clusters as the "postgres" user, since
 # initdb refuses to run as root.  Filters: REGRESS="a b", ISOLATION="x",
 # PROVE_TESTS="test/t/010_x.pl" limit a part to the named tests.
@@ -19,6 +26,47 @@ set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/test/lib.sh"
+
+# --------------------------------------------------------- several majors
+if [ "${1:-}" != "--inside" ]; then
+    spec=${PG_MAJORS:-}
+    parts=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --major) spec=${2:-}; shift 2 || shift ;;
+        --major=*) spec=${1#--major=}; shift ;;
+        *) parts+=("$1"); shift ;;
+        esac
+    done
+    majors=$(sm_select_majors "$spec") || exit 2
+    # shellcheck disable=SC2086
+    set -- $majors
+    if [ $# -gt 1 ] || ! sm_runs_natively "$1"; then
+        total_ok=0 total_bad=0 summary="" out=$(mktemp)
+        for m in "$@"; do
+            echo "==== PostgreSQL $m"
+            sm_run_major "$SRC" "$m" "${parts[@]}" | tee "$out"
+            rc=${PIPESTATUS[0]}
+            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+            [ -n "$line" ] || line="0 passed, 0 failed"
+            read -r ok _ bad _ <<<"$line"
+            # a run that failed without saying so counts as one failure
+            if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
+                bad=1 line="$ok passed, 1 failed"
+            fi
+            total_ok=$((total_ok + ok)) total_bad=$((total_bad + bad))
+            summary="$summary
+PostgreSQL $m: $line"
+        done
+        rm -f "$out"
+        echo "$summary"
+        echo "$total_ok passed, $total_bad failed"
+        [ "$total_bad" = 0 ]
+        exit
+    fi
+    PG_MAJOR=$1 PG_BINDIR=/usr/lib/postgresql/$1/bin
+    set -- "${parts[@]}"
+fi
 
 # ---------------------------------------------------------------- outside
 if [ "${1:-}" != "--inside" ]; then
@@ -32,7 +80,7 @@ if [ "${1:-}" != "--inside" ]; then
         chmod 644 "$WORK/slate_source.sql"
         ref="$WORK/slate_source.sql"
     fi
-    sm_as_run_user env SLATE_REFERENCE="$ref" \
+    sm_as_run_user env SLATE_REFERENCE="$ref" PG_MAJOR="$PG_MAJOR" \
         bash "$WORK/src/test/run_tests.sh" --inside "$WORK" "$@"
     rc=$?
     if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "(work tree kept in $WORK)"; fi
@@ -116,7 +164,7 @@ for suite in "${SUITES[@]}"; do
         echo "== TAP"
         for t in ${PROVE_TESTS:-$(ls test/t/*.pl 2>/dev/null)}; do
             make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
-                PROVE_TESTS="$t" PROVE_FLAGS="-I test/t -v" \
+                PROVE_TESTS="$t" PROVE_FLAGS="-v" \
                 >"$WORK/tap.out" 2>&1
             rc=$?
             grep -E '^(ok|not ok|#   Failed|# Looks like)' "$WORK/tap.out" |

@@ -11,24 +11,11 @@
 # ----------------------------------------------------------------------
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib/tap.sh"
 
-n=0
-fails=0
-check() {   # check NAME EXPECTED ACTUAL
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   expected: '$2'"
-        echo "#        got: '$3'"
-        fails=$((fails + 1))
-    fi
-}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-m=$PG_MAJOR
 
 # put FILE... under ROOT
 plant() {
@@ -37,67 +24,83 @@ plant() {
     for f in "$@"; do mkdir -p "$(dirname "$root$f")" && : >"$root$f"; done
 }
 
-# What Debian's postgresql-N, postgresql-client-N and the rest ship that
-# the build looks at, by package (postgresql-server-dev-N: the headers).
-server_files=(/usr/lib/postgresql/$m/bin/postgres
-              /usr/share/postgresql/$m/extension/dblink.control)
-client_files=(/usr/lib/postgresql/$m/bin/pg_config
-              /usr/lib/postgresql/$m/lib/pgxs/src/makefiles/pgxs.mk
-              /usr/lib/postgresql/$m/lib/pgxs/src/test/regress/pg_regress
-              /usr/lib/postgresql/$m/lib/pgxs/src/test/isolation/pg_isolation_regress
-              /usr/lib/postgresql/$m/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm)
-dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
-tool_files=(/usr/bin/make /usr/bin/gcc /usr/share/perl5/IPC/Run.pm)
-global=/usr/lib/postgresql/$m/lib/pgxs/src/Makefile.global
-
 missing() { sm_missing_packages "$1" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 
-# 1. an empty machine needs everything
-empty=$tmp/empty
-mkdir -p "$empty"
-check "empty machine: everything is missing" \
-    "gcc libipc-run-perl make postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
-    "$(missing "$empty")"
+# Sections 1 to 5 for every supported major: the same files, each under
+# its major's directories.
+for m in $(sm_all_majors); do
+    PG_MAJOR=$m
+    tmp_m=$tmp/$m
+    mkdir -p "$tmp_m"
+    # What Debian's postgresql-N, postgresql-client-N and the rest ship that
+    # the build looks at, by package (postgresql-server-dev-N: the headers).
+    server_files=(/usr/lib/postgresql/$m/bin/postgres
+                  /usr/share/postgresql/$m/extension/dblink.control)
+    client_files=(/usr/lib/postgresql/$m/bin/pg_config
+                  /usr/lib/postgresql/$m/lib/pgxs/src/makefiles/pgxs.mk
+                  /usr/lib/postgresql/$m/lib/pgxs/src/test/regress/pg_regress
+                  /usr/lib/postgresql/$m/lib/pgxs/src/test/isolation/pg_isolation_regress
+                  /usr/lib/postgresql/$m/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm)
+    dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
+    tool_files=(/usr/bin/make /usr/bin/gcc /usr/bin/prove /usr/share/perl5/IPC/Run.pm)
+    global=/usr/lib/postgresql/$m/lib/pgxs/src/Makefile.global
 
-# 2. a database server: server, client and contrib, no server headers
-db=$tmp/dbserver
-plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}"
-printf 'with_llvm\t= yes\nCLANG = /usr/bin/clang-14\n' >"$db$global"
-check "database server without headers: postgresql-server-dev-$m" \
-    "clang-14 postgresql-server-dev-$m" "$(missing "$db")"
+    # 1. an empty machine needs everything
+    empty=$tmp_m/empty
+    mkdir -p "$empty"
+    check "empty machine: everything is missing" \
+        "gcc libipc-run-perl make perl postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
+        "$(missing "$empty")"
 
-# 3. the same with the headers
-full=$tmp/full
-cp -a "$db" "$full"
-plant "$full" "${dev_files[@]}"
-check "complete machine: nothing is missing" "" "$(missing "$full")"
+    # 2. a database server: server, client and contrib, no server headers
+    db=$tmp_m/dbserver
+    plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}"
+    printf 'with_llvm\t= yes\nCLANG = /usr/bin/clang-14\n' >"$db$global"
+    check "database server without headers: postgresql-server-dev-$m" \
+        "clang-14 postgresql-server-dev-$m" "$(missing "$db")"
 
-# 4. headers present, PGXS built without LLVM: no clang needed
-nollvm=$tmp/nollvm
-cp -a "$full" "$nollvm"
-rm "$nollvm/usr/bin/clang-14"
-printf 'with_llvm\t= no\n' >"$nollvm$global"
-check "PGXS without LLVM needs no clang" "" "$(missing "$nollvm")"
+    # 3. the same with the headers
+    full=$tmp_m/full
+    cp -a "$db" "$full"
+    plant "$full" "${dev_files[@]}"
+    check "complete machine: nothing is missing" "" "$(missing "$full")"
 
-# 5. each needed file, removed alone, is found missing
-for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}"; do
-    one=$tmp/one
-    rm -rf "$one"
-    cp -a "$full" "$one"
-    rm "$one$f"
-    got=$(missing "$one")
-    n=$((n + 1))
-    if [ -n "$got" ]; then
-        echo "ok $n - without $f: $got"
-    else
-        echo "not ok $n - without $f nothing is found missing"
-        fails=$((fails + 1))
-    fi
+    # 4. headers present, PGXS built without LLVM: no clang needed
+    nollvm=$tmp_m/nollvm
+    cp -a "$full" "$nollvm"
+    rm "$nollvm/usr/bin/clang-14"
+    printf 'with_llvm\t= no\n' >"$nollvm$global"
+    check "PGXS without LLVM needs no clang" "" "$(missing "$nollvm")"
+
+    # 5. each needed file, removed alone, is found missing
+    for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}"; do
+        one=$tmp_m/one
+        rm -rf "$one"
+        cp -a "$full" "$one"
+        rm "$one$f"
+        got=$(missing "$one")
+        n=$((n + 1))
+        if [ -n "$got" ]; then
+            echo "ok $n - without $f: $got"
+        else
+            echo "not ok $n - without $f nothing is found missing"
+            fails=$((fails + 1))
+        fi
+    done
+
 done
+
+# Section 6 for the default major, whose trees the loop left behind
+m=$SM_DEFAULT_MAJOR
+PG_MAJOR=$m
+tmp_m=$tmp/$m
+db=$tmp_m/dbserver
+full=$tmp_m/full
+dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
 
 # 6. sm_ensure_packages asks apt-get for exactly what is missing, and
 # fails when the install did not bring the files
-apt_log=$tmp/apt.log
+apt_log=$tmp_m/apt.log
 sm_as_root() {
     echo "$*" >>"$apt_log"
     case "$*" in
@@ -105,7 +108,7 @@ sm_as_root() {
     esac
     return 0
 }
-ensure=$tmp/ensure
+ensure=$tmp_m/ensure
 cp -a "$db" "$ensure"
 : >"$apt_log"
 FAKE_INSTALL=1 sm_ensure_packages "$ensure" >/dev/null 2>&1
@@ -125,5 +128,4 @@ sm_ensure_packages "$full" >/dev/null 2>&1
 rc=$?
 check "ensure on a complete machine installs nothing" "0 0" "$rc $(wc -l <"$apt_log")"
 
-echo "1..$n"
-[ "$fails" = 0 ]
+tap_done
