@@ -92,6 +92,8 @@ SELECT register_migration('app', 5, 'dic', 'DROP INDEX CONCURRENTLY items_name')
 SELECT register_migration('app', 5, 'ric', 'REINDEX TABLE CONCURRENTLY items');
 SELECT register_migration('app', 5, 'ric', 'REINDEX (CONCURRENTLY) TABLE items');
 SELECT register_migration('app', 5, 'vac', 'VACUUM items');
+SELECT register_migration('app', 5, 'vac', 'VACUUM (FULL) items');
+SELECT register_migration('app', 5, 'cluster', 'CLUSTER');
 SELECT register_migration('app', 5, 'db', 'CREATE DATABASE x');
 SELECT register_migration('app', 5, 'db', 'DROP DATABASE x');
 SELECT register_migration('app', 5, 'ts', $$CREATE TABLESPACE x LOCATION '/tmp'$$);
