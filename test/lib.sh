@@ -14,6 +14,8 @@ SM_MAJORS_TABLE="15 bookworm
 18 sid
 19 experimental"
 SM_DEFAULT_MAJOR=15
+# pg_upgrade is tested from the default major to this one, in its chroot
+SM_UPGRADE_TO=17
 SM_MIRROR=${SM_MIRROR:-http://deb.debian.org/debian}
 # chroots are built once per machine and reused
 SM_CHROOT_CACHE=${SM_CHROOT_CACHE:-/var/cache/schema_mgr/chroots}
@@ -334,6 +336,12 @@ sm_run_major() {
         cp "$src/../shared/reference/slate_source.sql" "$box/shared/reference/"
     fi
     chmod -R a+rX "$box"
+    # the default major's installation for the pg_upgrade test
+    if [ "$m" = "$SM_UPGRADE_TO" ] && sm_wants_part upgrade "$@"; then
+        sm_prepare_old_install "$src" "$box/old" "$root" ||
+            { sm_as_root rm -rf "$box"; echo "0 passed, 1 failed"; return 1; }
+        pass+=("SM_OLD_INSTALL=${box#"$root"}/old/pg/usr/lib/postgresql/$SM_DEFAULT_MAJOR")
+    fi
     for var in REGRESS ISOLATION PROVE_TESTS; do
         [ -n "${!var+set}" ] && pass+=("$var=${!var}")
     done
@@ -344,4 +352,47 @@ sm_run_major() {
     rc=$?
     sm_as_root rm -rf "$box"
     return $rc
+}
+
+# sm_wants_part PART [PARTS...]: PART is among PARTS, or PARTS is empty
+# (the whole suite)
+sm_wants_part() {
+    local want=$1 p
+    shift
+    [ $# -eq 0 ] && return 0
+    for p in "$@"; do [ "$p" = "$want" ] && return 0; done
+    return 1
+}
+
+# sm_prepare_old_install SRC WORK ROOT: this machine's own major, with
+# schema_mgr built and installed, as a private copy in WORK (under the
+# chroot ROOT) that pg_upgrade can run from inside ROOT.  The libraries
+# its binaries need and ROOT lacks (another suite ships other sonames,
+# e.g. ICU) are copied into its lib directory, where the TAP framework
+# puts LD_LIBRARY_PATH for an older installation.
+sm_prepare_old_install() {
+    local src=$1 work=$2 root=$3 inst pass missing so path
+    PG_MAJOR=$SM_DEFAULT_MAJOR sm_ensure_packages || return 1
+    PG_MAJOR=$SM_DEFAULT_MAJOR sm_prepare_work "$src" "$work"
+    if ! PG_MAJOR=$SM_DEFAULT_MAJOR sm_build_install "$work" "$work/build.log"; then
+        cat "$work/build.log"
+        return 1
+    fi
+    inst=$work/pg/usr/lib/postgresql/$SM_DEFAULT_MAJOR
+    for pass in 1 2 3 4; do
+        missing=$(for f in "$inst"/bin/* "$inst"/lib/*.so; do
+            sm_as_root chroot "$root" env LD_LIBRARY_PATH="${inst#"$root"}/lib" \
+                ldd "${f#"$root"}" 2>/dev/null
+        done | awk '/not found/ { print $1 }' | sort -u)
+        [ -z "$missing" ] && break
+        for so in $missing; do
+            path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+            if [ -z "$path" ]; then
+                echo "$so, needed by PostgreSQL $SM_DEFAULT_MAJOR, is not on this machine" >&2
+                return 1
+            fi
+            cp -L "$path" "$inst/lib/"
+        done
+    done
+    chmod -R a+rX "$work"
 }

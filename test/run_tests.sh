@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ----------------------------------------------------------------------
 # test/run_tests.sh [--major N|"N M"|all] [sh] [regress] [isolation] [tap]
+#                   [upgrade]
 #
 # The whole test suite (or the named parts of it): installs missing
 # packages, builds schema_mgr with -Werror, installs it into a private copy
@@ -16,7 +17,8 @@
 # test/lib.sh).  A major of another Debian suite runs in a chroot of that
 # suite, built once into /var/cache/schema_mgr/chroots and reused, where
 # this same script runs; several majors end with one line per major and
-# the total.
+# the total.  In the chroot of SM_UPGRADE_TO (17) the whole suite also
+# runs the "upgrade" part: test/upgrade/, pg_upgrade from 15.
 #
 # As root it runs the build and the clusters as the "postgres" user, since
 # initdb refuses to run as root.  Filters: REGRESS="a b", ISOLATION="x",
@@ -91,7 +93,11 @@ fi
 WORK=$2
 shift 2
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(sh regress isolation tap)
+if [ ${#SUITES[@]} -eq 0 ]; then
+    SUITES=(sh regress isolation tap)
+    # with an older major at hand, pg_upgrade from it too
+    [ -n "${SM_OLD_INSTALL:-}" ] && SUITES+=(upgrade)
+fi
 BINDIR=$(sm_private_bindir "$WORK")
 export PG_CONFIG="$BINDIR/pg_config"
 export PATH="$BINDIR:$PATH"
@@ -124,6 +130,29 @@ count_regress() {
     [ "$bad" = 0 ] && [ "$ok" -gt 0 ] && return 0
     [ "$bad" = 0 ] && failed=$((failed + 1))   # the driver itself failed
     return 1
+}
+
+# run_tap FILE: one TAP test through make installcheck, as packagers run it
+run_tap() {
+    local t=$1 rc n_ok n_bad f
+    make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
+        PROVE_TESTS="$t" PROVE_FLAGS="-v" \
+        >"$WORK/tap.out" 2>&1
+    rc=$?
+    grep -E '^(ok|not ok|#   Failed|# Looks like)' "$WORK/tap.out" |
+        sed "s|^|$(basename "$t"): |" | grep -v '^.*: ok' || true
+    n_ok=$(grep -cE '^ok ' "$WORK/tap.out" || true)
+    n_bad=$(grep -cE '^not ok ' "$WORK/tap.out" || true)
+    if [ $rc != 0 ] && [ "$n_bad" = 0 ]; then n_bad=1; fi
+    echo "$(basename "$t") ... $n_ok ok, $n_bad failed"
+    passed=$((passed + n_ok))
+    failed=$((failed + n_bad))
+    if [ "$n_bad" != 0 ]; then
+        tail -50 "$WORK/tap.out"
+        for f in tmp_check/log/regress_log_*; do
+            [ -f "$f" ] && { echo "== $f"; tail -80 "$f"; }
+        done
+    fi
 }
 
 for suite in "${SUITES[@]}"; do
@@ -163,28 +192,22 @@ for suite in "${SUITES[@]}"; do
     tap)
         echo "== TAP"
         for t in ${PROVE_TESTS:-$(ls test/t/*.pl 2>/dev/null)}; do
-            make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
-                PROVE_TESTS="$t" PROVE_FLAGS="-v" \
-                >"$WORK/tap.out" 2>&1
-            rc=$?
-            grep -E '^(ok|not ok|#   Failed|# Looks like)' "$WORK/tap.out" |
-                sed "s|^|$(basename "$t"): |" | grep -v '^.*: ok' || true
-            n_ok=$(grep -cE '^ok ' "$WORK/tap.out" || true)
-            n_bad=$(grep -cE '^not ok ' "$WORK/tap.out" || true)
-            if [ $rc != 0 ] && [ "$n_bad" = 0 ]; then n_bad=1; fi
-            echo "$(basename "$t") ... $n_ok ok, $n_bad failed"
-            passed=$((passed + n_ok))
-            failed=$((failed + n_bad))
-            if [ "$n_bad" != 0 ]; then
-                tail -50 "$WORK/tap.out"
-                for f in tmp_check/log/regress_log_*; do
-                    [ -f "$f" ] && { echo "== $f"; tail -80 "$f"; }
-                done
-            fi
+            run_tap "$t"
         done
         ;;
+    upgrade)
+        echo "== pg_upgrade from ${SM_OLD_INSTALL:-(no older major given)}"
+        if [ -z "${SM_OLD_INSTALL:-}" ]; then
+            echo "the upgrade part needs SM_OLD_INSTALL (run_tests.sh --major $SM_UPGRADE_TO)"
+            failed=$((failed + 1))
+        else
+            for t in test/upgrade/*.pl; do
+                run_tap "$t"
+            done
+        fi
+        ;;
     *)
-        echo "unknown suite: $suite (sh, regress, isolation, tap)" >&2
+        echo "unknown suite: $suite (sh, regress, isolation, tap, upgrade)" >&2
         failed=$((failed + 1))
         ;;
     esac

@@ -26,6 +26,13 @@ check "an unsupported major is refused" 1 $?
 check "suites" "bookworm trixie sid experimental" \
     "$(for m in 15 17 18 19; do sm_suite_of "$m"; done | tr '\n' ' ' | sed 's/ $//')"
 
+# which parts a run wants: the whole suite, or the ones named
+sm_wants_part upgrade; check "no parts named: the upgrade part runs" 0 $?
+sm_wants_part upgrade regress upgrade; check "upgrade named: it runs" 0 $?
+sm_wants_part upgrade regress tap; check "other parts named: it does not" 1 $?
+check "pg_upgrade is tested from the default major to a chroot major" \
+    "15 no" "$SM_DEFAULT_MAJOR $(sm_runs_natively "$SM_UPGRADE_TO" "$tmp/none" && echo yes || echo no)"
+
 # 2. native or chroot: by the machine's codename, or the chroot's marker
 machine() {   # machine ROOT CODENAME [MARKER]
     mkdir -p "$1/etc"
