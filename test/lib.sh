@@ -320,13 +320,20 @@ sm_in_chroot() {
 # reused), from a copy of the source tree.  The filters REGRESS, ISOLATION
 # and PROVE_TESTS are passed on.
 sm_run_major() {
-    local src=$1 m=$2 root box rc var pass=()
+    local src=$1 m=$2 root box rc var lock pass=()
     shift 2
     if sm_runs_natively "$m"; then
         bash "$src/test/run_tests.sh" --major "$m" "$@"
         return
     fi
+    # one run builds a chroot while no other uses it; runs share it
+    sm_as_root mkdir -p "$SM_CHROOT_CACHE" &&
+        sm_as_root touch "$SM_CHROOT_CACHE/pg$m.lock" &&
+        sm_as_root chmod 666 "$SM_CHROOT_CACHE/pg$m.lock" &&
+        exec {lock}<"$SM_CHROOT_CACHE/pg$m.lock" || return 1
+    flock -x "$lock"
     sm_ensure_chroot "$m" || { echo "0 passed, 1 failed"; return 1; }
+    flock -s "$lock"
     root=$(sm_chroot_dir "$m")
     box=$(sm_as_root mktemp -d "$root/tmp/schema_mgr_src.XXXXXX") || return 1
     sm_copy_tree "$src" "$box/src"
@@ -351,6 +358,7 @@ sm_run_major() {
         bash "${box#"$root"}/src/test/run_tests.sh" --major "$m" "$@"
     rc=$?
     sm_as_root rm -rf "$box"
+    exec {lock}<&-
     return $rc
 }
 
