@@ -253,6 +253,7 @@ sm_ensure_chroot() {
     target=$(echo "$recipe" | sed -E 's/.*target=([^ ]*).*/\1/')
     tools=$(echo "$recipe" | sed -E 's/.*tools=([^ ]*).*/\1/')
     echo "== building the PostgreSQL $m chroot ($target) in $dir"
+    local started=$SECONDS
     command -v mmdebstrap >/dev/null || sm_ensure_tool mmdebstrap || return 1
     tmp="$dir.new"
     sm_as_root rm -rf "$tmp" "$dir"
@@ -279,6 +280,7 @@ sm_ensure_chroot() {
     echo "$m" | sm_as_root tee "$tmp/etc/schema_mgr_major" >/dev/null
     echo "$recipe" | sm_as_root tee "$tmp/etc/schema_mgr_chroot" >/dev/null
     sm_as_root mv "$tmp" "$dir"
+    echo "== built the PostgreSQL $m chroot in $((SECONDS - started)) s"
     missing=$(PG_MAJOR=$m sm_missing_packages "$dir" | tr '\n' ' ')
     if [ -n "${missing// /}" ]; then
         echo "the PostgreSQL $m chroot still lacks: $missing" >&2
