@@ -10,7 +10,8 @@
  * and the range hashes restore and sync check with), remote.c (dblink
  * connections, SPI plumbing and the job runner the three of them share,
  * declared in the private header remote.h) and util.c (helpers used by more
- * than one of them).  schema_mgr.c is the module entry point.
+ * than one of them).  schema_mgr.c is the module entry point; compat.h (with
+ * compat_connect.c) holds what differs between PostgreSQL majors.
  *
  *-------------------------------------------------------------------------
  */
