@@ -25,6 +25,10 @@ SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseU
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := NULL);
 SELECT * FROM restore_events('dbname=backup', remote_table := '');
 SELECT * FROM restore_events('dbname=backup', remote_table := 'a.b.c');
+-- a bad remote_table is named as such, and not repeated
+SELECT * FROM restore_events('dbname=backup', remote_table := 'events; DROP TABLE x');
+SELECT * FROM sync_events('dbname=backup', remote_table := 'events x');
+SELECT * FROM compare_events('dbname=backup', remote_table := '.events');
 SELECT * FROM sync_events(NULL);
 SELECT * FROM sync_events('');
 SELECT * FROM compare_events(NULL);

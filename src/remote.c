@@ -4,13 +4,26 @@
  *	  Talking to another database through dblink, for restore_events,
  *	  sync_events and compare_events: connection strings (building,
  *	  quoting, finding and scrubbing the password), connecting with a
- *	  useful hint, SPI and dblink plumbing, and running one call's job.
+ *	  useful hint, dblink plumbing, checking the remote events table, and
+ *	  running one call's job.
  *
  * dblink is used through its SQL functions via SPI, found in whatever
  * schema the dblink extension lives in at call time; schema_mgr does not
  * require it.  Every value handed to dblink is an SPI parameter; the only
  * text spliced into SQL (local, or sent to the remote) is quoted
  * identifiers, one quoted literal (the remote table's name) and integers.
+ *
+ * The remote database is not trusted to be harmless: any role that may
+ * create objects in a schema on the remote session's search_path could
+ * plant operators, functions or types there that shadow the built-in ones
+ * and would run as the connecting role.  So every query sent to the remote
+ * names functions, operators and types with their pg_catalog schema, and
+ * the remote transaction fixes search_path to pg_catalog, pg_temp before
+ * anything but the name lookup of the table (which names nothing else) is
+ * sent; row security is turned off, so a policy cannot run either (a
+ * table that needs one for the connecting role is an error), and the table
+ * must be a plain or partitioned table (not a view) whose id, ts and event
+ * columns have built-in types.
  *
  * All the work of one call runs inside an internal subtransaction, so that
  * on any error (including a query cancel) the named dblink connection can
@@ -30,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
@@ -38,11 +52,10 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
+#include "utils/varlena.h"
 
 #include "remote.h"
 
-static const char *remote_noun(RemoteRole role);
 static void append_conninfo(StringInfo buf, const char *key, const char *value);
 static char *conninfo_value(const char *conninfo, const char *key);
 static char *scrub(const char *str, const char *secret);
@@ -50,6 +63,8 @@ static char *chomp(char *str);
 static bool connection_has_password(const char *connection);
 static char *text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 static char *quote_remote_table(const char *name);
+static void check_remote_table(Remote *r);
+static Datum first_row_value(int col, bool *isnull);
 static void remote_disconnect(Remote *r);
 static const char *connect_hint(const char *msg);
 static void remote_connect_call(void *arg);
@@ -66,7 +81,7 @@ static int	connection_counter = 0;
  */
 
 /* Name of the role of the remote database, for messages. */
-static const char *
+const char *
 remote_noun(RemoteRole role)
 {
 	switch (role)
@@ -272,77 +287,43 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 /*
  * Quoted, qualified name of a remote table given as text ("events",
  * "backup.events", "\"My Table\"").  The remote name is resolved later, on
- * the remote side; here it is only split and requoted.
+ * the remote side; here it is only split and requoted.  The message does
+ * not repeat the argument, which may be anything.
  */
 static char *
 quote_remote_table(const char *name)
 {
+	char	   *raw = pstrdup(name);
 	List	   *names;
 	ListCell   *lc;
 	StringInfoData buf;
 
-	names = stringToQualifiedNameList(name);
-	if (list_length(names) > 2)
+	if (!SplitIdentifierString(raw, '.', &names) || list_length(names) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid remote table name \"%s\"", name),
-				 errhint("Give a table name, optionally qualified by its schema.")));
+				 errmsg("remote_table is not a valid table name"),
+				 errdetail("remote_table must name a table, optionally qualified by its schema, such as events or backup.events."),
+				 errhint("Double-quote a name that holds characters other than letters, digits and underscores, as in '\"My Schema\".events'.")));
 	initStringInfo(&buf);
 	foreach(lc, names)
 	{
 		if (buf.len > 0)
 			appendStringInfoChar(&buf, '.');
-		appendStringInfoString(&buf, quote_identifier(strVal(lfirst(lc))));
+		appendStringInfoString(&buf, quote_identifier((char *) lfirst(lc)));
 	}
 	return buf.data;
 }
 
 /* ------------------------------------------------------------------------
- * SPI and dblink plumbing
+ * dblink plumbing
  * ------------------------------------------------------------------------
  */
 
-/* Run SQL with text parameters; errors out unless the result is as expected. */
-void
-remote_spi_exec(const char *sql, int nargs, const char **args, int expect)
+/* Column col of the first row of the last SPI result. */
+static Datum
+first_row_value(int col, bool *isnull)
 {
-	Oid			types[4];
-	Datum		values[4];
-	int			i;
-	int			rc;
-
-	Assert(nargs <= 4);
-	for (i = 0; i < nargs; i++)
-	{
-		types[i] = TEXTOID;
-		values[i] = CStringGetTextDatum(args[i]);
-	}
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-	if (rc != expect)
-		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-}
-
-/* int8 value of column col of row row of the last SPI result (0 if NULL). */
-int64
-remote_spi_int8(int row, int col, bool *isnull)
-{
-	bool		null;
-	Datum		d;
-
-	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &null);
-	if (isnull)
-		*isnull = null;
-	return null ? 0 : DatumGetInt64(d);
-}
-
-/* text value (palloc'd in the current context) of the last SPI result */
-char *
-remote_spi_text(int row, int col)
-{
-	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
-
-	return v;
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
 /* Run a statement on the remote side (no result rows). */
@@ -352,7 +333,7 @@ remote_exec(Remote *r, const char *sql)
 	char	   *q = psprintf("SELECT %s.dblink_exec($1, $2)", r->dblink);
 	const char *args[2] = {r->connname, sql};
 
-	remote_spi_exec(q, 2, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 2, args, SPI_OK_SELECT);
 }
 
 /*
@@ -366,7 +347,7 @@ remote_query(Remote *r, const char *sql, const char *coldefs)
 							 r->dblink, coldefs);
 	const char *args[2] = {r->connname, sql};
 
-	remote_spi_exec(q, 2, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 2, args, SPI_OK_SELECT);
 }
 
 /* Close our dblink connection if it is open (safe to call twice). */
@@ -382,7 +363,7 @@ remote_disconnect(Remote *r)
 				 "WHERE $1 = ANY (%s.dblink_get_connections())",
 				 r->dblink, r->dblink);
 	args[0] = r->connname;
-	remote_spi_exec(q, 1, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 1, args, SPI_OK_SELECT);
 	r->connected = false;
 }
 
@@ -425,7 +406,7 @@ remote_connect_call(void *arg)
 	Remote	   *r = (Remote *) arg;
 	const char *args[2] = {r->connname, r->connstr};
 
-	remote_spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
+	sm_spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
 					 2, args, SPI_OK_SELECT);
 }
 
@@ -478,26 +459,29 @@ remote_connect(Remote *r)
 }
 
 /*
- * Set up the remote session: a fixed date style and search_path, one
- * REPEATABLE READ READ ONLY transaction (one snapshot for the whole call),
- * and the remote table resolved to a qualified name.
+ * Set up the remote session: one REPEATABLE READ READ ONLY transaction
+ * (one snapshot for the whole call) with a fixed search_path, date style
+ * and no row security, and the remote table resolved to a qualified name
+ * and checked.
  */
 void
 remote_setup(Remote *r)
 {
-	char	   *sql;
-	char	   *quoted = quote_remote_table(r->table_arg);
+	bool		isnull;
 
 	remote_exec(r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 
-	/* resolve the name with the remote's own search_path */
-	sql = psprintf("SELECT n.nspname::text, c.relname::text "
-				   "FROM pg_catalog.pg_class c "
-				   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				   "WHERE c.oid = pg_catalog.to_regclass(%s)",
-				   quote_literal_cstr(quoted));
-	remote_query(r, sql, "nspname text, relname text");
-	if (SPI_processed != 1)
+	/*
+	 * The table name is resolved as the remote resolves it, with the remote
+	 * session's own search_path: the one query sent before that path is
+	 * fixed.  It names only a pg_catalog function and type and holds no
+	 * operator, so nothing on that path can stand in for any part of it.
+	 */
+	remote_query(r, psprintf("SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid",
+							 quote_literal_cstr(quote_remote_table(r->table_arg))),
+				 "relid oid");
+	r->relid = DatumGetObjectId(first_row_value(1, &isnull));
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table \"%s\" does not exist in the %s",
@@ -506,24 +490,87 @@ remote_setup(Remote *r)
 				 errhint("Name the events table of the %s with the remote_table argument.",
 						 remote_noun(r->role)),
 				 errhidestmt(r->hide_stmt)));
-	r->table = psprintf("%s.%s", quote_identifier(remote_spi_text(0, 1)),
-						quote_identifier(remote_spi_text(0, 2)));
 
 	remote_exec(r, "SET LOCAL search_path = pg_catalog, pg_temp");
 	remote_exec(r, "SET LOCAL datestyle = ISO");
+	remote_exec(r, "SET LOCAL row_security = off");
+	check_remote_table(r);
 }
 
-/* count, min and max of the local store's ids above from_id */
-void
-remote_local_stats(Job *job, int64 from_id, int64 *count, int64 *min, int64 *max)
+/* The type of a column of the remote table, or NULL: SQL for a subquery. */
+#define REMOTE_COLUMN_TYPE(col) \
+	"(SELECT a.atttypid FROM pg_catalog.pg_attribute a " \
+	"WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid " \
+	"AND a.attname OPERATOR(pg_catalog.=) '" col "' " \
+	"AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)"
+
+/*
+ * Whether the remote relation r->relid is an events table: a plain or
+ * partitioned table (a view could run anything) with an integer id, a ts
+ * timestamp with time zone and an event jsonb, json or text column.  Sets
+ * r->table (quoted and qualified) and r->id_unique (a unique index on id
+ * alone, so that ids need not be counted for duplicates).
+ */
+static void
+check_remote_table(Remote *r)
 {
-	remote_spi_exec(psprintf("SELECT count(*), min(id), max(id) FROM %s "
-							  "WHERE id > " INT64_FORMAT,
-							  job->store.qualified_name, from_id),
-					 0, NULL, SPI_OK_SELECT);
-	*count = remote_spi_int8(0, 1, NULL);
-	*min = remote_spi_int8(0, 2, NULL);
-	*max = remote_spi_int8(0, 3, NULL);
+	char		relkind;
+	Oid			id_type,
+				ts_type,
+				event_type;
+	bool		isnull;
+	const char *problem = NULL;
+
+	remote_query(r, psprintf("SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, "
+							 "c.relkind::pg_catalog.text, "
+							 REMOTE_COLUMN_TYPE("id") ", "
+							 REMOTE_COLUMN_TYPE("ts") ", "
+							 REMOTE_COLUMN_TYPE("event") ", "
+							 "EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+							 "JOIN pg_catalog.pg_attribute a "
+							 "ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+							 "AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] "
+							 "WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid "
+							 "AND i.indisunique AND i.indisvalid "
+							 "AND i.indnatts OPERATOR(pg_catalog.=) 1 "
+							 "AND i.indpred IS NULL AND i.indexprs IS NULL "
+							 "AND a.attname OPERATOR(pg_catalog.=) 'id') "
+							 "FROM pg_catalog.pg_class c "
+							 "JOIN pg_catalog.pg_namespace n "
+							 "ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							 "WHERE c.oid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid",
+							 r->relid),
+				 "nspname text, relname text, relkind text, id_type oid, "
+				 "ts_type oid, event_type oid, id_unique boolean");
+	if (SPI_processed != 1)
+		elog(ERROR, "the remote table with OID %u has disappeared", r->relid);
+	r->table = psprintf("%s.%s", quote_identifier(sm_spi_text(0, 1)),
+						quote_identifier(sm_spi_text(0, 2)));
+	relkind = sm_spi_text(0, 3)[0];
+	/* a missing column's type is NULL, i.e. InvalidOid */
+	id_type = DatumGetObjectId(first_row_value(4, &isnull));
+	ts_type = DatumGetObjectId(first_row_value(5, &isnull));
+	event_type = DatumGetObjectId(first_row_value(6, &isnull));
+	r->id_unique = DatumGetBool(first_row_value(7, &isnull));
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		problem = "It is not a table.";
+	else if (id_type != INT8OID && id_type != INT4OID && id_type != INT2OID)
+		problem = "It has no column \"id\" of type bigint.";
+	else if (ts_type != TIMESTAMPTZOID)
+		problem = "It has no column \"ts\" of type timestamp with time zone.";
+	else if (event_type != JSONBOID && event_type != JSONOID && event_type != TEXTOID)
+		problem = "It has no column \"event\" of type jsonb.";
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation %s in the %s is not an events table",
+						r->table, remote_noun(r->role)),
+				 errdetail("%s An events table has the columns id bigint, ts timestamp with time zone and event jsonb.",
+						   problem),
+				 errhint("Name the events table of the %s with the remote_table argument.",
+						 remote_noun(r->role)),
+				 errhidestmt(r->hide_stmt)));
 }
 
 /* ------------------------------------------------------------------------
@@ -576,6 +623,11 @@ remote_run_job(Job *job, JobWork work)
 	edata = sm_try_subxact(job_call, &call);
 	if (edata != NULL)
 	{
+		/* a row of the remote that this side cannot take: say which */
+		if (job->loading_hi > 0 &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
+			edata = restore_explain_load_error(job, edata);
+
 		/*
 		 * Never leave the named connection (and its remote transaction)
 		 * open: not even when a second cancel arrives meanwhile.
