@@ -704,10 +704,26 @@ remote_from_connection(Remote *r, const char *connection)
 	r->describe = buf.len > 0 ? buf.data : pstrdup("default connection parameters");
 }
 
+/*
+ * The store argument: InvalidOid when not given (NULL), which means the
+ * only store of its kind.  0 (regclass '-') names no table and is refused,
+ * not taken for "not given".
+ */
 static Oid
 store_arg(FunctionCallInfo fcinfo, int argno)
 {
-	return PG_ARGISNULL(argno) ? InvalidOid : PG_GETARG_OID(argno);
+	Oid			relid;
+
+	if (PG_ARGISNULL(argno))
+		return InvalidOid;
+	relid = PG_GETARG_OID(argno);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("store must name an event store"),
+				 errdetail("The store argument is 0, which names no table."),
+				 errhint("Leave store out, or pass NULL, to use the only store of this database.")));
+	return relid;
 }
 
 static char *

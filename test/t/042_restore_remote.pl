@@ -169,6 +169,23 @@ like($err, qr/relation public\.events in the backup database is not an events ta
 is(marks(), '', 'the view was not read');
 is($target->safe_psql('viewed', 'SELECT count(*) FROM events'), '0', 'nothing was restored from it');
 
+# a table with a row security policy, read by a role the policy applies
+# to: refused by the remote, the policy never runs
+$backup->safe_psql('hostile', q{CREATE ROLE bob LOGIN;
+SET ROLE mallory; SET search_path = pg_catalog;
+CREATE TABLE public.evts (id bigint PRIMARY KEY, ts timestamptz NOT NULL, event jsonb NOT NULL);
+INSERT INTO public.evts SELECT id, ts, event FROM backup.events;
+ALTER TABLE public.evts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY evts_mark ON public.evts USING (public.sm_mark('policy'));
+GRANT SELECT ON public.evts TO PUBLIC});
+my $as_bob = sm_tcp_connstr($backup, 'hostile', user => 'bob');
+($ret, $out, $err) = $target->psql('viewed',
+	"SELECT * FROM restore_events('$as_bob', remote_table => 'public.evts')");
+like($err, qr/query would be affected by row-level security policy for table "evts"/,
+	'a table whose policy applies to the connecting role is refused');
+unlike($err, qr/external program/, 'the policy did not run');
+is($target->safe_psql('viewed', 'SELECT count(*) FROM events'), '0', 'nothing was restored from it');
+
 # ------------------------------------------- tables that are not event logs
 sm_make_backup($backup, 'odd', 10);
 $backup->safe_psql('odd', q[
