@@ -62,7 +62,8 @@ static char *scrub(const char *str, const char *secret);
 static char *chomp(char *str);
 static bool connection_has_password(const char *connection);
 static char *text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
-static char *quote_remote_table(const char *name);
+static List *split_remote_table(const char *name);
+static char *join_remote_table(const char *name, bool quote);
 static void check_remote_table(Remote *r);
 static Datum first_row_value(int col, bool *isnull);
 static void remote_disconnect(Remote *r);
@@ -285,18 +286,16 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * Quoted, qualified name of a remote table given as text ("events",
- * "backup.events", "\"My Table\"").  The remote name is resolved later, on
- * the remote side; here it is only split and requoted.  The message does
- * not repeat the argument, which may be anything.
+ * A remote table given as text ("events", "backup.events", "\"My Table\""),
+ * split into its names as SQL would (each truncated to NAMEDATALEN - 1
+ * bytes).  The remote name is resolved later, on the remote side.  The
+ * message does not repeat the argument, which may be anything.
  */
-static char *
-quote_remote_table(const char *name)
+static List *
+split_remote_table(const char *name)
 {
 	char	   *raw = pstrdup(name);
 	List	   *names;
-	ListCell   *lc;
-	StringInfoData buf;
 
 	if (!SplitIdentifierString(raw, '.', &names) || list_length(names) > 2)
 		ereport(ERROR,
@@ -304,12 +303,27 @@ quote_remote_table(const char *name)
 				 errmsg("remote_table is not a valid table name"),
 				 errdetail("remote_table must name a table, optionally qualified by its schema, such as events or backup.events."),
 				 errhint("Double-quote a name that holds characters other than letters, digits and underscores, as in '\"My Schema\".events'.")));
+	return names;
+}
+
+/*
+ * The names of a remote table joined by dots, each quoted when quote is
+ * set (for SQL text) or as they are (for messages).
+ */
+static char *
+join_remote_table(const char *name, bool quote)
+{
+	List	   *names = split_remote_table(name);
+	ListCell   *lc;
+	StringInfoData buf;
+
 	initStringInfo(&buf);
 	foreach(lc, names)
 	{
 		if (buf.len > 0)
 			appendStringInfoChar(&buf, '.');
-		appendStringInfoString(&buf, quote_identifier((char *) lfirst(lc)));
+		appendStringInfoString(&buf, quote ? quote_identifier((char *) lfirst(lc))
+							   : (char *) lfirst(lc));
 	}
 	return buf.data;
 }
@@ -478,14 +492,15 @@ remote_setup(Remote *r)
 	 * operator, so nothing on that path can stand in for any part of it.
 	 */
 	remote_query(r, psprintf("SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid",
-							 quote_literal_cstr(quote_remote_table(r->table_arg))),
+							 quote_literal_cstr(join_remote_table(r->table_arg, true))),
 				 "relid oid");
 	r->relid = DatumGetObjectId(first_row_value(1, &isnull));
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table \"%s\" does not exist in the %s",
-						r->table_arg, remote_noun(r->role)),
+						join_remote_table(r->table_arg, false),
+						remote_noun(r->role)),
 				 errdetail("Connected to %s.", r->describe),
 				 errhint("Name the events table of the %s with the remote_table argument.",
 						 remote_noun(r->role)),
@@ -734,7 +749,7 @@ table_arg(FunctionCallInfo fcinfo, int argno)
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return pstrdup("events");
 	name = text_arg(fcinfo, argno, "remote_table");
-	(void) quote_remote_table(name);	/* report a bad name early */
+	(void) split_remote_table(name);	/* report a bad name early */
 	return name;
 }
 

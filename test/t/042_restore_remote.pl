@@ -208,6 +208,12 @@ unlike($err, qr/CONTEXT/, 'a table that is not an events table: no dblink contex
 like($err, qr/relation public\.notevents in the other database is not an events table/,
 	'compare_events says the same');
 
+my $long = 'x' x 200;
+($ret, $out, $err) = $target->psql('odd',
+	"SELECT * FROM restore_events('$odd', remote_table => '$long')");
+like($err, qr/ERROR:  table "x{63}" does not exist in the backup database\n/,
+	'a missing table is named as the remote would name it, not with the whole argument');
+
 ($ret, $out, $err) = $target->psql('odd',
 	"SET client_min_messages = warning; SELECT * FROM restore_events('$odd', remote_table => 'textevents')");
 like($err, qr/ERROR:  the event with id 25007 in the backup database is not valid JSON\nDETAIL:  invalid input syntax for type json: .*\nHINT:  Correct that event in table public\.textevents of the backup database, or load from another database\./,
