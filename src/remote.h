@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * remote.h
- *	  Declarations shared by the dblink files: remote.c (connection
- *	  strings, dblink plumbing, running a job) and the three
- *	  concerns built on it, restore.c, sync.c and compare.c.  Private to
- *	  them; the rest of schema_mgr sees only restore_init() in schema_mgr.h.
+ *	  Declarations shared by the dblink files: remote.c (dblink plumbing,
+ *	  the remote table's checks, running a job), remote_args.c (arguments
+ *	  and connection strings) and the three concerns built on them,
+ *	  restore.c, sync.c and compare.c.  Private to them; the rest of
+ *	  schema_mgr sees only restore_init() in schema_mgr.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -71,8 +72,13 @@ extern void remote_query(Remote *r, const char *sql, const char *coldefs);
 extern void remote_connect(Remote *r);
 extern void remote_setup(Remote *r);
 
-/* remote.c: arguments, running a job, results */
+/* remote.c: running a job */
+extern void remote_run_job(Job *job, JobWork work);
+
+/* remote_args.c: arguments, results */
 typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
+
+extern char *remote_table_name(const char *name, bool quote);
 
 extern Datum remote_call_hiding_statement(FunctionCallInfo fcinfo,
 										  EntryBody body, bool hide);
@@ -81,7 +87,6 @@ extern void remote_job_from_connection_args(FunctionCallInfo fcinfo, Job *job,
 											RemoteRole role,
 											const char *argname);
 extern void remote_job_from_password_args(FunctionCallInfo fcinfo, Job *job);
-extern void remote_run_job(Job *job, JobWork work);
 extern Datum remote_two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b);
 
 /* restore.c: locking and loading a store (sync does the same) */

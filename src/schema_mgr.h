@@ -8,9 +8,9 @@
  * (gapless event stores), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
- * connections, the remote table's checks and the job runner the three share,
- * declared in the private header remote.h) and util.c (helpers used by more
- * than one of them).  schema_mgr.c is the module entry point.
+ * connections, the remote table's checks and the job runner the three share)
+ * and remote_args.c (their arguments), declared in the private header
+ * remote.h, and util.c (helpers used by more than one of them).  schema_mgr.c is the module entry point.
  *
  *-------------------------------------------------------------------------
  */
