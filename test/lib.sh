@@ -38,6 +38,11 @@ sm_missing_packages() {
         "$pgxs/test/perl/PostgreSQL/Test/Cluster.pm postgresql-server-dev-$m"
         "$root/usr/bin/make make"
         "$root/usr/bin/gcc gcc"
+        # the Debian package's build (test/sh/debian_package.sh)
+        "$root/usr/bin/dpkg-buildpackage dpkg-dev"
+        "$root/usr/bin/dh debhelper"
+        "$root/usr/bin/dh_pgxs_test postgresql-server-dev-all"
+        "$root/usr/share/doc/postgresql-all/copyright postgresql-all"
     )
     local entry file pkg
     for entry in "${need[@]}"; do
@@ -57,6 +62,16 @@ sm_missing_packages() {
     else
         [ -e "$root/usr/share/perl5/IPC/Run.pm" ] || echo libipc-run-perl
     fi
+}
+
+# sm_release_version SRC: the control file's default_version as the
+# three-part version META.json and the Debian package give it (1.1: 1.1.0)
+sm_release_version() {
+    local v
+    v=$(sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
+        "$1/schema_mgr.control")
+    while [ "$(tr -cd . <<<"$v" | wc -c)" -lt 2 ]; do v=$v.0; done
+    echo "$v"
 }
 
 # sm_ensure_packages [ROOT]
