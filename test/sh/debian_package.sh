@@ -16,6 +16,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/../tap.sh"
+. "$HERE/../deb.sh"
 
 # ---------------------------------------------------------------- outside
 # A copy of the tree and of PostgreSQL, handed to the user that may run
@@ -45,9 +46,7 @@ tap_is "the copy of PostgreSQL $m has no schema_mgr file before the package" "" 
 for tool in dpkg-buildpackage dh pg_buildext dh_pgxs_test; do
     command -v "$tool" >/dev/null || tap_bail "$tool is installed (test/lib.sh installs it)"
 done
-(cd "$src" && env -u PGHOST -u PGPORT -u PGDATABASE -u PGUSER -u PG_CONFIG \
-    HOME="$WORK" DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -us -uc -b) \
-    >"$WORK/build.log" 2>&1
+sm_deb_build "$src" "$WORK/build.log"
 rc=$?
 if [ $rc != 0 ]; then
     tail -40 "$WORK/build.log" | sed 's/^/# /'

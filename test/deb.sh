@@ -1,0 +1,20 @@
+# ----------------------------------------------------------------------
+# test/deb.sh -- building the Debian packages, for the tests
+#
+# Shared by test/sh/debian_package.sh (build, check, install into a
+# throwaway prefix) and test/autopkgtest.sh (debian/tests/ against the
+# installed packages).
+# ----------------------------------------------------------------------
+
+# sm_deb_build SRC LOG [dpkg-buildpackage options...]
+# Build the binary packages from SRC, a copy of the tree (dpkg-buildpackage
+# writes into it and puts the packages in its parent directory), as the
+# calling user, away from the cluster the caller's environment may name.
+sm_deb_build() {
+    local src=$1 log=$2
+    shift 2
+    (cd "$src" && env -u PGHOST -u PGPORT -u PGDATABASE -u PGUSER -u PG_CONFIG \
+        HOME="$(dirname "$src")" \
+        DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=2" \
+        dpkg-buildpackage -us -uc -b "$@") >"$log" 2>&1
+}
