@@ -1,9 +1,9 @@
 # ----------------------------------------------------------------------
-# test/deb.sh -- building the Debian packages, for the tests
+# test/deb.sh -- the Debian packages, for the tests
 #
 # Shared by test/sh/debian_package.sh (build, check, install into a
-# throwaway prefix) and test/autopkgtest.sh (debian/tests/ against the
-# installed packages).
+# throwaway prefix), test/autopkgtest.sh (debian/tests/ against the
+# installed packages) and test/sh/pgxn_meta.sh.
 # ----------------------------------------------------------------------
 
 # sm_deb_build SRC LOG [dpkg-buildpackage options...]
@@ -17,4 +17,10 @@ sm_deb_build() {
         HOME="$(dirname "$src")" \
         DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=2" \
         dpkg-buildpackage -us -uc -b "$@") >"$log" 2>&1
+}
+
+# sm_deb_oldest_major SRC: the oldest PostgreSQL major debian/pgversions
+# builds for ("15+": 15)
+sm_deb_oldest_major() {
+    grep -vE '^(#|$)' "$1/debian/pgversions" | sed 's/+$//' | sort -n | head -1
 }

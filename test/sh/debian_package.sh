@@ -56,7 +56,10 @@ tap_is "dpkg-buildpackage -us -uc -b succeeds without root" 0 $rc
 
 version=$(cd "$src" && dpkg-parsechangelog -S Version)
 arch=$(dpkg --print-architecture)
-majors=$(cd "$src" && pg_buildext supported-versions)
+# a package for each major of 15 on whose server headers are installed
+oldest=$(sm_deb_oldest_major "$src")
+majors=$(dpkg-query -W -f '${db:Status-Status} ${Package}\n' 'postgresql-server-dev-[1-9]*' |
+    sed -n 's/^installed postgresql-server-dev-//p' | awk -v min="$oldest" '$1 >= min' | sort -n)
 tap_is "the build-time check passed pg_regress and the isolation specs for each major" \
     $((2 * $(wc -w <<<"$majors"))) "$(grep -cE '^ *All [0-9]+ tests passed' "$WORK/build.log")"
 expected=$(for v in $majors; do

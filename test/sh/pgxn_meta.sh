@@ -13,6 +13,7 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/test/lib.sh"
 . "$SRC/test/tap.sh"
+. "$SRC/test/deb.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -34,7 +35,7 @@ tap_is "the distribution version is the extension version" \
 deb_version=$(sed -nE '1s/^[^ ]+ \(([^)]*)-[^-)]*\).*/\1/p' "$SRC/debian/changelog")
 tap_is "the Debian package's upstream version is the distribution version" \
     "$(field version)" "$deb_version"
-oldest=$(grep -vE '^(#|$)' "$SRC/debian/pgversions" | sed 's/+$//' | sort -n | head -1)
+oldest=$(sm_deb_oldest_major "$SRC")
 tap_is "requires PostgreSQL from the oldest major debian/pgversions builds for" \
     ">= $oldest.0.0" "$(field prereqs/runtime/requires/PostgreSQL)"
 tap_is "the supported majors start at that major" \
