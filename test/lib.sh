@@ -64,12 +64,17 @@ sm_missing_packages() {
     fi
 }
 
+# sm_default_version SRC: the control file's default_version
+sm_default_version() {
+    sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
+        "$1/schema_mgr.control"
+}
+
 # sm_release_version SRC: the control file's default_version as the
 # three-part version META.json and the Debian package give it (1.1: 1.1.0)
 sm_release_version() {
     local v
-    v=$(sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
-        "$1/schema_mgr.control")
+    v=$(sm_default_version "$1")
     while [ "$(tr -cd . <<<"$v" | wc -c)" -lt 2 ]; do v=$v.0; done
     echo "$v"
 }

@@ -56,7 +56,8 @@ tap_is "dpkg-buildpackage -us -uc -b succeeds without root" 0 $rc
 
 version=$(cd "$src" && dpkg-parsechangelog -S Version)
 arch=$(dpkg --print-architecture)
-# a package for each major of 15 on whose server headers are installed
+# a package for each major, from the oldest of debian/pgversions on, whose
+# server headers are installed
 oldest=$(sm_deb_oldest_major "$src")
 majors=$(dpkg-query -W -f '${db:Status-Status} ${Package}\n' 'postgresql-server-dev-[1-9]*' |
     sed -n 's/^installed postgresql-server-dev-//p' | awk -v min="$oldest" '$1 >= min' | sort -n)
@@ -74,8 +75,7 @@ deb=$WORK/${pkg}_${version}_$arch.deb
 # 3. the package: name, version, dependencies, files
 tap_is "package name" "$pkg" "$(dpkg-deb -f "$deb" Package)"
 tap_is "package version is the changelog's" "$version" "$(dpkg-deb -f "$deb" Version)"
-default_version=$(sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
-    "$src/schema_mgr.control")
+default_version=$(sm_default_version "$src")
 tap_is "the upstream version is the extension's default_version $default_version" \
     "$(sm_release_version "$src")" "${version%-*}"
 depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//')
