@@ -1,5 +1,5 @@
 # ----------------------------------------------------------------------
-# test/deb.sh -- the Debian packages, for the tests
+# test/deb.sh -- the Debian packages and the release version, for the tests
 #
 # Shared by test/sh/debian_package.sh (build, check, install into a
 # throwaway prefix), test/autopkgtest.sh (debian/tests/ against the
@@ -23,4 +23,19 @@ sm_deb_build() {
 # builds for ("15+": 15)
 sm_deb_oldest_major() {
     grep -vE '^(#|$)' "$1/debian/pgversions" | sed 's/+$//' | sort -n | head -1
+}
+
+# sm_default_version SRC: the control file's default_version
+sm_default_version() {
+    sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
+        "$1/schema_mgr.control"
+}
+
+# sm_release_version SRC: the control file's default_version as the
+# three-part version META.json and the Debian package give it (1.1: 1.1.0)
+sm_release_version() {
+    local v
+    v=$(sm_default_version "$1")
+    while [ "$(tr -cd . <<<"$v" | wc -c)" -lt 2 ]; do v=$v.0; done
+    echo "$v"
 }

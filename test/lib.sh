@@ -64,21 +64,6 @@ sm_missing_packages() {
     fi
 }
 
-# sm_default_version SRC: the control file's default_version
-sm_default_version() {
-    sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" \
-        "$1/schema_mgr.control"
-}
-
-# sm_release_version SRC: the control file's default_version as the
-# three-part version META.json and the Debian package give it (1.1: 1.1.0)
-sm_release_version() {
-    local v
-    v=$(sm_default_version "$1")
-    while [ "$(tr -cd . <<<"$v" | wc -c)" -lt 2 ]; do v=$v.0; done
-    echo "$v"
-}
-
 # sm_ensure_packages [ROOT]
 # Install what is missing, then check that it is really there.
 sm_ensure_packages() {
