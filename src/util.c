@@ -155,8 +155,8 @@ sm_pop_search_path(int nest_level)
 void
 sm_spi_exec(const char *sql, int nargs, const char **args, int expect)
 {
-	Oid			types[4];
-	Datum		values[4];
+	Oid			types[4] = {0};
+	Datum		values[4] = {0};
 	int			i;
 	int			rc;
 
