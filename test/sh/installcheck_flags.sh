@@ -13,7 +13,8 @@
 # ----------------------------------------------------------------------
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/../tap.sh"
+check() { tap_is "$@"; }   # check NAME EXPECTED ACTUAL
 cd "$(dirname "$0")/../.." || exit 1
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 

@@ -10,7 +10,8 @@
 # ----------------------------------------------------------------------
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/../tap.sh"
+check() { tap_is "$@"; }   # check NAME EXPECTED ACTUAL
 
 
 tmp=$(mktemp -d)
@@ -80,7 +81,9 @@ complete_chroot() {
         "$pgxs/makefiles/pgxs.mk" "$pgxs/test/regress/pg_regress" \
         "$pgxs/test/isolation/pg_isolation_regress" \
         "$pgxs/test/perl/PostgreSQL/Test/Cluster.pm" \
-        /usr/bin/prove /usr/bin/make /usr/bin/gcc /usr/share/perl5/IPC/Run.pm; do
+        /usr/bin/prove /usr/bin/make /usr/bin/gcc /usr/share/perl5/IPC/Run.pm \
+        /usr/bin/dpkg-buildpackage /usr/bin/dh /usr/bin/dh_pgxs_test \
+        /usr/share/doc/postgresql-all/copyright; do
         mkdir -p "$(dirname "$root$f")" && : >"$root$f"
     done
 }

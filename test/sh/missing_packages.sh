@@ -11,8 +11,8 @@
 # ----------------------------------------------------------------------
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/lib/tap.sh"
-
+. "$(dirname "$0")/../tap.sh"
+check() { tap_is "$@"; }   # check NAME EXPECTED ACTUAL
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,18 +43,22 @@ for m in $(sm_all_majors); do
                   /usr/lib/postgresql/$m/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm)
     dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
     tool_files=(/usr/bin/make /usr/bin/gcc /usr/bin/prove /usr/share/perl5/IPC/Run.pm)
+    # what building the Debian package needs (dpkg-dev, debhelper, pg_buildext's
+    # debhelper sequence, and postgresql-all for the build-time check)
+    pkg_files=(/usr/bin/dpkg-buildpackage /usr/bin/dh /usr/bin/dh_pgxs_test
+               /usr/share/doc/postgresql-all/copyright)
     global=/usr/lib/postgresql/$m/lib/pgxs/src/Makefile.global
 
     # 1. an empty machine needs everything
     empty=$tmp_m/empty
     mkdir -p "$empty"
     check "empty machine: everything is missing" \
-        "gcc libipc-run-perl make perl postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
+        "debhelper dpkg-dev gcc libipc-run-perl make perl postgresql-$m postgresql-all postgresql-contrib postgresql-server-dev-$m postgresql-server-dev-all" \
         "$(missing "$empty")"
 
     # 2. a database server: server, client and contrib, no server headers
     db=$tmp_m/dbserver
-    plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}"
+    plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}" "${pkg_files[@]}"
     printf 'with_llvm\t= yes\nCLANG = /usr/bin/clang-14\n' >"$db$global"
     check "database server without headers: postgresql-server-dev-$m" \
         "clang-14 postgresql-server-dev-$m" "$(missing "$db")"
@@ -65,6 +69,13 @@ for m in $(sm_all_majors); do
     plant "$full" "${dev_files[@]}"
     check "complete machine: nothing is missing" "" "$(missing "$full")"
 
+    # 3b. a build machine without the packaging tools gets them
+    nopkg=$tmp_m/nopkg
+    cp -a "$full" "$nopkg"
+    for f in "${pkg_files[@]}"; do rm "$nopkg$f"; done
+    check "without the packaging tools: dpkg-dev, debhelper, pg_buildext's sequence, postgresql-all" \
+        "debhelper dpkg-dev postgresql-all postgresql-server-dev-all" "$(missing "$nopkg")"
+
     # 4. headers present, PGXS built without LLVM: no clang needed
     nollvm=$tmp_m/nollvm
     cp -a "$full" "$nollvm"
@@ -73,24 +84,18 @@ for m in $(sm_all_majors); do
     check "PGXS without LLVM needs no clang" "" "$(missing "$nollvm")"
 
     # 5. each needed file, removed alone, is found missing
-    for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}"; do
+    for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}" \
+        "${pkg_files[@]}"; do
         one=$tmp_m/one
         rm -rf "$one"
         cp -a "$full" "$one"
         rm "$one$f"
         got=$(missing "$one")
-        n=$((n + 1))
-        if [ -n "$got" ]; then
-            echo "ok $n - without $f: $got"
-        else
-            echo "not ok $n - without $f nothing is found missing"
-            fails=$((fails + 1))
-        fi
+        tap_ok "without $f something is found missing (${got:-nothing})" [ -n "$got" ]
     done
-
 done
 
-# Section 6 for the default major, whose trees the loop left behind
+# Section 6 for the default major, with the trees the loop left behind
 m=$SM_DEFAULT_MAJOR
 PG_MAJOR=$m
 tmp_m=$tmp/$m
