@@ -227,8 +227,10 @@ sm_chroot_dir() {
 # sm_chroot_recipe MAJOR: what the chroot for MAJOR is built from, one
 # line; a chroot whose stamp differs is rebuilt.  The server, contrib and
 # server headers come from the major's own suite (experimental is a
-# layer over sid); gcc, make and the TAP framework are the base set; what
-# sm_missing_packages then finds missing (clang for the bitcode) is added.
+# layer over sid); the compiler and make (build-essential, which the
+# Debian package's build also requires) and the TAP framework are the base
+# set; what sm_missing_packages then finds missing (clang for the bitcode,
+# the packaging tools) is added.
 sm_chroot_recipe() {
     local m=$1 suite base
     suite=$(sm_suite_of "$m") || return 1
@@ -236,7 +238,7 @@ sm_chroot_recipe() {
     [ "$suite" = experimental ] && base=sid
     echo "base=$base target=$suite mirror=$SM_MIRROR" \
         "packages=postgresql-$m,postgresql-server-dev-$m" \
-        "tools=gcc,make,perl,libipc-run-perl,ca-certificates"
+        "tools=build-essential,perl,libipc-run-perl,ca-certificates"
 }
 
 # sm_chroot_fresh MAJOR: the cached chroot exists and matches its recipe
