@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * event_text.h
- *	  The slate insert_events text parser (event_text.c), used by events.c.
+ *	  The slate insert_events text parser (event_text.c), used by events_append.c.
  *
  *-------------------------------------------------------------------------
  */

@@ -4,8 +4,8 @@
  *	  Declarations shared by the schema_mgr source files.
  *
  * Each concern lives in its own file: migrate.c (migrations and version
- * tracking), checksum.c (normalised SHA-256 of migration SQL), events.c
- * (gapless event stores), restore.c (restore_events over dblink, and the
+ * tracking), checksum.c (normalised SHA-256 of migration SQL), events_*.c
+ * (gapless event stores, private header events.h), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
  * connections, SPI plumbing and the job runner the three of them share,
@@ -38,7 +38,7 @@ extern void events_init(void);
 extern void restore_init(void);
 
 /*
- * events.c: what the restore, sync and compare code needs of an event store.
+ * events_*.c: what the restore, sync and compare code needs of an event store.
  *
  * A store is an events table (id bigint primary key, ts timestamptz, event
  * jsonb, plus the six slate indexes) registered in the extension's

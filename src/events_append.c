@@ -1,0 +1,625 @@
+/*-------------------------------------------------------------------------
+ *
+ * events_append.c
+ *	  The allocator and the writer of gapless event stores: insert_events
+ *	  (text and jsonb[]) and the allocator lock restore and sync share.
+ *
+ * Id allocation.  There is no counter row.  insert_events takes the store's
+ * allocator lock (a transaction-scoped advisory lock, SM_LOCK_EVENTS with
+ * the table's oid), reads the last row (max id and its ts) with a backward
+ * scan of the primary key under a fresh snapshot, and inserts max+1 ..
+ * max+n.  The lock is held until commit: the previous holder has committed
+ * (and is visible to the fresh snapshot) before we read, so ids are
+ * gapless, a rolled-back transaction leaves no gap, and ids become visible
+ * in id order.  Everything that can be done before taking the lock is done
+ * before it: parsing, jsonb input, the array, the cached plan, the
+ * notification payloads (all but the id digits).
+ *
+ * Timestamps: one per transaction, taken from the clock the first time the
+ * transaction allocates (after the lock), and never smaller than the last
+ * row's ts, so ts never decreases along the ids.
+ *
+ * Writing: a store as create_event_store made it is written directly
+ * (table_multi_insert and index_insert, as COPY does), with the expression
+ * index values computed before the lock; a store the owner changed (own
+ * triggers, constraints, row security...) through a prepared INSERT.
+ *
+ * Privileges: insert_events runs with the caller's rights and needs INSERT
+ * on the events table; the guard trigger refuses every INSERT that does not
+ * come from the allocator, so that privilege cannot be used any other way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "schema_mgr.h"
+#include "events.h"
+#include "event_text.h"
+
+/* per transaction */
+static bool xact_ts_valid = false;
+static TimestampTz xact_ts;
+
+PG_FUNCTION_INFO_V1(insert_events_text);
+PG_FUNCTION_INFO_V1(insert_events_array);
+
+static void append_events(Oid relid, Datum *events, int nevents,
+						  int64 *first_id, TimestampTz *ts);
+
+/* The transaction ended: its ts is no longer ours. */
+void
+events_append_xact_end(void)
+{
+	xact_ts_valid = false;
+}
+
+/*
+ * The allocator lock: classid SM_LOCK_EVENTS, objid the table's oid, a tag
+ * no SQL function can take (see sm_advisory_locktag), so only insert_events,
+ * restore and sync hold it.
+ */
+void
+events_lock_store(Oid relid)
+{
+	LOCKTAG		tag;
+
+	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* ----------------------------------------------------------------
+ * Appending events
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Read the last row of the store (highest id and its ts) with a backward
+ * scan of the primary key under a fresh snapshot.  Must be called with the
+ * allocator lock held.
+ */
+static bool
+read_last_row(Relation heap, Relation index, StoreEntry *store,
+			  int64 *last_id, TimestampTz *last_ts)
+{
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snap, NULL, 0, 0);
+#else
+	scan = index_beginscan(heap, index, snap, 0, 0);
+#endif
+	index_rescan(scan, NULL, 0, NULL, 0);
+	slot = table_slot_create(heap, NULL);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		*last_id = DatumGetInt64(slot_getattr(slot, store->id_attnum, &isnull));
+		*last_ts = DatumGetTimestampTz(slot_getattr(slot, store->ts_attnum, &isnull));
+		found = true;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+static void
+check_writable(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot insert events during recovery"),
+				 errdetail("This server is a standby; events are appended on the primary.")));
+	PreventCommandIfReadOnly("insert_events");
+	PreventCommandIfParallelMode("insert_events");
+}
+
+/*
+ * Run the store's INSERT for ids lo..hi, letting the guard trigger know
+ * that these rows come from the allocator.
+ */
+static int
+execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
+{
+	volatile int ret = 0;
+
+	guard_begin_insert(store, lo, hi);
+	store->in_use++;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(store->plan, args, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		guard_end_insert();
+		store->in_use--;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/* ----------------------------------------------------------------
+ * Direct insertion
+ *
+ * For a store that looks the way create_event_store made it (a plain heap
+ * table with the columns id, ts, event in that order, no CHECK
+ * constraints, no row security, no rules, no triggers but the guard, no
+ * partial, exclusion or deferrable unique indexes), the rows are written
+ * with table_multi_insert and index_insert rather than through an INSERT
+ * statement: no executor start and no per-row trigger while the lock is
+ * held, one WAL record per heap page, and the values of every index that
+ * depends on the event alone (the five slate expression indexes) computed
+ * before the lock.  This is what COPY does.  Any other store goes through
+ * the SQL INSERT, which honours whatever was added to the table.
+ * ----------------------------------------------------------------
+ */
+#define DIRECT_BATCH	1000
+
+typedef struct DirectIndex
+{
+	Relation	rel;
+	IndexInfo  *info;
+	IndexUniqueCheck check;
+	bool		precomputed;	/* values depend on the event column only */
+	Datum	   *values;			/* nevents x ii_NumIndexAttrs, if so */
+	bool	   *isnull;
+} DirectIndex;
+
+typedef struct DirectState
+{
+	Relation	heap;
+	int			nindexes;
+	DirectIndex *indexes;
+	EState	   *estate;			/* holds the precomputed values */
+	EState	   *ins_estate;		/* per-row evaluation under the lock */
+	TupleTableSlot **slots;
+	int			nslots;
+	Datum	   *events;
+	int			nevents;
+} DirectState;
+
+static bool
+direct_insert_possible(Relation heap)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+	TriggerDesc *trig = heap->trigdesc;
+	Oid			nsp;
+	int			i;
+
+	nsp = events_extension_namespace();
+
+	if (heap->rd_rel->relkind != RELKIND_RELATION ||
+		heap->rd_rel->relrowsecurity ||
+		heap->rd_rel->relhasrules ||
+		desc->natts != 3 ||
+		(desc->constr && (desc->constr->num_check > 0 ||
+						  desc->constr->has_generated_stored)))
+		return false;
+	for (i = 0; i < 3; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		static const char *const names[3] = {"id", "ts", "event"};
+		static const Oid types[3] = {INT8OID, TIMESTAMPTZOID, JSONBOID};
+
+		if (att->attisdropped || att->atttypid != types[i] ||
+			strcmp(NameStr(att->attname), names[i]) != 0)
+			return false;
+	}
+	for (i = 0; trig && i < trig->numtriggers; i++)
+		if (!events_guard_function(trig->triggers[i].tgfoid, nsp))
+			return false;
+	return true;
+}
+
+/*
+ * Before the lock: open the indexes, and compute the values of those that
+ * depend on the event alone.  Returns NULL when an index rules the direct
+ * path out.
+ */
+static DirectState *
+direct_prepare(Relation heap, Datum *events, int nevents)
+{
+	DirectState *ds = palloc0(sizeof(DirectState));
+	List	   *indexoids = RelationGetIndexList(heap);
+	ListCell   *lc;
+	TupleTableSlot *slot;
+	ExprContext *econtext;
+	int			i;
+
+	ds->heap = heap;
+	ds->events = events;
+	ds->nevents = nevents;
+	ds->indexes = palloc0(sizeof(DirectIndex) * Max(list_length(indexoids), 1));
+	foreach(lc, indexoids)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		DirectIndex *di = &ds->indexes[ds->nindexes++];
+		IndexInfo  *ii = BuildIndexInfo(irel);
+		Bitmapset  *attrs = NULL;
+		int			k;
+
+		di->rel = irel;
+		di->info = ii;
+		if (ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
+			(ii->ii_Unique && !irel->rd_index->indimmediate))
+		{
+			for (i = 0; i < ds->nindexes; i++)
+				index_close(ds->indexes[i].rel, NoLock);
+			return NULL;
+		}
+		di->check = ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] != 0)
+				attrs = bms_add_member(attrs, ii->ii_IndexAttrNumbers[k] -
+									   FirstLowInvalidHeapAttributeNumber);
+		pull_varattnos((Node *) ii->ii_Expressions, 1, &attrs);
+		di->precomputed = bms_is_subset(attrs,
+										bms_make_singleton(3 - FirstLowInvalidHeapAttributeNumber));
+	}
+
+	ds->estate = CreateExecutorState();
+	econtext = GetPerTupleExprContext(ds->estate);
+	slot = table_slot_create(heap, NULL);
+	for (i = 0; i < ds->nindexes; i++)
+	{
+		DirectIndex *di = &ds->indexes[i];
+		int			nk = di->info->ii_NumIndexAttrs;
+		int			e;
+
+		if (!di->precomputed)
+			continue;
+		di->values = palloc(sizeof(Datum) * nk * nevents);
+		di->isnull = palloc(sizeof(bool) * nk * nevents);
+		for (e = 0; e < nevents; e++)
+		{
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(0);
+			slot->tts_values[1] = TimestampTzGetDatum(0);
+			slot->tts_values[2] = events[e];
+			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
+			ExecStoreVirtualTuple(slot);
+			econtext->ecxt_scantuple = slot;
+			/* the results stay in the per-tuple memory, never reset */
+			FormIndexDatum(di->info, slot, ds->estate,
+						   &di->values[e * nk], &di->isnull[e * nk]);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	ds->ins_estate = CreateExecutorState();
+
+	ds->nslots = Min(nevents, DIRECT_BATCH);
+	ds->slots = palloc(sizeof(TupleTableSlot *) * ds->nslots);
+	for (i = 0; i < ds->nslots; i++)
+		ds->slots[i] = table_slot_create(heap, NULL);
+	return ds;
+}
+
+/* Under the lock: write the rows and their index entries. */
+static void
+direct_insert(DirectState *ds, int64 first_id, TimestampTz ts)
+{
+	CommandId	cid = GetCurrentCommandId(true);
+	ExprContext *econtext = GetPerTupleExprContext(ds->ins_estate);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int			done;
+
+	for (done = 0; done < ds->nevents; done += ds->nslots)
+	{
+		int			n = Min(ds->nslots, ds->nevents - done);
+		int			j;
+
+		for (j = 0; j < n; j++)
+		{
+			TupleTableSlot *slot = ds->slots[j];
+
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(first_id + done + j);
+			slot->tts_values[1] = TimestampTzGetDatum(ts);
+			slot->tts_values[2] = ds->events[done + j];
+			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
+			ExecStoreVirtualTuple(slot);
+		}
+		table_multi_insert(ds->heap, ds->slots, n, cid, 0, NULL);
+
+		for (j = 0; j < n; j++)
+		{
+			TupleTableSlot *slot = ds->slots[j];
+			int			e = done + j;
+			int			i;
+
+			for (i = 0; i < ds->nindexes; i++)
+			{
+				DirectIndex *di = &ds->indexes[i];
+				int			nk = di->info->ii_NumIndexAttrs;
+
+				if (!di->info->ii_ReadyForInserts)
+					continue;
+				if (di->precomputed)
+					index_insert(di->rel, &di->values[e * nk], &di->isnull[e * nk],
+								 &slot->tts_tid, ds->heap, di->check, false,
+								 di->info);
+				else
+				{
+					econtext->ecxt_scantuple = slot;
+					FormIndexDatum(di->info, slot, ds->ins_estate, values, isnull);
+					index_insert(di->rel, values, isnull, &slot->tts_tid,
+								 ds->heap, di->check, false, di->info);
+					ResetExprContext(econtext);
+				}
+			}
+		}
+	}
+}
+
+static void
+direct_finish(DirectState *ds)
+{
+	int			i;
+
+	for (i = 0; i < ds->nslots; i++)
+		ExecDropSingleTupleTableSlot(ds->slots[i]);
+	for (i = 0; i < ds->nindexes; i++)
+	{
+#if PG_VERSION_NUM >= 170000
+		index_insert_cleanup(ds->indexes[i].rel, ds->indexes[i].info);
+#endif
+		index_close(ds->indexes[i].rel, NoLock);
+	}
+	FreeExecutorState(ds->ins_estate);
+	FreeExecutorState(ds->estate);
+}
+
+/*
+ * append_events
+ *		Append nevents jsonb datums to the source store relid (InvalidOid:
+ *		the only source store).  Returns the first id and the ts used.
+ */
+static void
+append_events(Oid relid, Datum *events, int nevents,
+			  int64 *first_id, TimestampTz *ts_out)
+{
+	StoreEntry *store;
+	ArrayType  *arr = NULL;
+	DirectState *direct = NULL;
+	EventPayloads *payloads;
+	Relation	heap;
+	Relation	index;
+	int64		last_id = 0;
+	TimestampTz last_ts = 0;
+	TimestampTz ts;
+
+	check_writable();
+	store = store_get(relid, true);
+	relid = store->relid;
+	/* the INSERT would check this too, but only once the lock is held */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+
+	/* --- before the lock: the rows, the plan, the notification payloads --- */
+	heap = table_open(relid, RowExclusiveLock);
+	if (direct_insert_possible(heap))
+		direct = direct_prepare(heap, events, nevents);
+	if (direct == NULL)
+	{
+		arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
+		SPI_connect();
+		if (store->plan == NULL)
+		{
+			char	   *sql;
+			SPIPlanPtr	plan;
+
+			sql = psprintf("INSERT INTO %s (id, ts, event)"
+						   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
+						   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
+						   store->qualified_name);
+			plan = SPI_prepare(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID});
+			if (plan == NULL)
+				elog(ERROR, "could not prepare the event insert: %s",
+					 SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not keep the event insert plan");
+			store->plan = plan;
+		}
+	}
+	payloads = notify_prepare(store, events, nevents);
+	index = index_open(store->pkey_oid, AccessShareLock);
+
+	/* --- the allocator lock, held until the transaction ends --- */
+	events_lock_store(relid);
+
+	CommandCounterIncrement();	/* see our own earlier rows */
+	(void) read_last_row(heap, index, store, &last_id, &last_ts);
+	if (last_id > PG_INT64_MAX - nevents)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("event store \"%s\" has run out of ids", store->qualified_name)));
+
+	if (!xact_ts_valid)
+	{
+		xact_ts = GetCurrentTimestamp();
+		xact_ts_valid = true;
+	}
+	if (xact_ts < last_ts)
+		xact_ts = last_ts;
+	ts = xact_ts;
+
+	if (direct)
+		direct_insert(direct, last_id + 1, ts);
+	else
+	{
+		Datum		args[3];
+		int			ret;
+
+		args[0] = PointerGetDatum(arr);
+		args[1] = Int64GetDatum(last_id);
+		args[2] = TimestampTzGetDatum(ts);
+		ret = execute_insert(store, args, last_id + 1, last_id + nevents);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
+			elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
+				 SPI_result_code_string(ret), SPI_processed);
+	}
+
+	notify_send(store, payloads, last_id + 1, nevents);
+
+	index_close(index, NoLock);
+	if (direct)
+		direct_finish(direct);
+	else
+		SPI_finish();
+	table_close(heap, NoLock);
+
+	*first_id = last_id + 1;
+	*ts_out = ts;
+}
+
+/*
+ * Error context: which row of the event list had bad JSON.
+ */
+typedef struct JsonRowContext
+{
+	int			rowno;
+	const char *str;
+	int			offset;
+} JsonRowContext;
+
+static void
+json_row_context(void *arg)
+{
+	JsonRowContext *c = (JsonRowContext *) arg;
+
+	errcontext("event %d of the event list, at position %d", c->rowno,
+			   pg_mbstrlen_with_len(c->str, c->offset) + 1);
+}
+
+Datum
+insert_events_text(PG_FUNCTION_ARGS)
+{
+	text	   *values;
+	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	EventTextRow *rows;
+	Datum	   *events;
+	int			nrows;
+	int			i;
+	int64		first_id;
+	TimestampTz ts;
+	ErrorContextCallback errcb;
+	JsonRowContext jc;
+	MemoryContext rowcxt;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event list must not be null")));
+	values = PG_GETARG_TEXT_PP(0);
+	nrows = event_text_parse(VARDATA_ANY(values), VARSIZE_ANY_EXHDR(values), &rows);
+
+	events = palloc(sizeof(Datum) * nrows);
+	jc.str = VARDATA_ANY(values);
+	errcb.callback = json_row_context;
+	errcb.arg = &jc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	/* jsonb_in leaves its parser's memory behind: one reset context per row */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insert_events row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < nrows; i++)
+	{
+		MemoryContext oldcxt;
+		Datum		d;
+
+		jc.rowno = i + 1;
+		jc.offset = rows[i].offset;
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		d = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
+		MemoryContextSwitchTo(oldcxt);
+		events[i] = datumCopy(d, false, -1);
+		MemoryContextReset(rowcxt);
+		pfree(rows[i].json);
+	}
+	error_context_stack = errcb.previous;
+	MemoryContextDelete(rowcxt);
+
+	append_events(relid, events, nrows, &first_id, &ts);
+	PG_RETURN_INT32(nrows);
+}
+
+Datum
+insert_events_array(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr;
+	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int64		first_id;
+	TimestampTz ts;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		isnull[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("events must be a one-dimensional array")));
+	deconstruct_array(arr, JSONBOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events to insert"),
+				 errdetail("The events array is empty.")));
+	for (i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event %d is null", i + 1)));
+
+	append_events(relid, elems, n, &first_id, &ts);
+
+	values[0] = Int64GetDatum(first_id);
+	values[1] = Int64GetDatum(first_id + n - 1);
+	values[2] = TimestampTzGetDatum(ts);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, isnull)));
+}

@@ -1,0 +1,706 @@
+/*-------------------------------------------------------------------------
+ *
+ * events_store.c
+ *	  The registry of event stores: create_event_store,
+ *	  register_event_store, set_event_store_notify, the backend-local cache
+ *	  of registered stores and its invalidation, and the sql_drop clean-up.
+ *
+ * The registry is the extension's event_store table; it is written on the
+ * caller's behalf as its owner (the extension owner).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "schema_mgr.h"
+#include "events.h"
+
+static HTAB *store_hash = NULL;
+static MemoryContext store_cxt = NULL;
+static Oid	registry_relid = InvalidOid;	/* the event_store table */
+static char *registry_name = NULL;	/* quoted schema.event_store */
+static Oid	default_source = InvalidOid;	/* the only source store */
+static Oid	default_any = InvalidOid;	/* the only store */
+static uint64 inval_count = 0;	/* relcache invalidations seen */
+
+PG_FUNCTION_INFO_V1(create_event_store);
+PG_FUNCTION_INFO_V1(register_event_store);
+PG_FUNCTION_INFO_V1(set_event_store_notify);
+PG_FUNCTION_INFO_V1(event_store_changed);
+PG_FUNCTION_INFO_V1(event_store_sql_drop);
+
+static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
+static void events_relcache_callback(Datum arg, Oid relid);
+static void events_xact_callback(XactEvent event, void *arg);
+
+void
+events_init(void)
+{
+	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
+	RegisterXactCallback(events_xact_callback, NULL);
+	events_guard_init();
+}
+
+static void
+events_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			events_append_xact_end();
+			events_guard_xact_end();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+events_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	StoreEntry *entry;
+
+	inval_count++;
+	if (store_hash == NULL)
+		return;
+	if (OidIsValid(relid) && relid != registry_relid)
+	{
+		entry = hash_search(store_hash, &relid, HASH_FIND, NULL);
+		if (entry)
+			entry->valid = false;
+		if (relid == default_source || relid == default_any)
+			default_source = default_any = InvalidOid;
+		return;
+	}
+	hash_seq_init(&status, store_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+	registry_relid = InvalidOid;
+	default_source = InvalidOid;
+	default_any = InvalidOid;
+}
+
+/* ----------------------------------------------------------------
+ * The registry
+ * ----------------------------------------------------------------
+ */
+
+/* Find the registry table (and remember it for invalidations). */
+static void
+registry_locate(void)
+{
+	char	   *nspname;
+
+	if (OidIsValid(registry_relid))
+		return;
+	if (store_cxt == NULL)
+	{
+		HASHCTL		ctl;
+
+		store_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "schema_mgr event stores",
+										  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(StoreEntry);
+		ctl.hcxt = store_cxt;
+		store_hash = hash_create("schema_mgr event stores", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	nspname = sm_extension_schema();	/* quoted */
+	if (registry_name)
+		pfree(registry_name);
+	registry_name = MemoryContextStrdup(store_cxt,
+										psprintf("%s.event_store", nspname));
+	registry_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+														  CStringGetDatum(registry_name)));
+}
+
+static void
+free_plan_if_idle(StoreEntry *entry)
+{
+	if (entry->plan && entry->in_use == 0)
+	{
+		SPI_freeplan(entry->plan);
+		entry->plan = NULL;
+	}
+}
+
+/* The schema of the extension (and of its registry). */
+Oid
+events_extension_namespace(void)
+{
+	registry_locate();
+	return get_rel_namespace(registry_relid);
+}
+
+/*
+ * Fill in (or refresh) the cache entry of a registered store.  Errors when
+ * relid is not a store.
+ */
+StoreEntry *
+store_get(Oid relid, bool want_source)
+{
+	StoreEntry *entry;
+	bool		found;
+	Relation	rel;
+	Oid			pkey;
+	char	   *kind;
+	char	   *notify;
+	Datum		arg;
+	int			ret;
+	MemoryContext oldcxt;
+
+	registry_locate();
+
+	if (!OidIsValid(relid))
+	{
+		Oid		   *cached = want_source ? &default_source : &default_any;
+
+		if (!OidIsValid(*cached))
+		{
+			char	   *sql;
+			int64		n;
+
+			SPI_connect();
+			sql = psprintf("SELECT s.relid::pg_catalog.oid FROM %s s"
+						   " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relid"
+						   "%s LIMIT 2",
+						   registry_name,
+						   want_source ? " WHERE s.kind OPERATOR(pg_catalog.=) 'source'" : "");
+			ret = SPI_execute(sql, true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read the event store registry: %s",
+					 SPI_result_code_string(ret));
+			n = SPI_processed;
+			if (n == 1)
+			{
+				bool		isnull;
+
+				*cached = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 1, &isnull));
+			}
+			SPI_finish();
+			if (n == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_TABLE),
+						 errmsg("no %sevent store exists in this database",
+								want_source ? "source " : ""),
+						 errhint("Create one with create_event_store('source').")));
+			if (n > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+						 errmsg("more than one %sevent store exists in this database",
+								want_source ? "source " : ""),
+						 errhint("Name the store, as in insert_events(..., store => 'myschema.events').")));
+		}
+		relid = *cached;
+	}
+
+	entry = hash_search(store_hash, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->plan = NULL;
+		entry->in_use = 0;
+		entry->qualified_name = NULL;
+		entry->payload_table = NULL;
+	}
+	if (!entry->valid)
+	{
+		StringInfoData buf;
+		uint64		inval_before = inval_count;
+
+		free_plan_if_idle(entry);
+		if (entry->plan)
+			entry->plan = NULL; /* in use further up: leave it to its owner */
+
+		rel = try_relation_open(relid, AccessShareLock);
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("event store with OID %u does not exist", relid)));
+
+		SPI_connect();
+		arg = ObjectIdGetDatum(relid);
+		ret = SPI_execute_with_args(psprintf("SELECT kind, notify FROM %s"
+											 " WHERE relid OPERATOR(pg_catalog.=) $1",
+											 registry_name),
+									1, (Oid[]) {REGCLASSOID}, &arg, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the event store registry: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("relation \"%s\" is not an event store",
+							RelationGetRelationName(rel)),
+					 errhint("Create event stores with create_event_store().")));
+		kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		notify = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		entry->is_source = (strcmp(kind, "source") == 0);
+		entry->notify = parse_notify_mode(notify);
+		SPI_finish();
+
+		pkey = RelationGetPrimaryKeyIndex(rel);
+		entry->id_attnum = get_attnum(relid, "id");
+		entry->ts_attnum = get_attnum(relid, "ts");
+		if (!OidIsValid(pkey) || entry->id_attnum == InvalidAttrNumber ||
+			entry->ts_attnum == InvalidAttrNumber ||
+			get_attnum(relid, "event") == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("event store \"%s\" has lost its id, ts or event column or its primary key",
+							RelationGetRelationName(rel))));
+		entry->pkey_oid = pkey;
+
+		oldcxt = MemoryContextSwitchTo(store_cxt);
+		if (entry->qualified_name)
+			pfree(entry->qualified_name);
+		if (entry->payload_table)
+			pfree(entry->payload_table);
+		entry->qualified_name =
+			quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									   RelationGetRelationName(rel));
+		initStringInfo(&buf);
+		escape_json(&buf, RelationGetRelationName(rel));
+		entry->payload_table = buf.data;
+		MemoryContextSwitchTo(oldcxt);
+
+		relation_close(rel, AccessShareLock);
+		/* an invalidation that arrived meanwhile means: read it again */
+		entry->valid = (inval_count == inval_before);
+	}
+
+	if (want_source && !entry->is_source)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("event store \"%s\" is not a source store", entry->qualified_name),
+				 errdetail("Only source stores assign ids; a destination store receives copies.")));
+	return entry;
+}
+
+/* ----------------------------------------------------------------
+ * The C interface (schema_mgr.h)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * events_lookup_store
+ *		Find a registered store; relid InvalidOid means the only store of the
+ *		wanted kind (want_source false: of any kind).
+ */
+void
+events_lookup_store(Oid relid, bool want_source, EventStore *store)
+{
+	StoreEntry *entry = store_get(relid, want_source);
+
+	store->relid = entry->relid;
+	store->qualified_name = pstrdup(entry->qualified_name);
+	store->is_source = entry->is_source;
+}
+
+/*
+ * event_store_changed
+ *		Statement trigger on the registry: make every backend drop its cached
+ *		view of the stores (at our commit; locally at the next command).
+ */
+Datum
+event_store_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "event_store_changed: not called by trigger manager");
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * event_store_sql_drop
+ *		sql_drop event trigger: forget the registrations of dropped tables,
+ *		so that the registry (and what pg_dump keeps of it) lists only
+ *		stores that exist.  Nothing to do when the extension itself is
+ *		being dropped.
+ */
+Datum
+event_store_sql_drop(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "event_store_sql_drop: not called by event trigger manager");
+	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+		PG_RETURN_NULL();
+	registry_relid = InvalidOid;	/* look it up afresh */
+	registry_locate();
+	SPI_connect();
+	registry_execute(psprintf("DELETE FROM %s WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY"
+							  " (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()"
+							  " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " AND objsubid OPERATOR(pg_catalog.=) 0)",
+							  registry_name), 0, NULL, NULL);
+	SPI_finish();
+	PG_RETURN_NULL();
+}
+
+/* ----------------------------------------------------------------
+ * Creating stores
+ * ----------------------------------------------------------------
+ */
+
+/* Only the owner of a table may register it or change its registration. */
+void
+check_store_owner(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+}
+
+/* Add a store to the registry.  Within SPI. */
+static void
+registry_add(Oid relid, bool is_source, NotifyMode notify)
+{
+	registry_execute(psprintf("INSERT INTO %s (relid, kind, notify) VALUES ($1, $2, $3)",
+							  registry_name),
+					 3, (Oid[]) {REGCLASSOID, TEXTOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(is_source ? "source" : "destination"),
+								CStringGetTextDatum(notify_mode_name(notify))});
+}
+
+/* "source" (true) or "destination" (false) */
+static bool
+parse_store_kind(const char *kind)
+{
+	if (strcmp(kind, "source") == 0)
+		return true;
+	if (strcmp(kind, "destination") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid event store kind \"%s\"", kind),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	return false;
+}
+
+static void
+check_store_name(const char *name, const char *what)
+{
+	const unsigned char *p;
+	bool		ok = (name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9'));
+
+	for (p = (const unsigned char *) name; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '_' || *p >= 0x80;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid %s \"%s\"", what, name),
+				 errdetail("A name must start with a letter or an underscore and contain only letters, digits and underscores.")));
+	if (strlen(name) > MAX_STORE_NAME_LEN && strcmp(what, "table name") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("table name \"%s\" is too long", name),
+				 errdetail("An events table name can be at most %d bytes long, so that the names of its indexes fit.",
+						   MAX_STORE_NAME_LEN)));
+}
+
+/* Run SQL as the registry's owner (the extension owner). */
+static void
+registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	HeapTuple	tp;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	registry_locate();			/* an invalidation may have reset it */
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(registry_relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", registry_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret < 0)
+		elog(ERROR, "could not update the event store registry: %s",
+			 SPI_result_code_string(ret));
+}
+
+Datum
+create_event_store(PG_FUNCTION_ARGS)
+{
+	char	   *kind;
+	char	   *schema;
+	char	   *table;
+	NotifyMode	notify;
+	bool		is_source;
+	Oid			nspoid;
+	Oid			relid;
+	const char *qschema;
+	const char *qtable;
+	char	   *qname;
+	StringInfoData sql;
+	int			nest;
+	int			ret;
+	static const char *const index_defs[][2] = {
+		{"event_entityname", "(event #>> '{entityName}')"},
+		{"event_operation", "(event #>> '{operation}')"},
+		{"event_propertyname", "(event #>> '{propertyName}')"},
+		{"event_entityid", "(event #>> '{entityId}')"},
+		{"event_metadata_command", "(event #>> '{metadata, command}')"},
+		{"ts", "ts"},
+	};
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event store kind must not be null"),
+				 errhint("The kind must be \"source\" or \"destination\".")));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	is_source = parse_store_kind(kind);
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event store table name must not be null")));
+	table = NameStr(*PG_GETARG_NAME(2));
+	check_store_name(table, "table name");
+	notify = PG_ARGISNULL(3) ? NOTIFY_ROW :
+		parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+
+	if (PG_ARGISNULL(1))
+	{
+		nspoid = RangeVarGetCreationNamespace(makeRangeVar(NULL, table, -1));
+		schema = get_namespace_name(nspoid);
+	}
+	else
+	{
+		schema = NameStr(*PG_GETARG_NAME(1));
+		check_store_name(schema, "schema name");
+		nspoid = LookupExplicitNamespace(schema, false);
+	}
+#if PG_VERSION_NUM >= 160000
+	if (object_aclcheck(NamespaceRelationId, nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+#else
+	if (pg_namespace_aclcheck(nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+#endif
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, schema);
+	if (OidIsValid(get_relname_relid(table, nspoid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s.%s\" already exists", schema, table),
+				 errhint("Choose another schema or table name for the event store.")));
+
+	registry_locate();
+	qschema = quote_identifier(schema);
+	qtable = quote_identifier(table);
+	qname = psprintf("%s.%s", qschema, qtable);
+
+	nest = sm_push_search_path();
+	SPI_connect();
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TABLE %s (id bigint NOT NULL, ts timestamptz NOT NULL,"
+					 " event jsonb NOT NULL, CONSTRAINT %s PRIMARY KEY (id))",
+					 qname, quote_identifier(psprintf("%s_pkey", table)));
+	for (i = 0; i < lengthof(index_defs); i++)
+		appendStringInfo(&sql, "; CREATE INDEX %s ON %s (%s)",
+						 quote_identifier(psprintf("%s_%s", table, index_defs[i][0])),
+						 qname, index_defs[i][1]);
+	ret = SPI_execute(sql.data, false, 0);
+	if (ret < 0)
+		elog(ERROR, "could not create event store: %s", SPI_result_code_string(ret));
+	relid = get_relname_relid(table, nspoid);
+	if (!OidIsValid(relid))
+		elog(ERROR, "event store table \"%s\" not found after creation", qname);
+	if (is_source)
+		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
+
+	/* forget registrations of tables that were dropped since */
+	registry_execute(psprintf("DELETE FROM %s s WHERE NOT EXISTS"
+							  " (SELECT FROM pg_catalog.pg_class c"
+							  " WHERE c.oid OPERATOR(pg_catalog.=) s.relid)",
+							  registry_name), 0, NULL, NULL);
+	registry_add(relid, is_source, notify);
+	SPI_finish();
+	sm_pop_search_path(nest);
+
+	PG_RETURN_OID(relid);
+}
+
+/*
+ * register_event_store
+ *		Make an existing events table (one created by init-slate-db, or a
+ *		store left behind by DROP EXTENSION ... CASCADE) a registered store.
+ *		A source store must hold exactly the ids 1..N; its guard triggers
+ *		are created if they are missing.
+ */
+Datum
+register_event_store(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *kind;
+	bool		is_source;
+	NotifyMode	notify;
+	Relation	rel;
+	TupleDesc	desc;
+	Oid			pkey;
+	AttrNumber	id_att;
+	AttrNumber	ts_att;
+	AttrNumber	ev_att;
+	char	   *qname;
+	Datum		arg;
+	int			ret;
+	int			nest;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table and event store kind must not be null")));
+	relid = PG_GETARG_OID(0);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	is_source = parse_store_kind(kind);
+	notify = PG_ARGISNULL(2) ? NOTIFY_ROW :
+		parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	/* owner only, checked before locking: anyone could lock it otherwise */
+	check_store_owner(relid);
+	/* no concurrent writes while we check and register */
+	rel = table_open(relid, ShareRowExclusiveLock);
+	qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									   RelationGetRelationName(rel));
+	desc = RelationGetDescr(rel);
+	id_att = get_attnum(relid, "id");
+	ts_att = get_attnum(relid, "ts");
+	ev_att = get_attnum(relid, "event");
+	pkey = RelationGetPrimaryKeyIndex(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		id_att <= 0 || TupleDescAttr(desc, id_att - 1)->atttypid != INT8OID ||
+		ts_att <= 0 || TupleDescAttr(desc, ts_att - 1)->atttypid != TIMESTAMPTZOID ||
+		ev_att <= 0 || TupleDescAttr(desc, ev_att - 1)->atttypid != JSONBOID ||
+		!OidIsValid(pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("table \"%s\" is not an events table", qname),
+				 errdetail("An events table has the columns id bigint, ts timestamptz and event jsonb, and a primary key on id.")));
+	else
+	{
+		Relation	idx = index_open(pkey, AccessShareLock);
+
+		if (idx->rd_index->indnkeyatts != 1 ||
+			idx->rd_index->indkey.values[0] != id_att)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not an events table", qname),
+					 errdetail("Its primary key is not the id column.")));
+		index_close(idx, AccessShareLock);
+	}
+
+	registry_locate();
+	nest = sm_push_search_path();
+	SPI_connect();
+	arg = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args(psprintf("SELECT kind FROM %s WHERE relid OPERATOR(pg_catalog.=) $1",
+										 registry_name),
+								1, (Oid[]) {REGCLASSOID}, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the event store registry: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table \"%s\" is already an event store", qname)));
+
+	if (is_source)
+	{
+		bool		isnull;
+		int64		n;
+		int64		maxid;
+		int64		minid;
+
+		ret = SPI_execute(psprintf("SELECT count(*), coalesce(max(id), 0), coalesce(min(id), 1) FROM %s",
+								   qname), true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not count the events: %s", SPI_result_code_string(ret));
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		maxid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		minid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (n != maxid || minid != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" cannot be a source event store: its ids are not 1..N", qname),
+					 errdetail("It has " INT64_FORMAT " rows, ids " INT64_FORMAT " to " INT64_FORMAT ".",
+							   n, minid, maxid),
+					 errhint("Register it as a destination store, or restore it into a new source store.")));
+
+		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
+		warn_insert_triggers(relid, qname, sm_function_schema(fcinfo));
+	}
+
+	registry_add(relid, is_source, notify);
+	SPI_finish();
+	sm_pop_search_path(nest);
+	table_close(rel, NoLock);
+	PG_RETURN_OID(relid);
+}
+
+Datum
+set_event_store_notify(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	NotifyMode	mode;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("store and notification mode must not be null")));
+	relid = PG_GETARG_OID(0);
+	mode = parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	(void) store_get(relid, false);
+	check_store_owner(relid);
+
+	SPI_connect();
+	registry_execute(psprintf("UPDATE %s SET notify = $2 WHERE relid OPERATOR(pg_catalog.=) $1",
+							  registry_name),
+					 2, (Oid[]) {REGCLASSOID, TEXTOID},
+					 (Datum[]) {ObjectIdGetDatum(relid),
+								CStringGetTextDatum(notify_mode_name(mode))});
+	SPI_finish();
+	PG_RETURN_VOID();
+}
