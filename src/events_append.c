@@ -212,32 +212,20 @@ typedef struct DirectState
 } DirectState;
 
 static bool
-direct_insert_possible(Relation heap)
+direct_insert_possible(Relation heap, StoreEntry *store)
 {
 	TupleDesc	desc = RelationGetDescr(heap);
 	TriggerDesc *trig = heap->trigdesc;
-	Oid			nsp;
+	Oid			nsp = events_extension_namespace();
 	int			i;
 
-	nsp = events_extension_namespace();
-
-	if (heap->rd_rel->relkind != RELKIND_RELATION ||
-		heap->rd_rel->relrowsecurity ||
+	/* check_events_table has seen to the kind of table and the types */
+	if (heap->rd_rel->relrowsecurity ||
 		heap->rd_rel->relhasrules ||
-		desc->natts != 3 ||
+		desc->natts != 3 || store->id_attnum != 1 || store->ts_attnum != 2 ||
 		(desc->constr && (desc->constr->num_check > 0 ||
 						  desc->constr->has_generated_stored)))
 		return false;
-	for (i = 0; i < 3; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		static const char *const names[3] = {"id", "ts", "event"};
-		static const Oid types[3] = {INT8OID, TIMESTAMPTZOID, JSONBOID};
-
-		if (att->attisdropped || att->atttypid != types[i] ||
-			strcmp(NameStr(att->attname), names[i]) != 0)
-			return false;
-	}
 	for (i = 0; trig && i < trig->numtriggers; i++)
 		if (!events_guard_function(trig->triggers[i].tgfoid, nsp))
 			return false;
@@ -431,7 +419,8 @@ append_events(Oid relid, Datum *events, int nevents,
 
 	/* --- before the lock: the rows, the plan, the notification payloads --- */
 	heap = table_open(relid, RowExclusiveLock);
-	if (direct_insert_possible(heap))
+	guard_check_triggers(heap);
+	if (direct_insert_possible(heap, store))
 		direct = direct_prepare(heap, events, nevents);
 	if (direct == NULL)
 	{

@@ -14,10 +14,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -101,6 +103,14 @@ events_allow_direct_insert(Oid relid)
 
 	if (direct_insert_granted(relid))
 		return;
+	if (store_get(relid, false)->is_source)
+	{
+		/* the rows restored must be the rows stored */
+		Relation	rel = table_open(relid, RowExclusiveLock);
+
+		guard_check_triggers(rel);
+		table_close(rel, NoLock);
+	}
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	g = palloc(sizeof(DirectInsertGrant));
 	g->relid = relid;
@@ -160,6 +170,52 @@ guard_end_insert(void)
 	inserting_relid = InvalidOid;
 }
 
+/* schema.table, quoted, for messages */
+static char *
+relation_qualified_name(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+/*
+ * guard_check_triggers
+ *		Refuse to write into a source store that has a trigger able to change
+ *		the rows written: a BEFORE INSERT row trigger (other than the guard)
+ *		may give a row another id, ts or event than the allocator assigned,
+ *		or skip it.  AFTER triggers and statement triggers see the rows but
+ *		cannot change them, so they are allowed.  A disabled trigger does
+ *		not fire; enabling it again needs the owner and shows up here.
+ *		The caller holds a lock that keeps triggers from being added.
+ */
+void
+guard_check_triggers(Relation rel)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	Oid			extnsp;
+	int			i;
+
+	if (trig == NULL || !trig->trig_insert_before_row)
+		return;
+	extnsp = events_extension_namespace();
+	for (i = 0; i < trig->numtriggers; i++)
+	{
+		Trigger    *t = &trig->triggers[i];
+
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
+			!TRIGGER_FOR_INSERT(t->tgtype) || t->tgenabled == TRIGGER_DISABLED ||
+			events_guard_function(t->tgfoid, extnsp))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("event store \"%s\" has a trigger that can change the events written to it",
+						relation_qualified_name(rel)),
+				 errdetail("Trigger \"%s\" runs BEFORE INSERT FOR EACH ROW, so it could store another id, ts or event than insert_events assigned.",
+						   t->tgname),
+				 errhint("Drop the trigger, or make it an AFTER trigger, which sees the rows without changing them.")));
+	}
+}
+
 /* Is funcoid one of the guard's trigger functions (extnsp: our schema)? */
 bool
 events_guard_function(Oid funcoid, Oid extnsp)
@@ -210,10 +266,17 @@ events_guard(PG_FUNCTION_ARGS)
 			else if (direct_insert_granted(relid))
 				return PointerGetDatum(tuple);
 		}
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+			ereport(ERROR,
+					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+					 errmsg("cannot insert into event store \"%s\" directly",
+							relation_qualified_name(rel)),
+					 errdetail("The ids of a source event store are assigned by insert_events; rows replicated into it would collide with the ids it assigns itself."),
+					 errhint("Replicate into a destination store: register_event_store('<table>', 'destination').")));
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("cannot insert into event store \"%s\" directly",
-						RelationGetRelationName(rel)),
+						relation_qualified_name(rel)),
 				 errdetail("The ids of a source event store are assigned by insert_events, gapless and in commit order; a row inserted any other way could break that sequence."),
 				 errhint("Append events with insert_events().")));
 	}
@@ -231,7 +294,7 @@ events_guard(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 			 errmsg("cannot perform SQL command on events table: %s", op),
 			 errdetail("Event store \"%s\" is append-only.",
-					   RelationGetRelationName(rel))));
+					   relation_qualified_name(rel))));
 	PG_RETURN_NULL();
 }
 
@@ -268,9 +331,14 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 				 qname, SPI_result_code_string(ret));
 		if (SPI_processed > 0)
 			continue;
-		ret = SPI_execute(psprintf("CREATE TRIGGER %s %s EXECUTE FUNCTION %s.events_guard()",
+		/*
+		 * ENABLE ALWAYS: the guard fires in replica mode too, which is what
+		 * a logical replication apply worker runs in.
+		 */
+		ret = SPI_execute(psprintf("CREATE TRIGGER %s %s EXECUTE FUNCTION %s.events_guard();"
+								   " ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
 								   triggers[i][0], psprintf(triggers[i][1], qname),
-								   fschema), false, 0);
+								   fschema, qname, triggers[i][0]), false, 0);
 		if (ret != SPI_OK_UTILITY)
 			elog(ERROR, "could not create the guard triggers: %s",
 				 SPI_result_code_string(ret));

@@ -39,6 +39,10 @@
 #include "schema_mgr.h"
 #include "events.h"
 
+/* why a store cannot be a temporary table */
+#define TEMP_STORE_DETAIL \
+	"A temporary table goes away with its session, and its registration would outlive it."
+
 static HTAB *store_hash = NULL;
 static MemoryContext store_cxt = NULL;
 static Oid	registry_relid = InvalidOid;	/* the event_store table */
@@ -46,6 +50,10 @@ static char *registry_name = NULL;	/* quoted schema.event_store */
 static Oid	default_source = InvalidOid;	/* the only source store */
 static Oid	default_any = InvalidOid;	/* the only store */
 static uint64 inval_count = 0;	/* relcache invalidations seen */
+/* every registered relid, for the sql_drop trigger */
+static Oid *registered_relids = NULL;
+static int	registered_count = 0;
+static bool registered_valid = false;
 
 PG_FUNCTION_INFO_V1(create_event_store);
 PG_FUNCTION_INFO_V1(register_event_store);
@@ -54,6 +62,7 @@ PG_FUNCTION_INFO_V1(event_store_changed);
 PG_FUNCTION_INFO_V1(event_store_sql_drop);
 
 static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
+static void registry_forget_dropped(void);
 static void events_relcache_callback(Datum arg, Oid relid);
 static void events_xact_callback(XactEvent event, void *arg);
 
@@ -107,6 +116,7 @@ events_relcache_callback(Datum arg, Oid relid)
 	registry_relid = InvalidOid;
 	default_source = InvalidOid;
 	default_any = InvalidOid;
+	registered_valid = false;
 }
 
 /* ----------------------------------------------------------------
@@ -115,13 +125,13 @@ events_relcache_callback(Datum arg, Oid relid)
  */
 
 /* Find the registry table (and remember it for invalidations). */
-static void
-registry_locate(void)
+static bool
+registry_locate(bool missing_ok)
 {
-	char	   *nspname;
+	Oid			nspoid;
 
 	if (OidIsValid(registry_relid))
-		return;
+		return true;
 	if (store_cxt == NULL)
 	{
 		HASHCTL		ctl;
@@ -135,13 +145,71 @@ registry_locate(void)
 		store_hash = hash_create("schema_mgr event stores", 16, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	nspname = sm_extension_schema();	/* quoted */
+	/* catalog lookups only: no privilege on the schema is needed */
+	nspoid = sm_extension_namespace();
+	if (OidIsValid(nspoid))
+		registry_relid = get_relname_relid("event_store", nspoid);
+	if (!OidIsValid(registry_relid))
+	{
+		if (missing_ok)
+			return false;
+		elog(ERROR, "could not find the event store registry of schema_mgr");
+	}
 	if (registry_name)
 		pfree(registry_name);
 	registry_name = MemoryContextStrdup(store_cxt,
-										psprintf("%s.event_store", nspname));
-	registry_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-														  CStringGetDatum(registry_name)));
+										quote_qualified_identifier(get_namespace_name(nspoid),
+																   "event_store"));
+	return true;
+}
+
+/*
+ * Has a registered store's table gone?  Reads the registry (tiny) once
+ * after each change of it, then costs one syscache probe per store.
+ */
+static bool
+registry_lost_a_table(void)
+{
+	int			i;
+
+	if (!registry_locate(true))
+		return false;
+	if (!registered_valid)
+	{
+		Relation	rel = table_open(registry_relid, AccessShareLock);
+		SysScanDesc scan;
+		HeapTuple	tuple;
+		int			n = 0;
+		int			size = 16;
+		Oid		   *relids = MemoryContextAlloc(store_cxt, sizeof(Oid) * size);
+
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		while ((tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+
+			if (isnull)
+				continue;
+			if (n == size)
+			{
+				size *= 2;
+				relids = repalloc(relids, sizeof(Oid) * size);
+			}
+			relids[n++] = DatumGetObjectId(d);
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (registered_relids)
+			pfree(registered_relids);
+		registered_relids = relids;
+		registered_count = n;
+		registered_valid = true;
+	}
+	for (i = 0; i < registered_count; i++)
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(registered_relids[i])))
+			return true;
+	return false;
 }
 
 static void
@@ -158,8 +226,71 @@ free_plan_if_idle(StoreEntry *entry)
 Oid
 events_extension_namespace(void)
 {
-	registry_locate();
+	(void) registry_locate(false);
 	return get_rel_namespace(registry_relid);
+}
+
+/*
+ * check_events_table
+ *		The one definition of an events table, which every store is: a plain
+ *		table, not temporary, with the columns id bigint, ts timestamptz and
+ *		event jsonb, and a primary key on id alone.  Errors otherwise: qname
+ *		given, the table is being registered; NULL, it is a registered store
+ *		whose table was altered since.  entry, if given, receives the
+ *		attribute numbers and the primary key.
+ */
+static void
+check_events_table(Relation rel, const char *qname, StoreEntry *entry)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	AttrNumber	id_att = get_attnum(relid, "id");
+	AttrNumber	ts_att = get_attnum(relid, "ts");
+	AttrNumber	ev_att = get_attnum(relid, "event");
+	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+	const char *detail = NULL;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		detail = "An events table is a plain table.";
+	else if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		detail = TEMP_STORE_DETAIL;
+	else if (id_att <= 0 || TupleDescAttr(desc, id_att - 1)->atttypid != INT8OID ||
+			 ts_att <= 0 || TupleDescAttr(desc, ts_att - 1)->atttypid != TIMESTAMPTZOID ||
+			 ev_att <= 0 || TupleDescAttr(desc, ev_att - 1)->atttypid != JSONBOID ||
+			 !OidIsValid(pkey))
+		detail = "An events table has the columns id bigint, ts timestamptz and event jsonb, and a primary key on id.";
+	else
+	{
+		Relation	idx = index_open(pkey, AccessShareLock);
+
+		if (idx->rd_index->indnkeyatts != 1 ||
+			idx->rd_index->indkey.values[0] != id_att)
+			detail = "Its primary key is not the id column.";
+		index_close(idx, AccessShareLock);
+	}
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP && qname != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot make a temporary table an event store"),
+				 errdetail_internal("%s", detail)));
+	if (detail != NULL && qname != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("table \"%s\" is not an events table", qname),
+				 errdetail_internal("%s", detail)));
+	if (detail != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("event store \"%s\" is no longer an events table",
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel))),
+				 errdetail_internal("%s", detail)));
+	if (entry != NULL)
+	{
+		entry->pkey_oid = pkey;
+		entry->id_attnum = id_att;
+		entry->ts_attnum = ts_att;
+	}
 }
 
 /*
@@ -172,14 +303,13 @@ store_get(Oid relid, bool want_source)
 	StoreEntry *entry;
 	bool		found;
 	Relation	rel;
-	Oid			pkey;
 	char	   *kind;
 	char	   *notify;
 	Datum		arg;
 	int			ret;
 	MemoryContext oldcxt;
 
-	registry_locate();
+	(void) registry_locate(false);
 
 	if (!OidIsValid(relid))
 	{
@@ -271,17 +401,7 @@ store_get(Oid relid, bool want_source)
 		entry->notify = parse_notify_mode(notify);
 		SPI_finish();
 
-		pkey = RelationGetPrimaryKeyIndex(rel);
-		entry->id_attnum = get_attnum(relid, "id");
-		entry->ts_attnum = get_attnum(relid, "ts");
-		if (!OidIsValid(pkey) || entry->id_attnum == InvalidAttrNumber ||
-			entry->ts_attnum == InvalidAttrNumber ||
-			get_attnum(relid, "event") == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("event store \"%s\" has lost its id, ts or event column or its primary key",
-							RelationGetRelationName(rel))));
-		entry->pkey_oid = pkey;
+		check_events_table(rel, NULL, entry);
 
 		oldcxt = MemoryContextSwitchTo(store_cxt);
 		if (entry->qualified_name)
@@ -349,24 +469,22 @@ event_store_changed(PG_FUNCTION_ARGS)
  * event_store_sql_drop
  *		sql_drop event trigger: forget the registrations of dropped tables,
  *		so that the registry (and what pg_dump keeps of it) lists only
- *		stores that exist.  Nothing to do when the extension itself is
- *		being dropped.
+ *		stores that exist.  It fires for every DROP in the database, by any
+ *		role: it must never fail for a statement that has nothing to do with
+ *		event stores, nor cost it anything.  So it needs no privilege (the
+ *		lookups are catalog lookups, the DELETE runs as the registry's
+ *		owner), and it writes (and makes every backend reread the registry)
+ *		only when a registered table is really gone.
  */
 Datum
 event_store_sql_drop(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "event_store_sql_drop: not called by event trigger manager");
-	if (!OidIsValid(get_extension_oid("schema_mgr", true)))
+	if (!registry_lost_a_table())
 		PG_RETURN_NULL();
-	registry_relid = InvalidOid;	/* look it up afresh */
-	registry_locate();
 	SPI_connect();
-	registry_execute(psprintf("DELETE FROM %s WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY"
-							  " (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()"
-							  " WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-							  " AND objsubid OPERATOR(pg_catalog.=) 0)",
-							  registry_name), 0, NULL, NULL);
+	registry_forget_dropped();
 	SPI_finish();
 	PG_RETURN_NULL();
 }
@@ -386,6 +504,19 @@ check_store_owner(Oid relid)
 	if (!pg_class_ownercheck(relid, GetUserId()))
 #endif
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+}
+
+/*
+ * Forget the registrations of tables that were dropped (by a DROP the
+ * sql_drop trigger did not see, such as the end of a session).  Within SPI.
+ */
+static void
+registry_forget_dropped(void)
+{
+	registry_execute(psprintf("DELETE FROM %s s WHERE NOT EXISTS"
+							  " (SELECT FROM pg_catalog.pg_class c"
+							  " WHERE c.oid OPERATOR(pg_catalog.=) s.relid)",
+							  registry_name), 0, NULL, NULL);
 }
 
 /* Add a store to the registry.  Within SPI. */
@@ -446,7 +577,7 @@ registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	int			save_sec;
 	int			ret;
 
-	registry_locate();			/* an invalidation may have reset it */
+	(void) registry_locate(false);			/* an invalidation may have reset it */
 	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(registry_relid));
 	if (!HeapTupleIsValid(tp))
 		elog(ERROR, "cache lookup failed for relation %u", registry_relid);
@@ -516,6 +647,11 @@ create_event_store(PG_FUNCTION_ARGS)
 		check_store_name(schema, "schema name");
 		nspoid = LookupExplicitNamespace(schema, false);
 	}
+	if (isAnyTempNamespace(nspoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create an event store in a temporary schema"),
+				 errdetail("%s", TEMP_STORE_DETAIL)));
 #if PG_VERSION_NUM >= 160000
 	if (object_aclcheck(NamespaceRelationId, nspoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
 #else
@@ -528,7 +664,7 @@ create_event_store(PG_FUNCTION_ARGS)
 				 errmsg("relation \"%s.%s\" already exists", schema, table),
 				 errhint("Choose another schema or table name for the event store.")));
 
-	registry_locate();
+	(void) registry_locate(false);
 	qschema = quote_identifier(schema);
 	qtable = quote_identifier(table);
 	qname = psprintf("%s.%s", qschema, qtable);
@@ -553,11 +689,7 @@ create_event_store(PG_FUNCTION_ARGS)
 	if (is_source)
 		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
 
-	/* forget registrations of tables that were dropped since */
-	registry_execute(psprintf("DELETE FROM %s s WHERE NOT EXISTS"
-							  " (SELECT FROM pg_catalog.pg_class c"
-							  " WHERE c.oid OPERATOR(pg_catalog.=) s.relid)",
-							  registry_name), 0, NULL, NULL);
+	registry_forget_dropped();
 	registry_add(relid, is_source, notify);
 	SPI_finish();
 	sm_pop_search_path(nest);
@@ -580,11 +712,6 @@ register_event_store(PG_FUNCTION_ARGS)
 	bool		is_source;
 	NotifyMode	notify;
 	Relation	rel;
-	TupleDesc	desc;
-	Oid			pkey;
-	AttrNumber	id_att;
-	AttrNumber	ts_att;
-	AttrNumber	ev_att;
 	char	   *qname;
 	Datum		arg;
 	int			ret;
@@ -606,36 +733,14 @@ register_event_store(PG_FUNCTION_ARGS)
 	rel = table_open(relid, ShareRowExclusiveLock);
 	qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 									   RelationGetRelationName(rel));
-	desc = RelationGetDescr(rel);
-	id_att = get_attnum(relid, "id");
-	ts_att = get_attnum(relid, "ts");
-	ev_att = get_attnum(relid, "event");
-	pkey = RelationGetPrimaryKeyIndex(rel);
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		id_att <= 0 || TupleDescAttr(desc, id_att - 1)->atttypid != INT8OID ||
-		ts_att <= 0 || TupleDescAttr(desc, ts_att - 1)->atttypid != TIMESTAMPTZOID ||
-		ev_att <= 0 || TupleDescAttr(desc, ev_att - 1)->atttypid != JSONBOID ||
-		!OidIsValid(pkey))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("table \"%s\" is not an events table", qname),
-				 errdetail("An events table has the columns id bigint, ts timestamptz and event jsonb, and a primary key on id.")));
-	else
-	{
-		Relation	idx = index_open(pkey, AccessShareLock);
+	check_events_table(rel, qname, NULL);
+	/* keep the lock; ALTER TABLE below wants the table closed */
+	table_close(rel, NoLock);
 
-		if (idx->rd_index->indnkeyatts != 1 ||
-			idx->rd_index->indkey.values[0] != id_att)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("table \"%s\" is not an events table", qname),
-					 errdetail("Its primary key is not the id column.")));
-		index_close(idx, AccessShareLock);
-	}
-
-	registry_locate();
+	(void) registry_locate(false);
 	nest = sm_push_search_path();
 	SPI_connect();
+	registry_forget_dropped();
 	arg = ObjectIdGetDatum(relid);
 	ret = SPI_execute_with_args(psprintf("SELECT kind FROM %s WHERE relid OPERATOR(pg_catalog.=) $1",
 										 registry_name),
@@ -676,7 +781,6 @@ register_event_store(PG_FUNCTION_ARGS)
 	registry_add(relid, is_source, notify);
 	SPI_finish();
 	sm_pop_search_path(nest);
-	table_close(rel, NoLock);
 	PG_RETURN_OID(relid);
 }
 

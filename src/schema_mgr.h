@@ -79,6 +79,7 @@ extern void events_end_direct_insert(Oid relid);
 
 /* util.c */
 extern char *sm_extension_schema(void);
+extern Oid	sm_extension_namespace(void);
 extern char *sm_extension_schema_of(const char *extname);
 extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);

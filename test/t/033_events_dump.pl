@@ -47,7 +47,7 @@ my ($ret, $out, $err) = $node->psql('restored', 'DELETE FROM events');
 like($err, qr/cannot perform SQL command on events table: DELETE/,
 	'the guard is back after the restore');
 ($ret, $out, $err) = $node->psql('restored', q{INSERT INTO events VALUES (6, now(), '{}')});
-like($err, qr/cannot insert into event store "events" directly/,
+like($err, qr/cannot insert into event store "public.events" directly/,
 	'and refuses direct inserts');
 
 # DROP EXTENSION never takes the stores with it

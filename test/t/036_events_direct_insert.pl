@@ -40,7 +40,7 @@ COMMIT;
 	return ($out, $err);
 }
 
-my $guard = qr/cannot insert into event store "events" directly/;
+my $guard = qr/cannot insert into event store "public.events" directly/;
 my $contents = "SELECT count(*), max(id), count(*) FILTER (WHERE event ? 'direct') FROM events";
 
 # after a successful restore

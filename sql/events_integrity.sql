@@ -1,0 +1,94 @@
+--
+-- What no role may change about a source store: the rows insert_events
+-- assigned (triggers), the guard (replica mode, logical replication), the
+-- registry (temporary tables); and what schema_mgr may not change for
+-- anyone else (DROP of unrelated objects).
+--
+CREATE SCHEMA tools;
+CREATE EXTENSION schema_mgr SCHEMA tools;
+SELECT tools.create_event_store('source', 'public');
+CREATE ROLE regress_event_app;
+GRANT ALL ON public.events TO regress_event_app;
+GRANT USAGE ON SCHEMA tools TO regress_event_app;
+GRANT CREATE ON SCHEMA public TO regress_event_app;
+SELECT tools.insert_events($$($1[1], $2, '{"n": 1}')$$);
+
+-- a role with TRIGGER on the store (GRANT ALL) adds a BEFORE INSERT row
+-- trigger that would shift the ids, or rewrite ts and the event: refused,
+-- and nothing is written
+SET ROLE regress_event_app;
+CREATE FUNCTION public.shift() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN NEW.id := NEW.id + 1000; RETURN NEW; END$$;
+CREATE TRIGGER zz_shift BEFORE INSERT ON public.events
+    FOR EACH ROW EXECUTE FUNCTION public.shift();
+SELECT tools.insert_events($$($1[1], $2, '{"n": 2}')$$);
+SELECT * FROM tools.insert_events(ARRAY['{"n": 2}']::jsonb[]);
+RESET ROLE;
+DROP TRIGGER zz_shift ON public.events;
+SET ROLE regress_event_app;
+CREATE FUNCTION public.rewrite() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN NEW.ts := '2000-01-01'; NEW.event := '{"forged": true}'; RETURN NEW; END$$;
+CREATE TRIGGER aa_rewrite BEFORE INSERT ON public.events
+    FOR EACH ROW EXECUTE FUNCTION public.rewrite();
+SELECT tools.insert_events($$($1[1], $2, '{"n": 2}')$$);
+RESET ROLE;
+DROP TRIGGER aa_rewrite ON public.events;
+SET ROLE regress_event_app;
+-- an AFTER trigger or a statement trigger cannot change a row: allowed
+CREATE TABLE public.seen (id bigint);
+CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO public.seen VALUES (NEW.id); RETURN NULL; END$$;
+CREATE TRIGGER note AFTER INSERT ON public.events
+    FOR EACH ROW EXECUTE FUNCTION public.note();
+SELECT tools.insert_events($$($1[1], $2, '{"n": 2}')$$);
+RESET ROLE;
+DROP TRIGGER note ON public.events;
+SELECT * FROM public.seen;
+SELECT id, event, ts > '2001-01-01' AS ts_now FROM public.events ORDER BY id;
+
+-- replica mode (what a logical replication apply worker runs in) does not
+-- switch the guard off: a subscriber's events table is a destination store
+SET session_replication_role = replica;
+INSERT INTO public.events VALUES (3, now(), '{"replicated": true}');
+DELETE FROM public.events;
+RESET session_replication_role;
+SELECT tgname, tgenabled FROM pg_trigger
+WHERE tgrelid = 'public.events'::regclass ORDER BY tgname;
+SELECT count(*) FROM public.events;
+
+-- a store in a temporary schema would outlive its table in the registry
+CREATE TEMP TABLE events (id bigint PRIMARY KEY, ts timestamptz NOT NULL, event jsonb NOT NULL);
+SELECT tools.create_event_store('source', 'pg_temp', 'log');
+SELECT tools.register_event_store('pg_temp.events', 'destination');
+DROP TABLE pg_temp.events;
+-- the registry rows pg_dump keeps are those of tables that exist
+SELECT pg_catalog.array_to_string(e.extcondition, '') FROM pg_extension e
+WHERE e.extname = 'schema_mgr';
+
+-- a role that may not even look into the extension's schema drops its own
+-- tables, columns and temporary tables as before
+CREATE ROLE regress_event_stranger;
+GRANT CREATE ON SCHEMA public TO regress_event_stranger;
+SET ROLE regress_event_stranger;
+CREATE TABLE public.mine (a int, b int);
+ALTER TABLE public.mine DROP COLUMN b;
+DROP TABLE public.mine;
+CREATE TEMP TABLE scratch (a int);
+DROP TABLE scratch;
+RESET ROLE;
+-- and dropping a store still forgets it
+SELECT count(*) FROM tools.event_store;
+DROP TABLE public.events;
+SELECT count(*) FROM tools.event_store;
+
+DROP TABLE public.seen;
+DROP FUNCTION public.shift(), public.rewrite(), public.note();
+REVOKE CREATE ON SCHEMA public FROM regress_event_app;
+REVOKE CREATE ON SCHEMA public FROM regress_event_stranger;
+DROP ROLE regress_event_stranger;
+REVOKE USAGE ON SCHEMA tools FROM regress_event_app;
+DROP ROLE regress_event_app;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
+DROP SCHEMA tools;
