@@ -60,14 +60,14 @@ BEGIN READ ONLY;
 SELECT insert_events($$($1[1], $2, '{}')$$);
 ROLLBACK;
 BEGIN READ ONLY;
-SELECT * FROM insert_events(ARRAY['{}']::jsonb[]);
+SELECT * FROM append_events(ARRAY['{}']::jsonb[]);
 ROLLBACK;
 
 -- the typed call
 SELECT first_id, last_id, ts IS NOT NULL AS has_ts
-FROM insert_events(ARRAY['{"n": 8}', '{"n": 9}']::jsonb[]);
-SELECT * FROM insert_events('{}'::jsonb[]);
-SELECT * FROM insert_events(ARRAY['{"n": 1}', NULL]::jsonb[]);
+FROM append_events(ARRAY['{"n": 8}', '{"n": 9}']::jsonb[]);
+SELECT * FROM append_events('{}'::jsonb[]);
+SELECT * FROM append_events(ARRAY['{"n": 1}', NULL]::jsonb[]);
 SELECT max(id), count(*) FROM events;
 
 -- append-only

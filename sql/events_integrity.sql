@@ -22,7 +22,7 @@ $$BEGIN NEW.id := NEW.id + 1000; RETURN NEW; END$$;
 CREATE TRIGGER zz_shift BEFORE INSERT ON public.events
     FOR EACH ROW EXECUTE FUNCTION public.shift();
 SELECT tools.insert_events($$($1[1], $2, '{"n": 2}')$$);
-SELECT * FROM tools.insert_events(ARRAY['{"n": 2}']::jsonb[]);
+SELECT * FROM tools.append_events(ARRAY['{"n": 2}']::jsonb[]);
 RESET ROLE;
 DROP TRIGGER zz_shift ON public.events;
 SET ROLE regress_event_app;
@@ -76,10 +76,30 @@ DROP TABLE public.mine;
 CREATE TEMP TABLE scratch (a int);
 DROP TABLE scratch;
 RESET ROLE;
--- and dropping a store still forgets it
+-- what slate's replicator checks before it starts: one of each
+SELECT (SELECT count(*) FROM information_schema.triggers
+        WHERE event_object_table = 'events' AND trigger_name = 'notify_insert') AS notify_insert,
+       (SELECT count(*) FROM information_schema.triggers
+        WHERE event_object_table = 'events' AND trigger_name = 'check_sql_command') AS check_sql_command,
+       (SELECT count(*) FROM information_schema.routines
+        WHERE routine_name = 'notify_event_insert' AND routine_type = 'FUNCTION') AS notify_event_insert,
+       (SELECT count(*) FROM information_schema.routines
+        WHERE routine_name = 'filter_sql_command' AND routine_type = 'FUNCTION') AS filter_sql_command,
+       (SELECT count(*) FROM information_schema.routines
+        WHERE routine_name = 'insert_events' AND routine_type = 'FUNCTION') AS insert_events,
+       (SELECT count(*) FROM information_schema.routines
+        WHERE routine_name = 'restore_events' AND routine_type = 'FUNCTION') AS restore_events,
+       (SELECT count(*) FROM information_schema.tables
+        WHERE table_name = 'id' AND table_schema = 'public') AS id;
+-- the view id is slate's id table: the next id
+SELECT * FROM public.id;
+SELECT tools.event_store_next_id('public.no_such_table');
+
+-- and dropping a store still forgets it, and takes the view id along
 SELECT count(*) FROM tools.event_store;
 DROP TABLE public.events;
 SELECT count(*) FROM tools.event_store;
+SELECT pg_catalog.to_regclass('public.id');
 
 DROP TABLE public.seen;
 DROP FUNCTION public.shift(), public.rewrite(), public.note();

@@ -56,7 +56,7 @@ SELECT component, version, outcome FROM apply_migrations();
 SELECT register_migration('shop', 2, 'add total',
                           'ALTER TABLE orders ADD COLUMN total numeric');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
-SELECT first_id, last_id FROM insert_events(ARRAY['{"after": "update"}']::jsonb[]);
+SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[]);
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
 -- the 1.0 store's guard now fires in replica mode too

@@ -75,7 +75,7 @@ extern bool events_guard_function(Oid funcoid, Oid extnsp);
 extern void guard_begin_insert(StoreEntry *store, int64 lo, int64 hi);
 extern void guard_end_insert(void);
 extern void guard_check_triggers(Relation rel);
-extern void create_guard_triggers(Oid relid, const char *qname,
+extern bool create_guard_triggers(Oid relid, const char *qname,
 								  const char *fschema);
 extern void warn_insert_triggers(Oid relid, const char *qname,
 								 const char *fschema);

@@ -216,14 +216,22 @@ guard_check_triggers(Relation rel)
 	}
 }
 
-/* Is funcoid one of the guard's trigger functions (extnsp: our schema)? */
+/*
+ * Is funcoid one of schema_mgr's trigger functions (extnsp: its schema)?
+ * Those are the guard (events_guard, filter_sql_command) and the
+ * notify_insert placeholder, none of which changes a row.
+ */
 bool
 events_guard_function(Oid funcoid, Oid extnsp)
 {
-	char	   *fname = get_func_name(funcoid);
+	char	   *fname;
 
-	return fname != NULL && strcmp(fname, "events_guard") == 0 &&
-		get_func_namespace(funcoid) == extnsp;
+	if (get_func_namespace(funcoid) != extnsp)
+		return false;
+	fname = get_func_name(funcoid);
+	return fname != NULL && (strcmp(fname, "events_guard") == 0 ||
+							 strcmp(fname, "filter_sql_command") == 0 ||
+							 strcmp(fname, "notify_event_insert") == 0);
 }
 
 /*
@@ -304,23 +312,56 @@ events_guard(PG_FUNCTION_ARGS)
  */
 
 /*
- * Create the guard triggers of a source store, those of the two that it
- * does not have yet (a table adopted by register_event_store may have
- * slate's check_sql_command already).  Within SPI.
+ * Create the triggers of a source store that it does not have yet (a table
+ * adopted by register_event_store may have slate's check_sql_command and
+ * notify_insert already):
+ *
+ * check_insert		 BEFORE INSERT FOR EACH ROW, events_guard(): only the
+ *					 allocator's rows (and restore's and sync's) get in
+ * check_sql_command BEFORE UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT,
+ *					 filter_sql_command(): append-only, with slate's message
+ * notify_insert	 AFTER INSERT FOR EACH STATEMENT, notify_event_insert():
+ *					 does nothing, insert_events notifies itself; it is
+ *					 there under slate's names because slate's tools (the
+ *					 replicator's start-up check) look for it
+ *
+ * The two guards are ENABLE ALWAYS: they fire in replica mode too, which is
+ * what a logical replication apply worker runs in.  With the SQL objects of
+ * 1.0 (an installation not yet updated), the guard is events_guard() for
+ * both and there is no notify_insert.  Returns whether the SQL objects are
+ * 1.1's.  Within SPI.
  */
-void
+bool
 create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 {
-	static const char *const triggers[2][2] = {
-		{"check_insert", "BEFORE INSERT ON %s FOR EACH ROW"},
-		{"check_sql_command", "BEFORE UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT"},
+	static const char *const triggers[3][3] = {
+		{"check_insert", "BEFORE INSERT ON %s FOR EACH ROW", "events_guard"},
+		{"check_sql_command", "BEFORE UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT",
+		"filter_sql_command"},
+		{"notify_insert", "AFTER INSERT ON %s FOR EACH STATEMENT", "notify_event_insert"},
 	};
 	Datum		arg = ObjectIdGetDatum(relid);
+	bool		slate_names;
 	int			i;
 	int			ret;
 
+	ret = SPI_execute(psprintf("SELECT pg_catalog.to_regprocedure('%s.notify_event_insert()')"
+							   " IS NOT NULL", fschema), true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the trigger functions: %s",
+			 SPI_result_code_string(ret));
+	slate_names = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &(bool) {false}));
+
 	for (i = 0; i < lengthof(triggers); i++)
 	{
+		const char *func = triggers[i][2];
+		bool		always = (i < 2);
+
+		if (!slate_names && i == 2)
+			break;
+		if (!slate_names)
+			func = "events_guard";
 		ret = SPI_execute_with_args(psprintf("SELECT 1 FROM pg_catalog.pg_trigger"
 											 " WHERE tgrelid OPERATOR(pg_catalog.=) $1"
 											 " AND tgname OPERATOR(pg_catalog.=) '%s'",
@@ -331,18 +372,18 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 				 qname, SPI_result_code_string(ret));
 		if (SPI_processed > 0)
 			continue;
-		/*
-		 * ENABLE ALWAYS: the guard fires in replica mode too, which is what
-		 * a logical replication apply worker runs in.
-		 */
-		ret = SPI_execute(psprintf("CREATE TRIGGER %s %s EXECUTE FUNCTION %s.events_guard();"
-								   " ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+		ret = SPI_execute(psprintf("CREATE TRIGGER %s %s EXECUTE FUNCTION %s.%s()%s%s%s",
 								   triggers[i][0], psprintf(triggers[i][1], qname),
-								   fschema, qname, triggers[i][0]), false, 0);
+								   fschema, func,
+								   always ? "; ALTER TABLE " : "",
+								   always ? qname : "",
+								   always ? psprintf(" ENABLE ALWAYS TRIGGER %s", triggers[i][0]) : ""),
+						  false, 0);
 		if (ret != SPI_OK_UTILITY)
 			elog(ERROR, "could not create the guard triggers: %s",
 				 SPI_result_code_string(ret));
 	}
+	return slate_names;
 }
 
 /*
@@ -363,7 +404,8 @@ warn_insert_triggers(Oid relid, const char *qname, const char *fschema)
 										 " WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal"
 										 " AND (tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) %d)"
 										 " OPERATOR(pg_catalog.<>) 0"
-										 " AND tgfoid OPERATOR(pg_catalog.<>) '%s.events_guard'::pg_catalog.regproc",
+										 " AND tgfoid OPERATOR(pg_catalog.<>) ALL (SELECT p.oid FROM pg_catalog.pg_proc p"
+										 " WHERE p.pronamespace OPERATOR(pg_catalog.=) '%s'::pg_catalog.regnamespace)",
 										 TRIGGER_TYPE_INSERT, fschema),
 								1, (Oid[]) {OIDOID}, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)

@@ -17,8 +17,10 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
@@ -28,6 +30,7 @@
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/varlena.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -60,9 +63,11 @@ PG_FUNCTION_INFO_V1(register_event_store);
 PG_FUNCTION_INFO_V1(set_event_store_notify);
 PG_FUNCTION_INFO_V1(event_store_changed);
 PG_FUNCTION_INFO_V1(event_store_sql_drop);
+PG_FUNCTION_INFO_V1(event_store_next_id);
 
 static void registry_execute(const char *sql, int nargs, Oid *argtypes, Datum *args);
 static void registry_forget_dropped(void);
+static void create_slate_id_view(Oid relid, const char *fschema);
 static void events_relcache_callback(Datum arg, Oid relid);
 static void events_xact_callback(XactEvent event, void *arg);
 
@@ -519,6 +524,79 @@ registry_forget_dropped(void)
 							  registry_name), 0, NULL, NULL);
 }
 
+/*
+ * Slate keeps its next id in a table "id" beside "events", and slate's
+ * tools check that it is there (the replicator will not start from a
+ * database without public.id).  schema_mgr has no counter row; a source
+ * store named events gets, when its schema has no "id" yet, a view "id"
+ * showing the next id insert_events would assign.  The view names the
+ * table in a string (event_store_next_id('schema.events')), so it does not
+ * hold the table back from DROP TABLE; an automatic dependency drops it
+ * along with the table instead.  Within SPI, under a safe search_path.
+ */
+static void
+create_slate_id_view(Oid relid, const char *fschema)
+{
+	Oid			nspoid = get_rel_namespace(relid);
+	const char *qschema;
+	Oid			viewoid;
+	ObjectAddress view;
+	ObjectAddress table;
+	int			ret;
+
+	if (strcmp(get_rel_name(relid), "events") != 0 ||
+		OidIsValid(get_relname_relid("id", nspoid)))
+		return;
+	qschema = quote_identifier(get_namespace_name(nspoid));
+	ret = SPI_execute(psprintf("CREATE VIEW %s.id AS SELECT %s.event_store_next_id(%s) AS id;"
+							   " COMMENT ON VIEW %s.id IS"
+							   " 'the next id insert_events assigns in %s.events (slate''s id table)'",
+							   qschema, fschema,
+							   quote_literal_cstr(psprintf("%s.events", qschema)),
+							   qschema, qschema),
+					  false, 0);
+	if (ret != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the view id: %s", SPI_result_code_string(ret));
+	viewoid = get_relname_relid("id", nspoid);
+	ObjectAddressSet(view, RelationRelationId, viewoid);
+	ObjectAddressSet(table, RelationRelationId, relid);
+	recordDependencyOn(&view, &table, DEPENDENCY_AUTO);
+}
+
+/*
+ * event_store_next_id(store text)
+ *		The next id insert_events would assign in the store named, as far as
+ *		this snapshot can tell; NULL when there is no such table.  The
+ *		function of the view "id" (see create_slate_id_view).  Needs SELECT
+ *		on the table.
+ */
+Datum
+event_store_next_id(PG_FUNCTION_ARGS)
+{
+	List	   *names = textToQualifiedNameList(PG_GETARG_TEXT_PP(0));
+	Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(names),
+										 AccessShareLock, true);
+	bool		isnull;
+	Datum		next;
+	int			ret;
+
+	if (!OidIsValid(relid))
+		PG_RETURN_NULL();
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	SPI_connect();
+	ret = SPI_execute(psprintf("SELECT COALESCE(pg_catalog.max(id), 0)"
+							   " OPERATOR(pg_catalog.+) 1 FROM %s",
+							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														  get_rel_name(relid))),
+					  true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the last id: %s", SPI_result_code_string(ret));
+	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	PG_RETURN_DATUM(next);
+}
+
 /* Add a store to the registry.  Within SPI. */
 static void
 registry_add(Oid relid, bool is_source, NotifyMode notify)
@@ -686,8 +764,8 @@ create_event_store(PG_FUNCTION_ARGS)
 	relid = get_relname_relid(table, nspoid);
 	if (!OidIsValid(relid))
 		elog(ERROR, "event store table \"%s\" not found after creation", qname);
-	if (is_source)
-		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
+	if (is_source && create_guard_triggers(relid, qname, sm_function_schema(fcinfo)))
+		create_slate_id_view(relid, sm_function_schema(fcinfo));
 
 	registry_forget_dropped();
 	registry_add(relid, is_source, notify);
@@ -774,7 +852,8 @@ register_event_store(PG_FUNCTION_ARGS)
 							   n, minid, maxid),
 					 errhint("Register it as a destination store, or restore it into a new source store.")));
 
-		create_guard_triggers(relid, qname, sm_function_schema(fcinfo));
+		if (create_guard_triggers(relid, qname, sm_function_schema(fcinfo)))
+			create_slate_id_view(relid, sm_function_schema(fcinfo));
 		warn_insert_triggers(relid, qname, sm_function_schema(fcinfo));
 	}
 

@@ -22,7 +22,7 @@ $node->safe_psql('postgres', q{
 	SELECT create_event_store('destination', 'copies', notify => 'none');
 	SELECT insert_events(format('($1[1], $2, %L), ($1[2], $2, %L)',
 		'{"entityName": "a"}', '{"entityName": "b"}'));
-	SELECT last_id FROM insert_events(ARRAY['{"n": 3}', '{"n": 4}']::jsonb[]);
+	SELECT last_id FROM append_events(ARRAY['{"n": 3}', '{"n": 4}']::jsonb[]);
 	INSERT INTO copies.events SELECT * FROM public.events;
 });
 
@@ -41,7 +41,7 @@ is($node->safe_psql('restored',
 	'SELECT string_agg(relid::text || \':\' || kind || \':\' || notify, \',\' ORDER BY relid::text) FROM event_store'),
 	'copies.events:destination:none,events:source:row', 'registry restored');
 is($node->safe_psql('restored',
-	q{SELECT first_id FROM insert_events(ARRAY['{"after": "restore"}']::jsonb[])}),
+	q{SELECT first_id FROM append_events(ARRAY['{"after": "restore"}']::jsonb[])}),
 	'5', 'insert_events continues at N+1 in the restored database');
 my ($ret, $out, $err) = $node->psql('restored', 'DELETE FROM events');
 like($err, qr/cannot perform SQL command on events table: DELETE/,

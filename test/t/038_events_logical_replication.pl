@@ -42,7 +42,7 @@ ok($sub->wait_for_log(qr/cannot insert into event store "public.events" directly
 is($sub->safe_psql('postgres', 'SELECT count(*) FROM events'), '0',
 	'no replicated row in the source store');
 is($sub->safe_psql('postgres',
-	q{SELECT first_id FROM insert_events(ARRAY['{"from": "subscriber"}']::jsonb[])}),
+	q{SELECT first_id FROM append_events(ARRAY['{"from": "subscriber"}']::jsonb[])}),
 	'1', 'the store keeps its own gapless sequence');
 $sub->safe_psql('postgres', q{
 	ALTER SUBSCRIPTION into_source DISABLE;
