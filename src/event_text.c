@@ -8,15 +8,17 @@
  * The original EXECUTEd that string, so anything after the list ran as
  * SQL.  Here it is only ever parsed: the grammar is
  *
- *		list   := ws tuple (ws ',' ws tuple)* ws
+ *		list   := ws tuple (ws ',' ws tuple)* ws (';' ws)*
  *		tuple  := '(' ws '$1' ws '[' ws digits ws ']' ws ','
  *				  [ ws '$2' ws ',' ] ws literal ws ')'
  *		literal:= "'" ( any character but "'" | "''" )* "'"
  *
- * with ws the SQL whitespace characters.  The "$2" is optional in the
- * grammar only so that a row without it gets slate's own error message;
- * everything else (casts, comments, E'' or dollar quotes, other columns,
- * function calls, a semicolon) is a syntax error that names the position.
+ * with ws the SQL whitespace characters and comments, and the list may
+ * end with semicolons: slate ran those without effect.  The "$2" is
+ * optional in the grammar only so that a row without it gets slate's own
+ * error message; everything else (casts, E'' or dollar quotes, other
+ * columns, function calls, a statement after a semicolon) is a syntax
+ * error that names the position.
  * The slate validations (consecutive indexes from 1, one "$2" per row) are
  * applied afterwards with slate's message texts, since clients match on
  * them.  Placeholders inside the JSON literal are data.
@@ -24,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "miscadmin.h"
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -55,11 +59,62 @@ is_sql_space(char c)
 		c == '\v';
 }
 
-static inline void
+/*
+ * Skip white space and SQL comments ("--" to the end of the line, and
+ * C-style comments, which nest as in PostgreSQL): slate EXECUTEd the list,
+ * so they were inert there and are accepted here.
+ */
+static void
 skip_ws(ParseState *ps)
 {
-	while (ps->pos < ps->len && is_sql_space(ps->str[ps->pos]))
-		ps->pos++;
+	for (;;)
+	{
+		while (ps->pos < ps->len && is_sql_space(ps->str[ps->pos]))
+			ps->pos++;
+		if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '-' &&
+			ps->str[ps->pos + 1] == '-')
+		{
+			while (ps->pos < ps->len && ps->str[ps->pos] != '\n' &&
+				   ps->str[ps->pos] != '\r')
+				ps->pos++;
+		}
+		else if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '/' &&
+				 ps->str[ps->pos + 1] == '*')
+		{
+			int			start = ps->pos;
+			int			depth = 0;
+
+			do
+			{
+				CHECK_FOR_INTERRUPTS();
+				if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '/' &&
+					ps->str[ps->pos + 1] == '*')
+				{
+					depth++;
+					ps->pos += 2;
+				}
+				else if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '*' &&
+						 ps->str[ps->pos + 1] == '/')
+				{
+					depth--;
+					ps->pos += 2;
+				}
+				else if (ps->pos < ps->len)
+					ps->pos++;
+				else
+				{
+					ps->pos = start;
+					ereport(ERROR,
+							(errcode(ERRCODE_SYNTAX_ERROR),
+							 errmsg("unterminated comment in event list at position %d",
+									pg_mbstrlen_with_len(ps->str, start) + 1),
+							 errhint("The event list must be ($1[n], $2, '<json>') tuples separated by commas, and nothing else.")));
+				}
+			} while (depth > 0);
+		}
+		else
+			return;
+	}
 }
 
 /*
@@ -245,6 +300,18 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 
 		if (nrows > 0)
 		{
+			/* trailing semicolons end the list, as they ended slate's INSERT */
+			if (ps.str[ps.pos] == ';')
+			{
+				while (ps.pos < ps.len && ps.str[ps.pos] == ';')
+				{
+					ps.pos++;
+					skip_ws(&ps);
+				}
+				if (ps.pos < ps.len)
+					syntax_error(&ps, "the end of the list after \";\"");
+				break;
+			}
 			expect(&ps, ",", "\",\" or the end of the list");
 			skip_ws(&ps);
 		}
