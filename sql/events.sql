@@ -99,6 +99,10 @@ SELECT tgname FROM pg_trigger WHERE tgrelid = 'dest.events'::regclass;
 INSERT INTO dest.events SELECT * FROM events;
 SELECT insert_events($$($1[1], $2, '{}')$$, 'dest.events');
 SELECT insert_events($$($1[1], $2, '{}')$$, 'pg_class');
+-- a store argument of OID 0 is no store, not "the only one"
+SELECT insert_events($$($1[1], $2, '{"to": "store 0"}')$$, store => 0);
+SELECT * FROM append_events(ARRAY['{"to": "store 0"}']::jsonb[], 0);
+SELECT count(*) FROM events WHERE event ? 'to';
 -- with one source store, no name is needed even though another store exists
 SELECT insert_events($$($1[1], $2, '{"n": 10}')$$);
 SELECT max(id), count(*) FROM events;

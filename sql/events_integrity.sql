@@ -56,6 +56,23 @@ SELECT tgname, tgenabled FROM pg_trigger
 WHERE tgrelid = 'public.events'::regclass ORDER BY tgname;
 SELECT count(*) FROM public.events;
 
+-- a store attached as a partition: every row is checked against the
+-- partition's bounds, whichever way it is written (none is stored where
+-- the parent would not see it)
+CREATE SCHEMA part;
+SELECT tools.create_event_store('source', 'part');
+CREATE TABLE part.all_events (id bigint NOT NULL, ts timestamptz NOT NULL, event jsonb NOT NULL)
+    PARTITION BY RANGE (id);
+ALTER TABLE part.all_events ATTACH PARTITION part.events FOR VALUES FROM (1) TO (3);
+\set VERBOSITY terse
+SELECT * FROM tools.append_events(ARRAY['{"p": 1}', '{"p": 2}', '{"p": 3}']::jsonb[], 'part.events');
+SELECT tools.insert_events($$($1[1], $2, '{"p": 1}'), ($1[2], $2, '{"p": 2}'), ($1[3], $2, '{"p": 3}')$$, 'part.events');
+\set VERBOSITY default
+SELECT first_id, last_id FROM tools.append_events(ARRAY['{"p": 1}', '{"p": 2}']::jsonb[], 'part.events');
+SELECT (SELECT count(*) FROM part.events) AS in_store,
+       (SELECT count(*) FROM part.all_events WHERE id >= 1) AS seen_through_parent;
+DROP SCHEMA part CASCADE;
+
 -- a store in a temporary schema would outlive its table in the registry
 CREATE TEMP TABLE events (id bigint PRIMARY KEY, ts timestamptz NOT NULL, event jsonb NOT NULL);
 SELECT tools.create_event_store('source', 'pg_temp', 'log');

@@ -298,6 +298,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	{
 		EventTextRow *row;
 
+		CHECK_FOR_INTERRUPTS();
 		if (nrows > 0)
 		{
 			/* trailing semicolons end the list, as they ended slate's INSERT */

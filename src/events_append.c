@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "tcop/utility.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -83,15 +84,87 @@ events_append_xact_end(void)
 /*
  * The allocator lock: classid SM_LOCK_EVENTS, objid the table's oid, a tag
  * no SQL function can take (see sm_advisory_locktag), so only insert_events,
- * restore and sync hold it.
+ * restore and sync hold it.  Taken without waiting when it is free (the
+ * common case costs nothing more).  Otherwise the wait is bounded by
+ * lock_timeout; it then runs in a subtransaction, so that a timeout can be
+ * reported with the store and the session holding the lock rather than as
+ * a bare "canceling statement due to lock timeout".
  */
+static void
+wait_for_store_lock(void *arg)
+{
+	(void) LockAcquire((LOCKTAG *) arg, ExclusiveLock, false, false);
+}
+
 void
 events_lock_store(Oid relid)
 {
 	LOCKTAG		tag;
+	ErrorData  *edata;
+	int			pid = 0;
+	char	   *appname = NULL;
+	int			ret;
 
 	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	if (LockTimeout <= 0)
+	{
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		return;
+	}
+	edata = sm_try_subxact(wait_for_store_lock, &tag);
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		ReThrowError(edata);
+
+	/* who holds it? */
+	SPI_connect();
+	ret = SPI_execute_with_args("SELECT l.pid, a.application_name FROM pg_catalog.pg_locks l"
+								" LEFT JOIN pg_catalog.pg_stat_activity a"
+								" ON a.pid OPERATOR(pg_catalog.=) l.pid"
+								" WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted"
+								" AND l.database OPERATOR(pg_catalog.=) $1"
+								" AND l.classid OPERATOR(pg_catalog.=) $2"
+								" AND l.objid OPERATOR(pg_catalog.=) $3"
+								" AND l.objsubid OPERATOR(pg_catalog.=) $4 LIMIT 1",
+								4, (Oid[]) {OIDOID, OIDOID, OIDOID, INT2OID},
+								(Datum[]) {ObjectIdGetDatum(MyDatabaseId),
+										   ObjectIdGetDatum((Oid) SM_LOCK_EVENTS),
+										   ObjectIdGetDatum(relid),
+										   Int16GetDatum(SM_LOCKTAG_FIELD4)},
+								NULL, true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			pid = DatumGetInt32(d);
+		appname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (appname)
+			appname = pstrdup(appname);
+	}
+	SPI_finish();
+	if (pid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock event store \"%s\" within lock_timeout",
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												   get_rel_name(relid))),
+				 errdetail("Its allocator lock is held by process %d (application_name \"%s\") until that transaction ends; waited %d ms.",
+						   pid, appname ? appname : "", LockTimeout),
+				 errhint("Ids are assigned in commit order, so each writer waits for the one before it: keep transactions that append events short, or raise lock_timeout.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("could not lock event store \"%s\" within lock_timeout",
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid))),
+			 errdetail("Waited %d ms; the session that held the allocator lock has since released it.",
+					   LockTimeout),
+			 errhint("Retry, or raise lock_timeout.")));
 }
 
 /* ----------------------------------------------------------------
@@ -148,6 +221,34 @@ check_writable(void)
 }
 
 /*
+ * An error's context without the line SPI adds for the allocator's own
+ * INSERT statement (lines from the owner's triggers stay), with a line
+ * naming the store instead.
+ */
+static char *
+strip_insert_context(char *context, StoreEntry *store)
+{
+	StringInfoData buf;
+	char	   *line;
+	char	   *next;
+
+	initStringInfo(&buf);
+	for (line = context; line != NULL && *line != '\0'; line = next)
+	{
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, "SQL statement \"INSERT INTO ", 27) == 0 &&
+			strstr(line, "WITH ORDINALITY AS e(ev, n)") != NULL)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "\n" : "", line);
+	}
+	appendStringInfo(&buf, "%sappending to event store \"%s\"",
+					 buf.len > 0 ? "\n" : "", store->qualified_name);
+	return buf.data;
+}
+
+/*
  * Run the store's INSERT for ids lo..hi, letting the guard trigger know
  * that these rows come from the allocator.
  */
@@ -155,6 +256,7 @@ static int
 execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
 {
 	volatile int ret = 0;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	guard_begin_insert(store, lo, hi);
 	store->in_use++;
@@ -162,12 +264,22 @@ execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
 	{
 		ret = SPI_execute_plan(store->plan, args, NULL, false, 0);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		guard_end_insert();
 		store->in_use--;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* the caller did not write that INSERT: say what it did call */
+		edata->context = strip_insert_context(edata->context, store);
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	guard_end_insert();
+	store->in_use--;
 	return ret;
 }
 
@@ -219,8 +331,12 @@ direct_insert_possible(Relation heap, StoreEntry *store)
 	Oid			nsp = events_extension_namespace();
 	int			i;
 
-	/* check_events_table has seen to the kind of table and the types */
+	/*
+	 * check_events_table has seen to the kind of table and the types.  A
+	 * partition's bounds are a constraint the executor checks.
+	 */
 	if (heap->rd_rel->relrowsecurity ||
+		heap->rd_rel->relispartition ||
 		heap->rd_rel->relhasrules ||
 		desc->natts != 3 || store->id_attnum != 1 || store->ts_attnum != 2 ||
 		(desc->constr && (desc->constr->num_check > 0 ||
@@ -293,6 +409,7 @@ direct_prepare(Relation heap, Datum *events, int nevents)
 		di->isnull = palloc(sizeof(bool) * nk * nevents);
 		for (e = 0; e < nevents; e++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			ExecClearTuple(slot);
 			slot->tts_values[0] = Int64GetDatum(0);
 			slot->tts_values[1] = TimestampTzGetDatum(0);
@@ -330,6 +447,7 @@ direct_insert(DirectState *ds, int64 first_id, TimestampTz ts)
 		int			n = Min(ds->nslots, ds->nevents - done);
 		int			j;
 
+		CHECK_FOR_INTERRUPTS();
 		for (j = 0; j < n; j++)
 		{
 			TupleTableSlot *slot = ds->slots[j];
@@ -496,6 +614,24 @@ append_events(Oid relid, Datum *events, int nevents,
 }
 
 /*
+ * The store argument of insert_events and append_events: NULL (or left
+ * out) means the only source store; any other value must name a table.
+ */
+static Oid
+store_argument(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return InvalidOid;
+	if (!OidIsValid(PG_GETARG_OID(argno)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("event store 0 does not exist"),
+				 errdetail("The store argument is the OID 0, which names no table."),
+				 errhint("Leave the store out, or pass NULL, to append to the only source store.")));
+	return PG_GETARG_OID(argno);
+}
+
+/*
  * Error context: which row of the event list had bad JSON.
  */
 typedef struct JsonRowContext
@@ -518,7 +654,7 @@ Datum
 insert_events_text(PG_FUNCTION_ARGS)
 {
 	text	   *values;
-	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	Oid			relid = store_argument(fcinfo, 1);
 	EventTextRow *rows;
 	Datum	   *events;
 	int			nrows;
@@ -550,6 +686,7 @@ insert_events_text(PG_FUNCTION_ARGS)
 		MemoryContext oldcxt;
 		Datum		d;
 
+		CHECK_FOR_INTERRUPTS();
 		jc.rowno = i + 1;
 		jc.offset = rows[i].offset;
 		oldcxt = MemoryContextSwitchTo(rowcxt);
@@ -570,7 +707,7 @@ Datum
 insert_events_array(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr;
-	Oid			relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	Oid			relid = store_argument(fcinfo, 1);
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;

@@ -16,6 +16,7 @@
 
 #include "commands/async.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
 #include "utils/jsonb.h"
 
 #include "events.h"
@@ -83,9 +84,14 @@ notify_prepare(StoreEntry *store, Datum *events, int nevents)
 	p->tail = palloc(sizeof(char *) * nevents);
 	for (i = 0; i < nevents; i++)
 	{
-		Jsonb	   *jb = DatumGetJsonbP(events[i]);
-		char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		int			len = strlen(text);
+		Jsonb	   *jb;
+		char	   *text;
+		int			len;
+
+		CHECK_FOR_INTERRUPTS();
+		jb = DatumGetJsonbP(events[i]);
+		text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		len = strlen(text);
 
 		/* head + up to 20 digits + tail + NUL must stay under the limit */
 		if (p->head_len + 20 + len + 14 < NOTIFY_PAYLOAD_LIMIT)
@@ -109,6 +115,7 @@ notify_send(StoreEntry *store, EventPayloads *p, int64 first_id, int nevents)
 		initStringInfo(&buf);
 		for (i = 0; i < nevents; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			resetStringInfo(&buf);
 			appendBinaryStringInfo(&buf, p->head, p->head_len);
 			appendStringInfo(&buf, INT64_FORMAT, first_id + i);

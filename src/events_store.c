@@ -168,6 +168,61 @@ registry_locate(bool missing_ok)
 	return true;
 }
 
+/* A row of the registry */
+typedef struct RegistryRow
+{
+	Oid			relid;
+	bool		is_source;
+	NotifyMode	notify;
+} RegistryRow;
+
+/*
+ * Read the registry: every row, or (relid valid) the row of relid.  Returns
+ * the number of rows, in *rows_out.  A scan under a fresh catalog snapshot,
+ * without SPI: the registry is a handful of rows, and its changes reach
+ * the cache through invalidation, not through the caller's snapshot (so a
+ * SERIALIZABLE caller takes no predicate lock on it, and an error here
+ * never shows an internal query).
+ */
+static int
+registry_read(Oid relid, RegistryRow **rows_out)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			n = 0;
+	int			size = 8;
+	RegistryRow *rows = palloc(sizeof(RegistryRow) * size);
+
+	(void) registry_locate(false);
+	rel = table_open(registry_relid, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, 1, desc, &isnull);
+
+		if (isnull || (OidIsValid(relid) && DatumGetObjectId(d) != relid))
+			continue;
+		if (n == size)
+		{
+			size *= 2;
+			rows = repalloc(rows, sizeof(RegistryRow) * size);
+		}
+		rows[n].relid = DatumGetObjectId(d);
+		d = heap_getattr(tuple, 2, desc, &isnull);
+		rows[n].is_source = !isnull && strcmp(TextDatumGetCString(d), "source") == 0;
+		d = heap_getattr(tuple, 3, desc, &isnull);
+		rows[n].notify = isnull ? NOTIFY_ROW : parse_notify_mode(TextDatumGetCString(d));
+		n++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	*rows_out = rows;
+	return n;
+}
+
 /*
  * Has a registered store's table gone?  Reads the registry (tiny) once
  * after each change of it, then costs one syscache probe per store.
@@ -181,30 +236,13 @@ registry_lost_a_table(void)
 		return false;
 	if (!registered_valid)
 	{
-		Relation	rel = table_open(registry_relid, AccessShareLock);
-		SysScanDesc scan;
-		HeapTuple	tuple;
-		int			n = 0;
-		int			size = 16;
-		Oid		   *relids = MemoryContextAlloc(store_cxt, sizeof(Oid) * size);
+		RegistryRow *rows;
+		int			n = registry_read(InvalidOid, &rows);
+		Oid		   *relids = MemoryContextAlloc(store_cxt, sizeof(Oid) * Max(n, 1));
 
-		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-		while ((tuple = systable_getnext(scan)) != NULL)
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
-
-			if (isnull)
-				continue;
-			if (n == size)
-			{
-				size *= 2;
-				relids = repalloc(relids, sizeof(Oid) * size);
-			}
-			relids[n++] = DatumGetObjectId(d);
-		}
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
+		for (i = 0; i < n; i++)
+			relids[i] = rows[i].relid;
+		pfree(rows);
 		if (registered_relids)
 			pfree(registered_relids);
 		registered_relids = relids;
@@ -308,10 +346,7 @@ store_get(Oid relid, bool want_source)
 	StoreEntry *entry;
 	bool		found;
 	Relation	rel;
-	char	   *kind;
-	char	   *notify;
-	Datum		arg;
-	int			ret;
+	RegistryRow *row;
 	MemoryContext oldcxt;
 
 	(void) registry_locate(false);
@@ -322,29 +357,22 @@ store_get(Oid relid, bool want_source)
 
 		if (!OidIsValid(*cached))
 		{
-			char	   *sql;
-			int64		n;
+			RegistryRow *rows;
+			int			nrows = registry_read(InvalidOid, &rows);
+			int			n = 0;
+			int			i;
 
-			SPI_connect();
-			sql = psprintf("SELECT s.relid::pg_catalog.oid FROM %s s"
-						   " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relid"
-						   "%s LIMIT 2",
-						   registry_name,
-						   want_source ? " WHERE s.kind OPERATOR(pg_catalog.=) 'source'" : "");
-			ret = SPI_execute(sql, true, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "could not read the event store registry: %s",
-					 SPI_result_code_string(ret));
-			n = SPI_processed;
-			if (n == 1)
+			for (i = 0; i < nrows; i++)
 			{
-				bool		isnull;
-
-				*cached = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 1, &isnull));
+				if ((want_source && !rows[i].is_source) ||
+					!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rows[i].relid)))
+					continue;
+				if (n++ == 0)
+					*cached = rows[i].relid;
 			}
-			SPI_finish();
+			pfree(rows);
+			if (n != 1)
+				*cached = InvalidOid;
 			if (n == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -385,26 +413,15 @@ store_get(Oid relid, bool want_source)
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("event store with OID %u does not exist", relid)));
 
-		SPI_connect();
-		arg = ObjectIdGetDatum(relid);
-		ret = SPI_execute_with_args(psprintf("SELECT kind, notify FROM %s"
-											 " WHERE relid OPERATOR(pg_catalog.=) $1",
-											 registry_name),
-									1, (Oid[]) {REGCLASSOID}, &arg, NULL, true, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the event store registry: %s",
-				 SPI_result_code_string(ret));
-		if (SPI_processed == 0)
+		if (registry_read(relid, &row) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("relation \"%s\" is not an event store",
 							RelationGetRelationName(rel)),
 					 errhint("Create event stores with create_event_store().")));
-		kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		notify = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		entry->is_source = (strcmp(kind, "source") == 0);
-		entry->notify = parse_notify_mode(notify);
-		SPI_finish();
+		entry->is_source = row->is_source;
+		entry->notify = row->notify;
+		pfree(row);
 
 		check_events_table(rel, NULL, entry);
 
