@@ -47,7 +47,6 @@ typedef struct ParseState
 	const char *str;
 	int			len;
 	int			pos;
-	StringInfoData literal;		/* scratch buffer for parse_literal */
 } ParseState;
 
 static void syntax_error(ParseState *ps, const char *expected) pg_attribute_noreturn();
@@ -213,16 +212,17 @@ parse_index(ParseState *ps)
 }
 
 /*
- * A standard SQL string literal; returns its value with doubled quotes
- * undone.  Backslashes are ordinary characters, as they are for the
- * original's EXECUTE with standard_conforming_strings on (the default);
- * with it off the original would have read escapes, so refuse rather than
- * store something different.
+ * A standard SQL string literal: finds its end and remembers where its text
+ * is (row->lit_start, row->lit_len, quotes still doubled); the value is
+ * made by event_text_literal when it is needed, so the parse keeps nothing
+ * per row but a few numbers.  Backslashes are ordinary characters, as
+ * they are for the original's EXECUTE with standard_conforming_strings on
+ * (the default); with it off the original would have read escapes, so
+ * refuse rather than store something different.
  */
-static char *
-parse_literal(ParseState *ps)
+static void
+parse_literal(ParseState *ps, EventTextRow *row)
 {
-	StringInfo	buf = &ps->literal;
 	int			start;
 
 	skip_ws(ps);
@@ -230,13 +230,11 @@ parse_literal(ParseState *ps)
 		syntax_error(ps, "a quoted JSON literal");
 	start = ps->pos;
 	ps->pos++;
-	resetStringInfo(buf);
 	for (;;)
 	{
-		const char *q;
-		int			chunk;
+		const char *q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
 
-		if (ps->pos >= ps->len)
+		if (q == NULL)
 		{
 			ps->pos = start;
 			ereport(ERROR,
@@ -245,29 +243,48 @@ parse_literal(ParseState *ps)
 							pg_mbstrlen_with_len(ps->str, start) + 1),
 					 errhint("Single quotes inside the JSON text must be doubled.")));
 		}
-		q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
-		chunk = (q ? q - (ps->str + ps->pos) : ps->len - ps->pos);
 		if (!standard_conforming_strings &&
-			memchr(ps->str + ps->pos, '\\', chunk) != NULL)
+			memchr(ps->str + ps->pos, '\\', q - (ps->str + ps->pos)) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("backslash in event list while standard_conforming_strings is off"),
 					 errhint("Set standard_conforming_strings to on.")));
-		appendBinaryStringInfo(buf, ps->str + ps->pos, chunk);
-		ps->pos += chunk;
-		if (!q)
-			continue;			/* reports the unterminated string */
-		ps->pos++;				/* the quote */
+		ps->pos = (q - ps->str) + 1;	/* past the quote */
 		if (ps->pos < ps->len && ps->str[ps->pos] == '\'')
 		{
-			appendStringInfoChar(buf, '\'');
-			ps->pos++;
+			ps->pos++;			/* a doubled quote */
 			continue;
 		}
 		break;
 	}
-	/* an exact copy: a StringInfo per row would cost 1 kB for each */
-	return pnstrdup(buf->data, buf->len);
+	row->lit_start = start + 1;
+	row->lit_len = ps->pos - 1 - row->lit_start;
+}
+
+/*
+ * event_text_literal
+ *		The value of a row's JSON literal (doubled quotes undone), in buf,
+ *		which is reset first.
+ */
+void
+event_text_literal(const char *str, const EventTextRow *row, StringInfo buf)
+{
+	const char *p = str + row->lit_start;
+	const char *end = p + row->lit_len;
+
+	resetStringInfo(buf);
+	while (p < end)
+	{
+		const char *q = memchr(p, '\'', end - p);
+
+		if (q == NULL)
+		{
+			appendBinaryStringInfo(buf, p, end - p);
+			break;
+		}
+		appendBinaryStringInfo(buf, p, q - p + 1);
+		p = q + 2;				/* the quote, and its double */
+	}
 }
 
 /*
@@ -290,7 +307,6 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	ps.str = str;
 	ps.len = len;
 	ps.pos = 0;
-	initStringInfo(&ps.literal);
 	rows = palloc(sizeof(EventTextRow) * maxrows);
 
 	skip_ws(&ps);
@@ -346,7 +362,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 			nts++;
 			expect(&ps, ",", "\",\"");
 		}
-		row->json = parse_literal(&ps);
+		parse_literal(&ps, row);
 		expect(&ps, ")", "\")\"");
 		nrows++;
 		skip_ws(&ps);
@@ -380,7 +396,6 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 						nrows, nts),
 				 errhint("ts column parameter substitution value for row to be inserted must be \"$2\"")));
 
-	pfree(ps.literal.data);
 	*rows_out = rows;
 	return nrows;
 }

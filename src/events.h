@@ -9,7 +9,7 @@
  *					set_event_store_notify, the per-backend cache and its
  *					invalidation, the sql_drop clean-up
  * events_append.c	the allocator and the writer: insert_events (text and
- *					jsonb[]), the allocator lock, the direct write path
+ *					jsonb[]), the allocator lock
  * events_guard.c	the append-only guard triggers of source stores and the
  *					direct-insert grants of restore and sync
  * events_notify.c	the eventsinsert notifications
@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -81,13 +82,9 @@ extern void warn_insert_triggers(Oid relid, const char *qname,
 								 const char *fschema);
 
 /* events_notify.c */
-typedef struct EventPayloads EventPayloads;
-
 extern NotifyMode parse_notify_mode(const char *s);
 extern const char *notify_mode_name(NotifyMode mode);
-extern EventPayloads *notify_prepare(StoreEntry *store, Datum *events,
-									 int nevents);
-extern void notify_send(StoreEntry *store, EventPayloads *payloads,
-						int64 first_id, int nevents);
+extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
+						int nevents);
 
 #endif							/* EVENTS_H */

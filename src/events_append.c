@@ -12,17 +12,17 @@
  * (and is visible to the fresh snapshot) before we read, so ids are
  * gapless, a rolled-back transaction leaves no gap, and ids become visible
  * in id order.  Everything that can be done before taking the lock is done
- * before it: parsing, jsonb input, the array, the cached plan, the
- * notification payloads (all but the id digits).
+ * before it: parsing, jsonb input, the array, the cached plan.
  *
  * Timestamps: one per transaction, taken from the clock the first time the
  * transaction allocates (after the lock), and never smaller than the last
  * row's ts, so ts never decreases along the ids.
  *
- * Writing: a store as create_event_store made it is written directly
- * (table_multi_insert and index_insert, as COPY does), with the expression
- * index values computed before the lock; a store the owner changed (own
- * triggers, constraints, row security...) through a prepared INSERT.
+ * Writing: through one prepared INSERT ... SELECT FROM unnest($1), so the
+ * executor checks whatever the table has (constraints, a partition's
+ * bounds, row security, the owner's AFTER triggers) and checks for
+ * interrupts.  The events exist once in memory: as the jsonb array that
+ * INSERT reads (the caller's own array for append_events).
  *
  * Privileges: insert_events runs with the caller's rights and needs INSERT
  * on the events table; the guard trigger refuses every INSERT that does not
@@ -71,7 +71,7 @@ static TimestampTz xact_ts;
 PG_FUNCTION_INFO_V1(insert_events_text);
 PG_FUNCTION_INFO_V1(insert_events_array);
 
-static void append_events(Oid relid, Datum *events, int nevents,
+static void append_events(Oid relid, ArrayType *arr, int nevents,
 						  int64 *first_id, TimestampTz *ts);
 
 /* The transaction ended: its ts is no longer ours. */
@@ -283,250 +283,25 @@ execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
 	return ret;
 }
 
-/* ----------------------------------------------------------------
- * Direct insertion
- *
- * For a store that looks the way create_event_store made it (a plain heap
- * table with the columns id, ts, event in that order, no CHECK
- * constraints, no row security, no rules, no triggers but the guard, no
- * partial, exclusion or deferrable unique indexes), the rows are written
- * with table_multi_insert and index_insert rather than through an INSERT
- * statement: no executor start and no per-row trigger while the lock is
- * held, one WAL record per heap page, and the values of every index that
- * depends on the event alone (the five slate expression indexes) computed
- * before the lock.  This is what COPY does.  Any other store goes through
- * the SQL INSERT, which honours whatever was added to the table.
- * ----------------------------------------------------------------
- */
-#define DIRECT_BATCH	1000
-
-typedef struct DirectIndex
-{
-	Relation	rel;
-	IndexInfo  *info;
-	IndexUniqueCheck check;
-	bool		precomputed;	/* values depend on the event column only */
-	Datum	   *values;			/* nevents x ii_NumIndexAttrs, if so */
-	bool	   *isnull;
-} DirectIndex;
-
-typedef struct DirectState
-{
-	Relation	heap;
-	int			nindexes;
-	DirectIndex *indexes;
-	EState	   *estate;			/* holds the precomputed values */
-	EState	   *ins_estate;		/* per-row evaluation under the lock */
-	TupleTableSlot **slots;
-	int			nslots;
-	Datum	   *events;
-	int			nevents;
-} DirectState;
-
-static bool
-direct_insert_possible(Relation heap, StoreEntry *store)
-{
-	TupleDesc	desc = RelationGetDescr(heap);
-	TriggerDesc *trig = heap->trigdesc;
-	Oid			nsp = events_extension_namespace();
-	int			i;
-
-	/*
-	 * check_events_table has seen to the kind of table and the types.  A
-	 * partition's bounds are a constraint the executor checks.
-	 */
-	if (heap->rd_rel->relrowsecurity ||
-		heap->rd_rel->relispartition ||
-		heap->rd_rel->relhasrules ||
-		desc->natts != 3 || store->id_attnum != 1 || store->ts_attnum != 2 ||
-		(desc->constr && (desc->constr->num_check > 0 ||
-						  desc->constr->has_generated_stored)))
-		return false;
-	for (i = 0; trig && i < trig->numtriggers; i++)
-		if (!events_guard_function(trig->triggers[i].tgfoid, nsp))
-			return false;
-	return true;
-}
-
-/*
- * Before the lock: open the indexes, and compute the values of those that
- * depend on the event alone.  Returns NULL when an index rules the direct
- * path out.
- */
-static DirectState *
-direct_prepare(Relation heap, Datum *events, int nevents)
-{
-	DirectState *ds = palloc0(sizeof(DirectState));
-	List	   *indexoids = RelationGetIndexList(heap);
-	ListCell   *lc;
-	TupleTableSlot *slot;
-	ExprContext *econtext;
-	int			i;
-
-	ds->heap = heap;
-	ds->events = events;
-	ds->nevents = nevents;
-	ds->indexes = palloc0(sizeof(DirectIndex) * Max(list_length(indexoids), 1));
-	foreach(lc, indexoids)
-	{
-		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
-		DirectIndex *di = &ds->indexes[ds->nindexes++];
-		IndexInfo  *ii = BuildIndexInfo(irel);
-		Bitmapset  *attrs = NULL;
-		int			k;
-
-		di->rel = irel;
-		di->info = ii;
-		if (ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
-			(ii->ii_Unique && !irel->rd_index->indimmediate))
-		{
-			for (i = 0; i < ds->nindexes; i++)
-				index_close(ds->indexes[i].rel, NoLock);
-			return NULL;
-		}
-		di->check = ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
-		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
-			if (ii->ii_IndexAttrNumbers[k] != 0)
-				attrs = bms_add_member(attrs, ii->ii_IndexAttrNumbers[k] -
-									   FirstLowInvalidHeapAttributeNumber);
-		pull_varattnos((Node *) ii->ii_Expressions, 1, &attrs);
-		di->precomputed = bms_is_subset(attrs,
-										bms_make_singleton(3 - FirstLowInvalidHeapAttributeNumber));
-	}
-
-	ds->estate = CreateExecutorState();
-	econtext = GetPerTupleExprContext(ds->estate);
-	slot = table_slot_create(heap, NULL);
-	for (i = 0; i < ds->nindexes; i++)
-	{
-		DirectIndex *di = &ds->indexes[i];
-		int			nk = di->info->ii_NumIndexAttrs;
-		int			e;
-
-		if (!di->precomputed)
-			continue;
-		di->values = palloc(sizeof(Datum) * nk * nevents);
-		di->isnull = palloc(sizeof(bool) * nk * nevents);
-		for (e = 0; e < nevents; e++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			ExecClearTuple(slot);
-			slot->tts_values[0] = Int64GetDatum(0);
-			slot->tts_values[1] = TimestampTzGetDatum(0);
-			slot->tts_values[2] = events[e];
-			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
-			ExecStoreVirtualTuple(slot);
-			econtext->ecxt_scantuple = slot;
-			/* the results stay in the per-tuple memory, never reset */
-			FormIndexDatum(di->info, slot, ds->estate,
-						   &di->values[e * nk], &di->isnull[e * nk]);
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	ds->ins_estate = CreateExecutorState();
-
-	ds->nslots = Min(nevents, DIRECT_BATCH);
-	ds->slots = palloc(sizeof(TupleTableSlot *) * ds->nslots);
-	for (i = 0; i < ds->nslots; i++)
-		ds->slots[i] = table_slot_create(heap, NULL);
-	return ds;
-}
-
-/* Under the lock: write the rows and their index entries. */
-static void
-direct_insert(DirectState *ds, int64 first_id, TimestampTz ts)
-{
-	CommandId	cid = GetCurrentCommandId(true);
-	ExprContext *econtext = GetPerTupleExprContext(ds->ins_estate);
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-	int			done;
-
-	for (done = 0; done < ds->nevents; done += ds->nslots)
-	{
-		int			n = Min(ds->nslots, ds->nevents - done);
-		int			j;
-
-		CHECK_FOR_INTERRUPTS();
-		for (j = 0; j < n; j++)
-		{
-			TupleTableSlot *slot = ds->slots[j];
-
-			ExecClearTuple(slot);
-			slot->tts_values[0] = Int64GetDatum(first_id + done + j);
-			slot->tts_values[1] = TimestampTzGetDatum(ts);
-			slot->tts_values[2] = ds->events[done + j];
-			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
-			ExecStoreVirtualTuple(slot);
-		}
-		table_multi_insert(ds->heap, ds->slots, n, cid, 0, NULL);
-
-		for (j = 0; j < n; j++)
-		{
-			TupleTableSlot *slot = ds->slots[j];
-			int			e = done + j;
-			int			i;
-
-			for (i = 0; i < ds->nindexes; i++)
-			{
-				DirectIndex *di = &ds->indexes[i];
-				int			nk = di->info->ii_NumIndexAttrs;
-
-				if (!di->info->ii_ReadyForInserts)
-					continue;
-				if (di->precomputed)
-					index_insert(di->rel, &di->values[e * nk], &di->isnull[e * nk],
-								 &slot->tts_tid, ds->heap, di->check, false,
-								 di->info);
-				else
-				{
-					econtext->ecxt_scantuple = slot;
-					FormIndexDatum(di->info, slot, ds->ins_estate, values, isnull);
-					index_insert(di->rel, values, isnull, &slot->tts_tid,
-								 ds->heap, di->check, false, di->info);
-					ResetExprContext(econtext);
-				}
-			}
-		}
-	}
-}
-
-static void
-direct_finish(DirectState *ds)
-{
-	int			i;
-
-	for (i = 0; i < ds->nslots; i++)
-		ExecDropSingleTupleTableSlot(ds->slots[i]);
-	for (i = 0; i < ds->nindexes; i++)
-	{
-#if PG_VERSION_NUM >= 170000
-		index_insert_cleanup(ds->indexes[i].rel, ds->indexes[i].info);
-#endif
-		index_close(ds->indexes[i].rel, NoLock);
-	}
-	FreeExecutorState(ds->ins_estate);
-	FreeExecutorState(ds->estate);
-}
-
 /*
  * append_events
- *		Append nevents jsonb datums to the source store relid (InvalidOid:
- *		the only source store).  Returns the first id and the ts used.
+ *		Append the events of arr (a one-dimensional jsonb array without
+ *		nulls, nevents long) to the source store relid (InvalidOid: the only
+ *		source store).  Returns the first id and the ts used.  The array is
+ *		what the INSERT reads, so no other copy of the events is made.
  */
 static void
-append_events(Oid relid, Datum *events, int nevents,
+append_events(Oid relid, ArrayType *arr, int nevents,
 			  int64 *first_id, TimestampTz *ts_out)
 {
 	StoreEntry *store;
-	ArrayType  *arr = NULL;
-	DirectState *direct = NULL;
-	EventPayloads *payloads;
 	Relation	heap;
 	Relation	index;
 	int64		last_id = 0;
 	TimestampTz last_ts = 0;
 	TimestampTz ts;
+	Datum		args[3];
+	int			ret;
 
 	check_writable();
 	store = store_get(relid, true);
@@ -535,34 +310,32 @@ append_events(Oid relid, Datum *events, int nevents,
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
 
-	/* --- before the lock: the rows, the plan, the notification payloads --- */
+	/* --- before the lock: the checks and the plan --- */
 	heap = table_open(relid, RowExclusiveLock);
 	guard_check_triggers(heap);
-	if (direct_insert_possible(heap, store))
-		direct = direct_prepare(heap, events, nevents);
-	if (direct == NULL)
+	SPI_connect();
+	if (store->plan == NULL)
 	{
-		arr = construct_array(events, nevents, JSONBOID, -1, false, TYPALIGN_INT);
-		SPI_connect();
-		if (store->plan == NULL)
-		{
-			char	   *sql;
-			SPIPlanPtr	plan;
+		char	   *sql;
+		SPIPlanPtr	plan;
 
-			sql = psprintf("INSERT INTO %s (id, ts, event)"
-						   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
-						   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
-						   store->qualified_name);
-			plan = SPI_prepare(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID});
-			if (plan == NULL)
-				elog(ERROR, "could not prepare the event insert: %s",
-					 SPI_result_code_string(SPI_result));
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not keep the event insert plan");
-			store->plan = plan;
-		}
+		sql = psprintf("INSERT INTO %s (id, ts, event)"
+					   " SELECT $2 OPERATOR(pg_catalog.+) e.n, $3, e.ev"
+					   " FROM pg_catalog.unnest($1) WITH ORDINALITY AS e(ev, n)",
+					   store->qualified_name);
+		/*
+		 * A generic plan: a custom one would fold the array into the plan
+		 * as a constant, a second copy of every event.
+		 */
+		plan = SPI_prepare_cursor(sql, 3, (Oid[]) {JSONBARRAYOID, INT8OID, TIMESTAMPTZOID},
+								  CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the event insert: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the event insert plan");
+		store->plan = plan;
 	}
-	payloads = notify_prepare(store, events, nevents);
 	index = index_open(store->pkey_oid, AccessShareLock);
 
 	/* --- the allocator lock, held until the transaction ends --- */
@@ -584,29 +357,18 @@ append_events(Oid relid, Datum *events, int nevents,
 		xact_ts = last_ts;
 	ts = xact_ts;
 
-	if (direct)
-		direct_insert(direct, last_id + 1, ts);
-	else
-	{
-		Datum		args[3];
-		int			ret;
+	args[0] = PointerGetDatum(arr);
+	args[1] = Int64GetDatum(last_id);
+	args[2] = TimestampTzGetDatum(ts);
+	ret = execute_insert(store, args, last_id + 1, last_id + nevents);
+	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
+		elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
+			 SPI_result_code_string(ret), SPI_processed);
 
-		args[0] = PointerGetDatum(arr);
-		args[1] = Int64GetDatum(last_id);
-		args[2] = TimestampTzGetDatum(ts);
-		ret = execute_insert(store, args, last_id + 1, last_id + nevents);
-		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) nevents)
-			elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
-				 SPI_result_code_string(ret), SPI_processed);
-	}
-
-	notify_send(store, payloads, last_id + 1, nevents);
+	notify_send(store, arr, last_id + 1, nevents);
 
 	index_close(index, NoLock);
-	if (direct)
-		direct_finish(direct);
-	else
-		SPI_finish();
+	SPI_finish();
 	table_close(heap, NoLock);
 
 	*first_id = last_id + 1;
@@ -650,13 +412,45 @@ json_row_context(void *arg)
 			   pg_mbstrlen_with_len(c->str, c->offset) + 1);
 }
 
+/*
+ * The array the text call appends: built event by event in one buffer that
+ * grows (a large chunk, which the allocator extends in place where it can),
+ * so the events exist once, in the form the INSERT reads.
+ */
+typedef struct EventArrayBuf
+{
+	char	   *data;
+	Size		len;
+	Size		cap;
+} EventArrayBuf;
+
+static void
+event_array_add(EventArrayBuf *b, Jsonb *jb)
+{
+	Size		pos = INTALIGN(b->len);
+	Size		need = pos + VARSIZE(jb);
+
+	if (need > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("event list is too large"),
+				 errdetail("The events of one call must fit in 1 GB once converted to jsonb.")));
+	if (need > b->cap)
+	{
+		b->cap = Min(Max(need, b->cap * 2), MaxAllocSize);
+		b->data = repalloc_huge(b->data, b->cap);
+	}
+	memset(b->data + b->len, 0, pos - b->len);
+	memcpy(b->data + pos, jb, VARSIZE(jb));
+	b->len = need;
+}
+
 Datum
 insert_events_text(PG_FUNCTION_ARGS)
 {
 	text	   *values;
 	Oid			relid = store_argument(fcinfo, 1);
 	EventTextRow *rows;
-	Datum	   *events;
 	int			nrows;
 	int			i;
 	int64		first_id;
@@ -664,6 +458,9 @@ insert_events_text(PG_FUNCTION_ARGS)
 	ErrorContextCallback errcb;
 	JsonRowContext jc;
 	MemoryContext rowcxt;
+	StringInfoData literal;
+	EventArrayBuf buf;
+	ArrayType  *arr;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -672,7 +469,12 @@ insert_events_text(PG_FUNCTION_ARGS)
 	values = PG_GETARG_TEXT_PP(0);
 	nrows = event_text_parse(VARDATA_ANY(values), VARSIZE_ANY_EXHDR(values), &rows);
 
-	events = palloc(sizeof(Datum) * nrows);
+	/* the array header, then the events, each the moment it is parsed */
+	buf.len = ARR_OVERHEAD_NONULLS(1);
+	buf.cap = buf.len + VARSIZE_ANY_EXHDR(values) + 1024;
+	buf.data = MemoryContextAllocHuge(CurrentMemoryContext, buf.cap);
+	memset(buf.data, 0, buf.len);
+	initStringInfo(&literal);
 	jc.str = VARDATA_ANY(values);
 	errcb.callback = json_row_context;
 	errcb.arg = &jc;
@@ -684,22 +486,34 @@ insert_events_text(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		MemoryContext oldcxt;
-		Datum		d;
 
 		CHECK_FOR_INTERRUPTS();
 		jc.rowno = i + 1;
 		jc.offset = rows[i].offset;
+		event_text_literal(VARDATA_ANY(values), &rows[i], &literal);
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		d = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows[i].json));
+		event_array_add(&buf, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																 CStringGetDatum(literal.data))));
 		MemoryContextSwitchTo(oldcxt);
-		events[i] = datumCopy(d, false, -1);
 		MemoryContextReset(rowcxt);
-		pfree(rows[i].json);
 	}
 	error_context_stack = errcb.previous;
 	MemoryContextDelete(rowcxt);
+	pfree(literal.data);
+	pfree(rows);
+	/* the text is no longer needed: free it if it is our own copy */
+	if ((Pointer) values != PG_GETARG_POINTER(0))
+		pfree(values);
 
-	append_events(relid, events, nrows, &first_id, &ts);
+	arr = (ArrayType *) buf.data;
+	SET_VARSIZE(arr, buf.len);
+	arr->ndim = 1;
+	arr->dataoffset = 0;
+	arr->elemtype = JSONBOID;
+	ARR_DIMS(arr)[0] = nrows;
+	ARR_LBOUND(arr)[0] = 1;
+
+	append_events(relid, arr, nrows, &first_id, &ts);
 	PG_RETURN_INT32(nrows);
 }
 
@@ -708,10 +522,7 @@ insert_events_array(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr;
 	Oid			relid = store_argument(fcinfo, 1);
-	Datum	   *elems;
-	bool	   *nulls;
 	int			n;
-	int			i;
 	int64		first_id;
 	TimestampTz ts;
 	TupleDesc	tupdesc;
@@ -729,19 +540,26 @@ insert_events_array(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("events must be a one-dimensional array")));
-	deconstruct_array(arr, JSONBOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no events to insert"),
 				 errdetail("The events array is empty.")));
-	for (i = 0; i < n; i++)
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event %d is null", i + 1)));
+	if (ARR_HASNULL(arr))
+	{
+		bits8	   *bitmap = ARR_NULLBITMAP(arr);
+		int			i;
 
-	append_events(relid, elems, n, &first_id, &ts);
+		for (i = 0; i < n; i++)
+			if (!(bitmap[i / 8] & (1 << (i % 8))))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("event %d is null", i + 1)));
+	}
+
+	/* the INSERT numbers the events from 1, whatever the array's bounds */
+	append_events(relid, arr, n, &first_id, &ts);
 
 	values[0] = Int64GetDatum(first_id);
 	values[1] = Int64GetDatum(first_id + n - 1);

@@ -389,8 +389,7 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 /*
  * Warn about INSERT triggers of an adopted source store other than the
  * guard: typically slate's notify_insert, which repeats insert_events' own
- * notification, fails on events too big for NOTIFY, and keeps
- * insert_events off its direct write path.  Within SPI.
+ * notification and fails on events too big for NOTIFY.  Within SPI.
  */
 void
 warn_insert_triggers(Oid relid, const char *qname, const char *fschema)

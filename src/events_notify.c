@@ -6,9 +6,8 @@
  * Channel eventsinsert, per row (slate's payload, or the same object
  * without the event and with "truncated": true when it would not fit in
  * NOTIFY's 8000 bytes), per statement, or none, as registered for the
- * store.  The payloads are built before the allocator lock (all but the id
- * digits) and sent with Async_Notify by insert_events itself once the ids
- * are known, so rows written by restore or sync send nothing.
+ * store.  Sent with Async_Notify by insert_events itself once the ids are
+ * known, so rows written by restore or sync send nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +16,8 @@
 #include "commands/async.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/jsonb.h"
 
 #include "events.h"
@@ -27,13 +28,6 @@
 
 PG_FUNCTION_INFO_V1(events_notify_insert);
 
-/* What notify_prepare builds before the lock. */
-struct EventPayloads
-{
-	char	   *head;			/* {"table" : "events", "id" : */
-	int			head_len;
-	char	  **tail;			/* per event: the rest, after the id */
-};
 
 const char *
 notify_mode_name(NotifyMode mode)
@@ -67,61 +61,51 @@ parse_notify_mode(const char *s)
 }
 
 /*
- * Before the allocator lock: everything of the notifications but the ids.
- * NULL when the store sends one notification per statement or none.
+ * Under the lock, once the ids are known: queue the notifications of the
+ * events of arr, which are first_id onwards.  Each payload is made right
+ * before it is queued, in one reused buffer: NOTIFY keeps its own copy of
+ * every payload until commit, and a second copy of them all would double
+ * what a large call holds in memory.
  */
-EventPayloads *
-notify_prepare(StoreEntry *store, Datum *events, int nevents)
-{
-	EventPayloads *p;
-	int			i;
-
-	if (store->notify != NOTIFY_ROW)
-		return NULL;
-	p = palloc(sizeof(EventPayloads));
-	p->head = psprintf("{\"table\" : %s, \"id\" : ", store->payload_table);
-	p->head_len = strlen(p->head);
-	p->tail = palloc(sizeof(char *) * nevents);
-	for (i = 0; i < nevents; i++)
-	{
-		Jsonb	   *jb;
-		char	   *text;
-		int			len;
-
-		CHECK_FOR_INTERRUPTS();
-		jb = DatumGetJsonbP(events[i]);
-		text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		len = strlen(text);
-
-		/* head + up to 20 digits + tail + NUL must stay under the limit */
-		if (p->head_len + 20 + len + 14 < NOTIFY_PAYLOAD_LIMIT)
-			p->tail[i] = psprintf(", \"event\" : %s}", text);
-		else
-			p->tail[i] = ", \"truncated\" : true}";
-		pfree(text);
-	}
-	return p;
-}
-
-/* Under the lock, once the ids are known: queue the notifications. */
 void
-notify_send(StoreEntry *store, EventPayloads *p, int64 first_id, int nevents)
+notify_send(StoreEntry *store, ArrayType *arr, int64 first_id, int nevents)
 {
 	if (store->notify == NOTIFY_ROW)
 	{
 		StringInfoData buf;
+		array_iter	it;
+		int			head_len;
 		int			i;
 
 		initStringInfo(&buf);
+		appendStringInfo(&buf, "{\"table\" : %s, \"id\" : ", store->payload_table);
+		head_len = buf.len;
+		array_iter_setup(&it, (AnyArrayType *) arr);
 		for (i = 0; i < nevents; i++)
 		{
+			bool		isnull;
+			Jsonb	   *jb = DatumGetJsonbP(array_iter_next(&it, &isnull, i,
+															 -1, false, TYPALIGN_INT));
+			int			id_end;
+
 			CHECK_FOR_INTERRUPTS();
-			resetStringInfo(&buf);
-			appendBinaryStringInfo(&buf, p->head, p->head_len);
+			buf.len = head_len;
+			buf.data[buf.len] = '\0';
 			appendStringInfo(&buf, INT64_FORMAT, first_id + i);
-			appendStringInfoString(&buf, p->tail[i]);
+			id_end = buf.len;
+			appendStringInfoString(&buf, ", \"event\" : ");
+			(void) JsonbToCString(&buf, &jb->root, VARSIZE(jb));
+			appendStringInfoChar(&buf, '}');
+			/* NOTIFY refuses a payload of the limit or more: drop the event */
+			if (buf.len >= NOTIFY_PAYLOAD_LIMIT)
+			{
+				buf.len = id_end;
+				buf.data[buf.len] = '\0';
+				appendStringInfoString(&buf, ", \"truncated\" : true}");
+			}
 			Async_Notify(EVENTS_CHANNEL, buf.data);
 		}
+		pfree(buf.data);
 	}
 	else if (store->notify == NOTIFY_STATEMENT)
 		Async_Notify(EVENTS_CHANNEL,
