@@ -3,8 +3,8 @@
  * schema_mgr.h
  *	  Declarations shared by the schema_mgr source files.
  *
- * Each concern lives in its own file: migrate.c (migrations and version
- * tracking), checksum.c (normalised SHA-256 of migration SQL), events.c
+ * Each concern lives in its own file: migrate*.c (migrations and version
+ * tracking, declared in the private header migrate.h), checksum.c (normalised SHA-256 of migration SQL), events.c
  * (gapless event stores), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
