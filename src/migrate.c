@@ -170,6 +170,19 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_HISTORY_ROWS] = {
 		"SELECT pg_catalog.count(*) FROM %1$s.schema_version",
 	0, {InvalidOid}},
+	/* relations and types of the temporary schema $1 not among $2 */
+	[P_TEMP_OBJECTS] = {
+		"SELECT o.oid, o.name FROM ("
+		" SELECT 1 AS kind, c.oid, c.relname::pg_catalog.text AS name"
+		" FROM pg_catalog.pg_class c"
+		" WHERE c.relnamespace OPERATOR(pg_catalog.=) $1"
+		" UNION ALL"
+		" SELECT 2, t.oid, t.typname::pg_catalog.text FROM pg_catalog.pg_type t"
+		" WHERE t.typnamespace OPERATOR(pg_catalog.=) $1"
+		" AND t.typrelid OPERATOR(pg_catalog.=) 0"
+		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
+		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
+	2, {OIDOID, OIDARRAYOID}},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];

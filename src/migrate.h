@@ -9,6 +9,7 @@
  *	  migrate_statements.c	parsing and checking migration SQL
  *	  migrate_register.c	register_migration
  *	  migrate_apply.c		apply_migrations
+ *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_status.c		baseline, current_version, migration_status
  *	  migrate_guard.c		the event trigger that guards DROP
  *
@@ -58,6 +59,7 @@ typedef enum PlanId
 	P_STATUS,
 	P_LOCK_HOLDER,
 	P_HISTORY_ROWS,
+	P_TEMP_OBJECTS,
 	NUM_PLANS
 } PlanId;
 
@@ -122,6 +124,19 @@ extern int	mig_line_of(const char *sql, int location);
 /* for a statement that cannot run inside a transaction block */
 #define OUTSIDE_TRANSACTION_HINT \
 	"Migrations run inside a transaction. Run this statement separately, outside the migration chain."
+
+/*
+ * migrate_session.c: a migration leaves no settings and no temporary objects
+ * behind in the session.
+ */
+typedef struct MigSession
+{
+	int			guc_level;		/* GUC nest level the migration runs at */
+	struct ArrayType *temp_before;	/* temporary objects before it, or NULL */
+} MigSession;
+
+extern void mig_session_begin(MigCall *c, MigSession *s);
+extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
 
 /* migrate_apply.c: also used by baseline */
 extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,

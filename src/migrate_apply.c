@@ -168,6 +168,14 @@ static void
 raise_migration_error(Pending *p, ErrorData *edata)
 {
 	const char *hint = edata->hint;
+	const char *where;
+
+	if (p->stmt_no < 0)
+		where = psprintf(_("at the end of migration \"%s\" version " INT64_FORMAT),
+						 p->component, p->version);
+	else
+		where = psprintf(_("statement %d at line %d of migration \"%s\" version " INT64_FORMAT),
+						 p->stmt_no, p->stmt_line, p->component, p->version);
 
 	/* what to do about errors the checks up front cannot foresee */
 	if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
@@ -192,8 +200,7 @@ raise_migration_error(Pending *p, ErrorData *edata)
 			 edata->internalquery ? internalerrquery(edata->internalquery) : 0,
 			 edata->internalquery ? internalerrposition(edata->internalpos) : 0,
 			 edata->context ? errcontext("%s", edata->context) : 0,
-			 errcontext("statement %d at line %d of migration \"%s\" version " INT64_FORMAT,
-						p->stmt_no, p->stmt_line, p->component, p->version)));
+			 errcontext("%s", where)));
 }
 
 /*
@@ -216,13 +223,17 @@ run_and_record(void *arg)
 	MigrationRun *r = (MigrationRun *) arg;
 	Oid			save_userid;
 	int			save_sec_context;
+	MigSession	session;
 
 	/* the subtransaction's abort restores the context on error */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	if (r->p->confined)
 		SetUserIdAndSecContext(save_userid,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	mig_session_begin(r->c, &session);
 	run_migration(r->p);
+	r->p->stmt_no = -1;			/* what follows is "at the end" */
+	mig_session_end(r->c, r->p, &session);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	r->duration = duration_since(r->start);
 	mig_record_applied(r->c, r->p, r->start, r->duration, "run");
@@ -485,7 +496,10 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		else
 		{
 			row[5] = CStringGetTextDatum("would fail");
-			row[6] = CStringGetTextDatum(psprintf("statement %d at line %d: %s",
+			row[6] = CStringGetTextDatum(p->stmt_no < 0 ?
+										 psprintf("at the end: %s",
+												  edata->message) :
+										 psprintf("statement %d at line %d: %s",
 												  p->stmt_no, p->stmt_line,
 												  edata->message));
 			rownulls[6] = false;
