@@ -11,6 +11,12 @@
 -- Migrations and version tracking
 -- ----------------------------------------------------------------------
 
+-- The DROP guard fires with session_replication_role = replica too: event
+-- triggers enabled plain ORIGIN are skipped there, and SET
+-- session_replication_role = replica; DROP EXTENSION schema_mgr would drop
+-- the history unguarded.
+ALTER EVENT TRIGGER schema_mgr_guard_drop ENABLE ALWAYS;
+
 
 -- ----------------------------------------------------------------------
 -- Event stores

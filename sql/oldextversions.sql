@@ -47,6 +47,8 @@ SELECT count(*) AS events_lost FROM (
     SELECT * FROM events_before EXCEPT SELECT * FROM events) lost;
 SELECT count(*) AS backup_rows FROM backup.events;
 SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
+-- the DROP guard fires in replica mode too
+SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'schema_mgr_guard_drop';
 
 -- and everything still works on the old data
 SELECT component, version, status FROM migration_status() ORDER BY 1, 2;

@@ -8,26 +8,49 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "schema_mgr.h"
 #include "migrate.h"
 
 PG_FUNCTION_INFO_V1(sm_guard_drop);
 
+static Oid
+schema_owner(Oid nspoid)
+{
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspoid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nspoid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 /* ----------------------------------------------------------------
  * guard_drop() returns event_trigger
  *
  * On ddl_command_start of DROP EXTENSION, DROP SCHEMA and DROP OWNED:
- * refuse to drop schema_mgr (directly, with its schema, or with everything
- * its owner owns) while the migration history has rows, unless
- * schema_mgr.allow_drop is on.  The history is user data:
- * losing it makes every migration pending again.
+ * refuse to drop schema_mgr while the migration history has rows, unless
+ * schema_mgr.allow_drop is on.  The history is user data: losing it makes
+ * every migration pending again.  These are the only commands that can drop
+ * the extension (it depends on nothing but its schema); it goes with
+ *	- DROP EXTENSION schema_mgr,
+ *	- DROP SCHEMA of its schema (CASCADE), by whichever role owns the schema,
+ *	- DROP OWNED BY its owner, or by the owner of its schema (CASCADE).
+ * The event trigger is enabled ALWAYS, so it fires with
+ * session_replication_role = replica too.
  * ----------------------------------------------------------------
  */
 Datum
@@ -40,6 +63,7 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 	MigCall		c;
 	int64		rows;
 	bool		isnull;
+	Oid			nspoid;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by event trigger manager");
@@ -51,6 +75,7 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 
 	c.schema = sm_function_schema(fcinfo);
 	c.owner = sm_extension_owner();
+	nspoid = get_func_namespace(fcinfo->flinfo->fn_oid);
 	if (IsA(parsetree, DropStmt))
 	{
 		DropStmt   *stmt = (DropStmt *) parsetree;
@@ -66,16 +91,25 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 				continue;
 			if (stmt->removeType == OBJECT_EXTENSION
 				? strcmp(strVal(obj), "schema_mgr") == 0
-				: strcmp(quote_identifier(strVal(obj)), c.schema) == 0)
+				: get_namespace_oid(strVal(obj), true) == nspoid)
 				hit = true;
 		}
 	}
 	else if (IsA(parsetree, DropOwnedStmt))
 	{
-		/* DROP OWNED BY the extension's owner drops the extension too */
+		/*
+		 * DROP OWNED BY the extension's owner drops the extension, and DROP
+		 * OWNED BY the owner of its schema drops the schema and, with
+		 * CASCADE, the extension in it.
+		 */
 		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
-			if (get_rolespec_oid(lfirst_node(RoleSpec, lc), true) == c.owner)
+		{
+			Oid			role = get_rolespec_oid(lfirst_node(RoleSpec, lc), true);
+
+			if (OidIsValid(role) &&
+				(role == c.owner || role == schema_owner(nspoid)))
 				hit = true;
+		}
 	}
 	if (!hit)
 		PG_RETURN_VOID();
