@@ -17,6 +17,95 @@
 -- the history unguarded.
 ALTER EVENT TRIGGER schema_mgr_guard_drop ENABLE ALWAYS;
 
+-- Components have owners.  A component belongs to the role that first
+-- registered (or baselined) into it; roles with the privileges of the owner
+-- (its members: GRANT owner TO role is the grant) and the extension's owner
+-- may write into it.  Roles are kept by oid and by name: a role is the
+-- owner or the registrant only while both still match, so a dropped and
+-- re-created role of the same name (or a restore into another cluster)
+-- is not taken for the original.
+CREATE TABLE @extschema@.component (
+	component		text PRIMARY KEY,
+	owner			oid NOT NULL,
+	owner_name		name NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK (component OPERATOR(pg_catalog.<>) '')
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.component', '');
+REVOKE ALL ON @extschema@.component FROM PUBLIC;
+GRANT SELECT ON @extschema@.component TO PUBLIC;
+
+-- Who registered a migration (registered_by stays its name), and who
+-- approved its SQL, by checksum, for roles the registrant lacks the
+-- privileges of.
+ALTER TABLE @extschema@.migration
+	ADD COLUMN registrant oid,
+	ADD COLUMN approved_checksum text,
+	ADD COLUMN approver oid,
+	ADD COLUMN approved_by name,
+	ADD COLUMN approved_at timestamptz;
+
+-- 1.0 rows: registrants are the roles of that name that exist now (a
+-- registrant that no longer exists stays NULL: its pending migrations need
+-- an approval); each component belongs to its earliest registrant that
+-- still exists, or else to the extension's owner.
+UPDATE @extschema@.migration m SET registrant = r.oid
+FROM pg_catalog.pg_roles r
+WHERE r.rolname OPERATOR(pg_catalog.=) m.registered_by;
+
+INSERT INTO @extschema@.component (component, owner, owner_name, created_at)
+SELECT c.component, r.oid, r.rolname, c.created_at
+FROM (SELECT x.component, pg_catalog.min(x.at) AS created_at
+	  FROM (SELECT component, registered_at AS at FROM @extschema@.migration
+			UNION ALL
+			SELECT component, applied_at FROM @extschema@.schema_version) x
+	  GROUP BY x.component) c
+JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) COALESCE(
+	(SELECT m.registrant FROM @extschema@.migration m
+	 WHERE m.component OPERATOR(pg_catalog.=) c.component
+	   AND m.registrant IS NOT NULL
+	 ORDER BY m.registered_at, m.version LIMIT 1),
+	(SELECT e.extowner FROM pg_catalog.pg_extension e
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'schema_mgr'));
+
+-- Give a component a new owner (a group role, so that its members may
+-- write into it).  Allowed to roles with the privileges of the current
+-- owner that are members of the new one, and to the extension's owner.
+CREATE FUNCTION @extschema@.set_component_owner(component text, new_owner regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'sm_set_component_owner'
+LANGUAGE C VOLATILE;
+
+-- Approve the SQL of a registered migration, by its checksum, so that
+-- roles whose privileges the approver has may apply it.
+CREATE FUNCTION @extschema@.approve_migration(component text, version bigint, checksum text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sm_approve_migration'
+LANGUAGE C VOLATILE;
+
+-- Read registered SQL: revoked from PUBLIC, since migrations can hold
+-- secrets (CREATE ROLE ... PASSWORD); grant it to reviewers.
+-- approved_by is shown only while the approval holds for the current SQL.
+CREATE FUNCTION @extschema@.migration_sql(component text DEFAULT NULL)
+RETURNS TABLE (component text, version bigint, description text,
+			   checksum text, registered_by name, approved_by name, sql text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.component, m.version, m.description, m.checksum, m.registered_by,
+		   CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum
+				THEN m.approved_by END,
+		   m.sql
+	FROM @extschema@.migration m
+	WHERE $1 IS NULL OR m.component OPERATOR(pg_catalog.=) $1
+	ORDER BY m.component COLLATE "C", m.version
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
+	@extschema@.approve_migration(text, bigint, text),
+	@extschema@.migration_sql(text)
+	FROM PUBLIC;
+
 
 -- ----------------------------------------------------------------------
 -- Event stores

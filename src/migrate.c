@@ -21,6 +21,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "schema_mgr.h"
@@ -37,6 +38,22 @@ typedef struct PlanDef
 	int			nargs;
 	Oid			argtypes[8];
 } PlanDef;
+
+/* pending rows under the lock; extra: registrant, approved_by, approver */
+#define PENDING_ROWS_SQL(extra) \
+		"SELECT m.component, m.version, m.description, m.sql, m.checksum, " \
+		"       s.version IS NOT NULL, s.checksum, " \
+		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h " \
+		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), " \
+		"       m.registered_by::pg_catalog.text, " extra " " \
+		"FROM %1$s.migration m " \
+		"LEFT JOIN %1$s.schema_version s " \
+		"  ON s.component OPERATOR(pg_catalog.=) m.component " \
+		" AND s.version OPERATOR(pg_catalog.=) m.version " \
+		"WHERE m.applied_checksum IS DISTINCT FROM m.checksum " \
+		"AND m.component OPERATOR(pg_catalog.=) ANY ($1) " \
+		"AND m.version OPERATOR(pg_catalog.<=) $2 " \
+		"ORDER BY m.component COLLATE \"C\", m.version"
 
 static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
@@ -66,19 +83,13 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"ORDER BY 1",
 	2, {TEXTOID, INT8OID}},
 	[P_PENDING_ROWS] = {
-		"SELECT m.component, m.version, m.description, m.sql, m.checksum, "
-		"       s.version IS NOT NULL, s.checksum, "
-		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
-		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), "
-		"       m.registered_by::pg_catalog.text "
-		"FROM %1$s.migration m "
-		"LEFT JOIN %1$s.schema_version s "
-		"  ON s.component OPERATOR(pg_catalog.=) m.component "
-		" AND s.version OPERATOR(pg_catalog.=) m.version "
-		"WHERE m.applied_checksum IS DISTINCT FROM m.checksum "
-		"AND m.component OPERATOR(pg_catalog.=) ANY ($1) "
-		"AND m.version OPERATOR(pg_catalog.<=) $2 "
-		"ORDER BY m.component COLLATE \"C\", m.version",
+		PENDING_ROWS_SQL("NULL::pg_catalog.oid, NULL::pg_catalog.text, NULL::pg_catalog.oid"),
+	2, {TEXTARRAYOID, INT8OID}},
+	/* with 1.1's registrant and approval */
+	[P_PENDING_ROWS_OWNERS] = {
+		PENDING_ROWS_SQL("m.registrant, "
+						 "CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum "
+						 "THEN m.approved_by::pg_catalog.text END, m.approver"),
 	2, {TEXTARRAYOID, INT8OID}},
 	[P_INSERT_HISTORY] = {
 		"INSERT INTO %1$s.schema_version (component, version, description, "
@@ -183,6 +194,44 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
+	[P_COMPONENT_OWNER] = {
+		"SELECT owner, owner_name::pg_catalog.text FROM %1$s.component "
+		"WHERE component OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}},
+	[P_COMPONENT_CREATE] = {
+		"INSERT INTO %1$s.component (component, owner, owner_name) "
+		"VALUES ($1, $2, $3::pg_catalog.name) ON CONFLICT (component) DO NOTHING",
+	3, {TEXTOID, OIDOID, TEXTOID}},
+	[P_COMPONENT_SET_OWNER] = {
+		"UPDATE %1$s.component SET owner = $2, owner_name = $3::pg_catalog.name "
+		"WHERE component OPERATOR(pg_catalog.=) $1",
+	3, {TEXTOID, OIDOID, TEXTOID}},
+	[P_REG_IDENTITY] = {
+		"SELECT registrant, registered_by::pg_catalog.text FROM %1$s.migration "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
+	/* a new registrant's SQL needs a new approval */
+	[P_SET_REGISTRANT] = {
+		"UPDATE %1$s.migration SET registrant = $3, approved_checksum = NULL, "
+		" approver = NULL, approved_by = NULL, approved_at = NULL "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	3, {TEXTOID, INT8OID, OIDOID}},
+	[P_APPROVE_LOOKUP] = {
+		"SELECT m.checksum, s.version IS NOT NULL FROM %1$s.migration m "
+		"LEFT JOIN %1$s.schema_version s "
+		"  ON s.component OPERATOR(pg_catalog.=) m.component "
+		" AND s.version OPERATOR(pg_catalog.=) m.version "
+		"WHERE m.component OPERATOR(pg_catalog.=) $1 "
+		"AND m.version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
+	[P_APPROVE] = {
+		"UPDATE %1$s.migration SET approved_checksum = $3, approver = $4, "
+		" approved_by = $5::pg_catalog.name, approved_at = pg_catalog.now() "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	5, {TEXTOID, INT8OID, TEXTOID, OIDOID, TEXTOID}},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];
@@ -272,6 +321,13 @@ mig_call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only)
 	c->caller_id = GetUserId();
 	c->caller = GetUserNameFromId(c->caller_id, false);
 	c->read_only = read_only;
+
+	/*
+	 * A 1.0 installation runs this library until ALTER EXTENSION UPDATE:
+	 * then components have no owners yet and registrants are names only.
+	 */
+	c->owners = OidIsValid(get_relname_relid("component",
+											  get_func_namespace(fcinfo->flinfo->fn_oid)));
 }
 
 /*
@@ -331,6 +387,17 @@ mig_arg_component(FunctionCallInfo fcinfo, int argno)
 			 errmsg("migration component must not be empty"),
 			 errdetail("A component names one migration chain, such as an application or an extension.")));
 	return NULL;				/* keep compiler quiet */
+}
+
+/* a text argument that must not be null; what names it in the error */
+char *
+mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 int64

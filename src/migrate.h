@@ -10,6 +10,7 @@
  *	  migrate_register.c	register_migration
  *	  migrate_apply.c		apply_migrations
  *	  migrate_session.c		what a migration may leave in the session
+ *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_status.c		baseline, current_version, migration_status
  *	  migrate_guard.c		the event trigger that guards DROP
  *
@@ -60,6 +61,14 @@ typedef enum PlanId
 	P_LOCK_HOLDER,
 	P_HISTORY_ROWS,
 	P_TEMP_OBJECTS,
+	P_PENDING_ROWS_OWNERS,
+	P_COMPONENT_OWNER,
+	P_COMPONENT_CREATE,
+	P_COMPONENT_SET_OWNER,
+	P_REG_IDENTITY,
+	P_SET_REGISTRANT,
+	P_APPROVE_LOOKUP,
+	P_APPROVE,
 	NUM_PLANS
 } PlanId;
 
@@ -77,6 +86,8 @@ typedef struct MigCall
 	int			save_sec_context;
 	int			guc_level;
 	bool		read_only;
+	bool		owners;			/* 1.1 objects present: components have
+								 * owners, registrants are known by oid */
 } MigCall;
 
 /* A pending migration, as read under the lock. */
@@ -92,6 +103,9 @@ typedef struct Pending
 	bool		has_max_applied;
 	int64		max_applied;
 	char	   *registered_by;	/* role that registered the SQL */
+	Oid			registrant;		/* ... its oid (InvalidOid: unknown) */
+	char	   *approved_by;	/* role that approved this SQL, or NULL */
+	Oid			approver;		/* ... its oid */
 	bool		confined;		/* run it where SET ROLE is refused */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
@@ -107,6 +121,7 @@ extern void mig_enter_internal(MigCall *c);
 extern void mig_leave_internal(MigCall *c);
 extern char *mig_datum_text(HeapTuple tup, TupleDesc desc, int col);
 extern char *mig_arg_component(FunctionCallInfo fcinfo, int argno);
+extern char *mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
 extern bool mig_component_exists(MigCall *c, const char *component);
 extern void mig_unknown_component(const char *component);
@@ -137,6 +152,13 @@ typedef struct MigSession
 
 extern void mig_session_begin(MigCall *c, MigSession *s);
 extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
+
+/* migrate_owner.c */
+extern Oid	mig_role_if_same(Oid roleid, const char *name);
+extern void mig_check_component_writer(MigCall *c, const char *component);
+extern void mig_check_replace(MigCall *c, const char *component, int64 version,
+							  Oid registrant, const char *registered_by,
+							  const char *what);
 
 /* migrate_apply.c: also used by baseline */
 extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,

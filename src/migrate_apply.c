@@ -70,19 +70,41 @@ static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
 static void
 check_registrant(MigCall *c, Pending *p)
 {
-	Oid			registrant = get_role_oid(p->registered_by, true);
+	Oid			registrant;
+	Oid			approver;
+	Oid			session = GetSessionUserId();
 
-	if (OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id))
+	if (c->owners)
+		registrant = mig_role_if_same(p->registrant, p->registered_by);
+	else
+		registrant = get_role_oid(p->registered_by, true);
+	approver = mig_role_if_same(p->approver, p->approved_by);
+
+	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
+		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
 	{
-		p->confined = !has_privs_of_role(registrant, GetSessionUserId());
+		p->confined =
+			!((OidIsValid(registrant) && has_privs_of_role(registrant, session)) ||
+			  (OidIsValid(approver) && has_privs_of_role(approver, session)));
 		return;
 	}
+	if (!OidIsValid(registrant))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which no longer exists",
+						p->component, p->version, p->registered_by),
+				 errdetail("A role of that name created since is not taken for the registrant, so no role vouches for its SQL."),
+				 c->owners ?
+				 errhint("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.") :
+				 errhint("Register it again as an existing role.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which does not have the privileges of role \"%s\"",
 					p->component, p->version, p->registered_by, c->caller),
 			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
 					   p->registered_by, c->caller),
+			 c->owners ?
+			 errhint("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.") :
 			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
 					 p->registered_by)));
 }
@@ -361,7 +383,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 													false, TYPALIGN_INT));
 		nulls[0] = ' ';
 	}
-	mig_run_plan(&c, P_PENDING_ROWS, values, nulls);
+	mig_run_plan(&c, c.owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
+				 values, nulls);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -382,6 +405,11 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		if (!isnull)
 			p->max_applied = DatumGetInt64(d);
 		p->registered_by = mig_datum_text(tup, desc, 9);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		p->registrant = isnull ? InvalidOid : DatumGetObjectId(d);
+		p->approved_by = mig_datum_text(tup, desc, 11);
+		d = SPI_getbinval(tup, desc, 12, &isnull);
+		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
 		pending = lappend(pending, p);
 	}
 

@@ -45,16 +45,8 @@ sm_register_migration(PG_FUNCTION_ARGS)
 	bool		mark_applied;
 	const char *result;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("migration description must not be null")));
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("migration SQL must not be null")));
-	description = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	description = mig_arg_text(fcinfo, 2, "migration description");
+	sql = mig_arg_text(fcinfo, 3, "migration SQL");
 
 	/* syntax and statement checks, before anything is stored */
 	mig_check_statements(component, version, sql,
@@ -67,6 +59,7 @@ sm_register_migration(PG_FUNCTION_ARGS)
 
 	/* serialise with appliers of the same component */
 	mig_lock_component(&c, component);
+	mig_check_component_writer(&c, component);
 
 	mig_enter_internal(&c);
 	values[0] = CStringGetTextDatum(component);
@@ -87,6 +80,25 @@ sm_register_migration(PG_FUNCTION_ARGS)
 		has_baseline = !isnull;
 		if (!isnull)
 			baseline_version = DatumGetInt64(d);
+	}
+
+	/* changing another role's migration */
+	if (reg_checksum != NULL && c.owners &&
+		(strcmp(reg_checksum, checksum) != 0 ||
+		 strcmp(reg_description, description) != 0))
+	{
+		bool		isnull;
+		Datum		d;
+
+		mig_run_plan(&c, P_REG_IDENTITY, values, NULL);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						  &isnull);
+		mig_check_replace(&c, component, version,
+						  isnull ? InvalidOid : DatumGetObjectId(d),
+						  mig_datum_text(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2),
+						  strcmp(reg_checksum, checksum) != 0
+						  ? "replace the SQL of" : "rename");
 	}
 
 	if (in_history && history_checksum != NULL &&
@@ -139,6 +151,13 @@ sm_register_migration(PG_FUNCTION_ARGS)
 	}
 	else
 		result = "unchanged";
+
+	/* new SQL: the caller is its registrant, any approval is void */
+	if (c.owners && (reg_checksum == NULL || strcmp(result, "replaced") == 0))
+	{
+		values[2] = ObjectIdGetDatum(c.caller_id);
+		mig_run_plan(&c, P_SET_REGISTRANT, values, NULL);
+	}
 	mig_leave_internal(&c);
 
 	SPI_finish();

@@ -64,6 +64,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
+	mig_check_component_writer(&c, component);
 
 	mig_enter_internal(&c);
 	values[0] = CStringGetTextDatum(component);
