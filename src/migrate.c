@@ -194,6 +194,10 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
+	[P_MAY_READ_SQL] = {
+		"SELECT pg_catalog.has_function_privilege($1, "
+		"'%1$s.migration_sql(pg_catalog.text)', 'EXECUTE')",
+	1, {OIDOID}},
 	[P_COMPONENT_OWNER] = {
 		"SELECT owner, owner_name::pg_catalog.text FROM %1$s.component "
 		"WHERE component OPERATOR(pg_catalog.=) $1",

@@ -11,6 +11,7 @@
  *	  migrate_apply.c		apply_migrations
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
+ *	  migrate_messages.c	how much of a migration's SQL messages show
  *	  migrate_status.c		baseline, current_version, migration_status
  *	  migrate_guard.c		the event trigger that guards DROP
  *
@@ -69,6 +70,7 @@ typedef enum PlanId
 	P_SET_REGISTRANT,
 	P_APPROVE_LOOKUP,
 	P_APPROVE,
+	P_MAY_READ_SQL,
 	NUM_PLANS
 } PlanId;
 
@@ -88,6 +90,7 @@ typedef struct MigCall
 	bool		read_only;
 	bool		owners;			/* 1.1 objects present: components have
 								 * owners, registrants are known by oid */
+	bool		read_all_sql;	/* the caller may read every migration's SQL */
 } MigCall;
 
 /* A pending migration, as read under the lock. */
@@ -107,6 +110,7 @@ typedef struct Pending
 	char	   *approved_by;	/* role that approved this SQL, or NULL */
 	Oid			approver;		/* ... its oid */
 	bool		confined;		/* run it where SET ROLE is refused */
+	bool		show_sql;		/* the caller may read its SQL */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
 } Pending;
@@ -131,10 +135,17 @@ extern void mig_lock_component(MigCall *c, const char *component);
 extern const char *mig_skip_bom(const char *sql);
 extern const char *mig_skip_blank(const char *p);
 extern List *mig_parse_sql(const char *component, int64 version,
-						   const char *sql);
+						   const char *sql, bool show_sql);
 extern void mig_check_statements(const char *component, int64 version,
 								 const char *sql, List *stmts);
 extern int	mig_line_of(const char *sql, int location);
+
+/* migrate_messages.c: how much of a migration's SQL messages show */
+#define MIG_EXCERPT_BYTES	200
+#define MIG_MESSAGE_BYTES	500
+extern char *mig_clip(const char *s, int maxbytes);
+extern char *mig_excerpt(const char *sql, int pos, int *newpos, int *line);
+extern char *mig_clip_context(const char *context, bool show_sql);
 
 /* for a statement that cannot run inside a transaction block */
 #define OUTSIDE_TRANSACTION_HINT \

@@ -80,6 +80,10 @@ check_registrant(MigCall *c, Pending *p)
 		registrant = get_role_oid(p->registered_by, true);
 	approver = mig_role_if_same(p->approver, p->approved_by);
 
+	/* who wrote it may read it, and so may who may read any migration */
+	p->show_sql = c->read_all_sql ||
+		(OidIsValid(registrant) && has_privs_of_role(c->caller_id, registrant));
+
 	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
 		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
 	{
@@ -117,7 +121,8 @@ check_registrant(MigCall *c, Pending *p)
 static void
 run_migration(Pending *p)
 {
-	List	   *stmts = mig_parse_sql(p->component, p->version, p->sql);
+	List	   *stmts = mig_parse_sql(p->component, p->version, p->sql,
+									  p->show_sql);
 	const char *sql = mig_skip_bom(p->sql);
 	const char *counted = sql;
 	int			line = 1;
@@ -191,6 +196,15 @@ raise_migration_error(Pending *p, ErrorData *edata)
 {
 	const char *hint = edata->hint;
 	const char *where;
+	char	   *excerpt = NULL;
+	char	   *context = mig_clip_context(edata->context, p->show_sql);
+	int			pos = 0;
+	int			line;
+
+	/* the failing statement: only a bounded excerpt around the error */
+	if (p->show_sql && edata->internalquery && edata->internalpos > 0)
+		excerpt = mig_excerpt(edata->internalquery, edata->internalpos,
+							  &pos, &line);
 
 	if (p->stmt_no < 0)
 		where = psprintf(_("at the end of migration \"%s\" version " INT64_FORMAT),
@@ -211,17 +225,18 @@ raise_migration_error(Pending *p, ErrorData *edata)
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
 			 errmsg("migration \"%s\" version " INT64_FORMAT " (\"%s\") failed: %s",
-					p->component, p->version, p->description,
-					edata->message),
-			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+					p->component, p->version,
+					mig_clip(p->description, MIG_MESSAGE_BYTES),
+					mig_clip(edata->message, MIG_MESSAGE_BYTES)),
+			 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 edata->schema_name ? err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name) : 0,
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
 			 edata->column_name ? err_generic_string(PG_DIAG_COLUMN_NAME, edata->column_name) : 0,
 			 edata->constraint_name ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, edata->constraint_name) : 0,
-			 edata->internalquery ? internalerrquery(edata->internalquery) : 0,
-			 edata->internalquery ? internalerrposition(edata->internalpos) : 0,
-			 edata->context ? errcontext("%s", edata->context) : 0,
+			 excerpt ? internalerrquery(excerpt) : 0,
+			 excerpt ? internalerrposition(pos) : 0,
+			 context ? errcontext("%s", context) : 0,
 			 errcontext("%s", where)));
 }
 
@@ -357,6 +372,19 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 				 errdetail("Applying must see what concurrent sessions applied while it waited for the lock."),
 				 errhint("Apply migrations in a READ COMMITTED transaction.")));
 
+	/* may the caller read every migration's SQL (in its errors)? */
+	c.read_all_sql = true;
+	if (c.owners)
+	{
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(c.caller_id);
+		mig_run_plan(&c, P_MAY_READ_SQL, values, NULL);
+		c.read_all_sql = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1,
+													&isnull));
+	}
+
 	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
 	nulls[0] = component ? ' ' : 'n';
 	values[1] = Int64GetDatum(target);
@@ -447,7 +475,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 							 p->max_applied)));
 		check_registrant(&c, p);
 		mig_check_statements(p->component, p->version, p->sql,
-						 mig_parse_sql(p->component, p->version, p->sql));
+						 mig_parse_sql(p->component, p->version, p->sql,
+									   p->show_sql));
 	}
 	mig_leave_internal(&c);
 
@@ -526,10 +555,10 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 			row[5] = CStringGetTextDatum("would fail");
 			row[6] = CStringGetTextDatum(p->stmt_no < 0 ?
 										 psprintf("at the end: %s",
-												  edata->message) :
+												  mig_clip(edata->message, MIG_MESSAGE_BYTES)) :
 										 psprintf("statement %d at line %d: %s",
 												  p->stmt_no, p->stmt_line,
-												  edata->message));
+												  mig_clip(edata->message, MIG_MESSAGE_BYTES)));
 			rownulls[6] = false;
 			dry_failed = true;
 		}

@@ -50,7 +50,7 @@ sm_register_migration(PG_FUNCTION_ARGS)
 
 	/* syntax and statement checks, before anything is stored */
 	mig_check_statements(component, version, sql,
-					 mig_parse_sql(component, version, sql));
+					 mig_parse_sql(component, version, sql, true));
 	checksum = sm_sql_checksum(sql, strlen(sql));
 
 	if (SPI_connect() != SPI_OK_CONNECT)

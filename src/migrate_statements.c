@@ -16,35 +16,11 @@
 #include "schema_mgr.h"
 #include "migrate.h"
 
-/* For error context callbacks while parsing migration SQL. */
-typedef struct ParseErrorArg
-{
-	const char *component;
-	int64		version;
-	const char *sql;
-} ParseErrorArg;
 
 /* ----------------------------------------------------------------
  * Parsing and checking migration SQL
  * ----------------------------------------------------------------
  */
-
-/* Show a syntax error's position inside the migration SQL. */
-static void
-parse_error_callback(void *arg)
-{
-	ParseErrorArg *a = (ParseErrorArg *) arg;
-	int			pos = geterrposition();
-
-	if (pos > 0)
-	{
-		errposition(0);
-		internalerrposition(pos);
-		internalerrquery(a->sql);
-	}
-	errcontext("migration \"%s\" version " INT64_FORMAT,
-			   a->component, a->version);
-}
 
 /*
  * A UTF-8 byte order mark at the start is kept in the registry (and ignored
@@ -60,22 +36,47 @@ mig_skip_bom(const char *sql)
 }
 
 List *
-mig_parse_sql(const char *component, int64 version, const char *sql)
+mig_parse_sql(const char *component, int64 version, const char *sql,
+			  bool show_sql)
 {
-	ErrorContextCallback errcb;
-	ParseErrorArg arg;
-	List	   *stmts;
+	MemoryContext oldcontext = CurrentMemoryContext;
+	List	   *stmts = NIL;
 
 	sql = mig_skip_bom(sql);
-	arg.component = component;
-	arg.version = version;
-	arg.sql = sql;
-	errcb.callback = parse_error_callback;
-	errcb.arg = &arg;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
-	error_context_stack = errcb.previous;
+	PG_TRY();
+	{
+		stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char	   *excerpt = NULL;
+		int			pos = 0;
+		int			line = 0;
+		char	   *where;
+
+		/* re-raised at once, so no subtransaction is needed */
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->cursorpos > 0)
+			excerpt = mig_excerpt(sql, edata->cursorpos, &pos, &line);
+		if (line > 0)
+			where = psprintf(_("line %d of migration \"%s\" version " INT64_FORMAT),
+							 line, component, version);
+		else
+			where = psprintf(_("migration \"%s\" version " INT64_FORMAT),
+							 component, version);
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
+				 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0,
+				 excerpt && show_sql ? internalerrquery(excerpt) : 0,
+				 excerpt && show_sql ? internalerrposition(pos) : 0,
+				 errcontext("%s", where)));
+	}
+	PG_END_TRY();
 	return stmts;
 }
 
