@@ -101,7 +101,55 @@ AS $$
 	ORDER BY m.component COLLATE "C", m.version
 $$;
 
+-- The registry's applied_checksum caches the history for the fast path;
+-- deleting history rows by hand (to run a migration again) or truncating
+-- the history makes those migrations pending again, so that
+-- migration_status and apply_migrations agree.  Enabled ALWAYS, so that
+-- replica mode does not skip it.
+CREATE FUNCTION @extschema@.schema_version_forget()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		UPDATE @extschema@.migration SET applied_checksum = NULL
+		WHERE applied_checksum IS NOT NULL;
+	ELSE
+		UPDATE @extschema@.migration m SET applied_checksum = NULL
+		FROM forgotten f
+		WHERE m.component OPERATOR(pg_catalog.=) f.component
+		  AND m.version OPERATOR(pg_catalog.=) f.version
+		  AND NOT EXISTS (SELECT FROM @extschema@.schema_version s
+						  WHERE s.component OPERATOR(pg_catalog.=) m.component
+							AND s.version OPERATOR(pg_catalog.=) m.version);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER schema_version_forget
+	AFTER DELETE ON @extschema@.schema_version
+	REFERENCING OLD TABLE AS forgotten
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schema_version_forget();
+CREATE TRIGGER schema_version_forget_all
+	AFTER TRUNCATE ON @extschema@.schema_version
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.schema_version_forget();
+ALTER TABLE @extschema@.schema_version
+	ENABLE ALWAYS TRIGGER schema_version_forget,
+	ENABLE ALWAYS TRIGGER schema_version_forget_all;
+
+-- Realign the registry with the history after edits that bypassed the
+-- triggers above (Flyway's repair): registry rows marked applied without a
+-- history row become pending again, and history rows of the same SQL
+-- mark their registry rows applied.
+CREATE FUNCTION @extschema@.repair(component text DEFAULT NULL)
+RETURNS TABLE (component text, version bigint, action text)
+AS 'MODULE_PATHNAME', 'sm_repair'
+LANGUAGE C VOLATILE;
+
 REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
+	@extschema@.repair(text),
+	@extschema@.schema_version_forget(),
 	@extschema@.approve_migration(text, bigint, text),
 	@extschema@.migration_sql(text)
 	FROM PUBLIC;

@@ -55,6 +55,16 @@ typedef struct PlanDef
 		"AND m.version OPERATOR(pg_catalog.<=) $2 " \
 		"ORDER BY m.component COLLATE \"C\", m.version"
 
+/*
+ * A registry row out of line with the history (m and s joined on component
+ * and version): marked applied without a history row, or not marked though
+ * the history has its SQL.
+ */
+#define REPAIR_OUT_OF_LINE \
+		"((s.version IS NULL AND m.applied_checksum IS NOT NULL) OR " \
+		" (s.version IS NOT NULL AND m.applied_checksum IS DISTINCT FROM m.checksum " \
+		"  AND (s.checksum IS NULL OR s.checksum OPERATOR(pg_catalog.=) m.checksum)))"
+
 static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
 		"SELECT 1 FROM %1$s.migration "
@@ -145,7 +155,9 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"       COALESCE(m.version, s.version), "
 		"       COALESCE(m.description, s.description), "
 		"       CASE WHEN s.version IS NULL THEN "
-		"              CASE WHEN m.version OPERATOR(pg_catalog.<) "
+		"              CASE WHEN m.applied_checksum IS NOT DISTINCT FROM m.checksum "
+		"                   THEN 'unrecorded' "
+		"                   WHEN m.version OPERATOR(pg_catalog.<) "
 		"                   (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
 		"                    WHERE h.component OPERATOR(pg_catalog.=) m.component) "
 		"                   THEN 'out of order' ELSE 'pending' END "
@@ -198,6 +210,36 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"SELECT pg_catalog.has_function_privilege($1, "
 		"'%1$s.migration_sql(pg_catalog.text)', 'EXECUTE')",
 	1, {OIDOID}},
+	/* registry rows out of line with the history */
+	[P_REPAIR_COMPONENTS] = {
+		"SELECT DISTINCT m.component COLLATE \"C\" FROM %1$s.migration m "
+		"LEFT JOIN %1$s.schema_version s "
+		"  ON s.component OPERATOR(pg_catalog.=) m.component "
+		" AND s.version OPERATOR(pg_catalog.=) m.version "
+		"WHERE ($1 IS NULL OR m.component OPERATOR(pg_catalog.=) $1) "
+		"AND " REPAIR_OUT_OF_LINE " ORDER BY 1",
+	1, {TEXTOID}},
+	[P_REPAIR] = {
+		"WITH unmarked AS ("
+		" UPDATE %1$s.migration m SET applied_checksum = NULL "
+		" WHERE m.component OPERATOR(pg_catalog.=) ANY ($1) "
+		" AND m.applied_checksum IS NOT NULL "
+		" AND NOT EXISTS (SELECT FROM %1$s.schema_version s "
+		"  WHERE s.component OPERATOR(pg_catalog.=) m.component "
+		"  AND s.version OPERATOR(pg_catalog.=) m.version) "
+		" RETURNING m.component, m.version, 'pending again'::pg_catalog.text AS action), "
+		"marked AS ("
+		" UPDATE %1$s.migration m SET applied_checksum = m.checksum "
+		" FROM %1$s.schema_version s "
+		" WHERE s.component OPERATOR(pg_catalog.=) m.component "
+		" AND s.version OPERATOR(pg_catalog.=) m.version "
+		" AND m.component OPERATOR(pg_catalog.=) ANY ($1) "
+		" AND m.applied_checksum IS DISTINCT FROM m.checksum "
+		" AND (s.checksum IS NULL OR s.checksum OPERATOR(pg_catalog.=) m.checksum) "
+		" RETURNING m.component, m.version, 'marked applied'::pg_catalog.text) "
+		"SELECT * FROM (SELECT * FROM unmarked UNION ALL SELECT * FROM marked) r "
+		"ORDER BY r.component COLLATE \"C\", r.version",
+	1, {TEXTARRAYOID}},
 	[P_COMPONENT_OWNER] = {
 		"SELECT owner, owner_name::pg_catalog.text FROM %1$s.component "
 		"WHERE component OPERATOR(pg_catalog.=) $1",

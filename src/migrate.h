@@ -12,7 +12,8 @@
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_messages.c	how much of a migration's SQL messages show
- *	  migrate_status.c		baseline, current_version, migration_status
+ *	  migrate_status.c		baseline, current_version, migration_status,
+ *							repair
  *	  migrate_guard.c		the event trigger that guards DROP
  *
  * Migrations live in the registry table "migration" (one row per component
@@ -71,6 +72,8 @@ typedef enum PlanId
 	P_APPROVE_LOOKUP,
 	P_APPROVE,
 	P_MAY_READ_SQL,
+	P_REPAIR_COMPONENTS,
+	P_REPAIR,
 	NUM_PLANS
 } PlanId;
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * migrate_status.c
- *	  Reading and adjusting the history: baseline, current_version and
- *	  migration_status.
+ *	  Reading and adjusting the history: baseline, current_version,
+ *	  migration_status and repair.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +11,8 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -21,6 +23,7 @@
 PG_FUNCTION_INFO_V1(sm_baseline);
 PG_FUNCTION_INFO_V1(sm_current_version);
 PG_FUNCTION_INFO_V1(sm_migration_status);
+PG_FUNCTION_INFO_V1(sm_repair);
 
 /* ----------------------------------------------------------------
  * baseline(component text, version bigint)
@@ -203,6 +206,93 @@ sm_migration_status(PG_FUNCTION_ARGS)
 		int			col;
 
 		for (col = 0; col < 8; col++)
+			row[col] = SPI_getbinval(SPI_tuptable->vals[i],
+									 SPI_tuptable->tupdesc, col + 1,
+									 &rownulls[col]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
+	}
+	mig_leave_internal(&c);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ * repair(component text) returns table (component, version, action)
+ *
+ * Realign the registry with the history (Flyway's repair), for edits that
+ * bypassed the history's triggers: a registry row marked applied without a
+ * history row becomes pending again ('pending again'), and a history row
+ * of the registered SQL marks its registry row applied ('marked applied').
+ * The history itself is never changed.  Components are locked as for
+ * applying, in name order.
+ * ----------------------------------------------------------------
+ */
+Datum
+sm_repair(PG_FUNCTION_ARGS)
+{
+	char	   *component = NULL;
+	ReturnSetInfo *rsinfo;
+	MigCall		c;
+	Datum		values[1];
+	char		nulls[1] = {' '};
+	List	   *components = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	uint64		i;
+	int			n = 0;
+
+	if (!PG_ARGISNULL(0))
+		component = mig_arg_component(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot repair the migration registry in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("A repair must see what concurrent sessions applied while it waited for the lock."),
+				 errhint("Repair in a READ COMMITTED transaction.")));
+	mig_call_init(&c, fcinfo, false);
+
+	mig_enter_internal(&c);
+	if (component != NULL && !mig_component_exists(&c, component))
+		mig_unknown_component(component);
+	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
+	nulls[0] = component ? ' ' : 'n';
+	mig_run_plan(&c, P_REPAIR_COMPONENTS, values, nulls);
+	for (i = 0; i < SPI_processed; i++)
+		components = lappend(components,
+							 mig_datum_text(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 1));
+	mig_leave_internal(&c);
+
+	if (components == NIL)
+	{
+		SPI_finish();
+		ereport(NOTICE,
+				(errmsg("the migration registry agrees with the history, nothing to repair")));
+		return (Datum) 0;
+	}
+
+	foreach(lc, components)
+		mig_lock_component(&c, (char *) lfirst(lc));
+
+	elems = palloc(sizeof(Datum) * list_length(components));
+	foreach(lc, components)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	mig_enter_internal(&c);
+	mig_run_plan(&c, P_REPAIR, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[3];
+		bool		rownulls[3];
+		int			col;
+
+		for (col = 0; col < 3; col++)
 			row[col] = SPI_getbinval(SPI_tuptable->vals[i],
 									 SPI_tuptable->tupdesc, col + 1,
 									 &rownulls[col]);
