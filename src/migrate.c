@@ -19,10 +19,13 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 #include "schema_mgr.h"
 #include "migrate.h"
@@ -588,4 +591,60 @@ mig_lock_component(MigCall *c, const char *component)
 				 errdetail("Waited %d ms; the session that held the lock has since released it.",
 						   timeout),
 				 errhint("Retry, or raise %s.", knob)));
+}
+
+/*
+ * mig_lock_listed_components
+ *		Lock the components named in the first column of the last internal
+ *		query's result, in that (name) order so that concurrent callers
+ *		cannot deadlock, and return them as a text[] for the next query;
+ *		*n is how many.  Call inside mig_enter_internal(); returns outside.
+ */
+Datum
+mig_lock_listed_components(MigCall *c, int *n)
+{
+	List	   *components = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		components = lappend(components,
+							 mig_datum_text(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 1));
+	mig_leave_internal(c);
+
+	foreach(lc, components)
+		mig_lock_component(c, (char *) lfirst(lc));
+
+	*n = 0;
+	elems = palloc(sizeof(Datum) * (list_length(components) + 1));
+	foreach(lc, components)
+		elems[(*n)++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, *n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+/*
+ * mig_put_rows
+ *		Return every row of the last internal query's result from a
+ *		set-returning function, column for column.
+ */
+void
+mig_put_rows(ReturnSetInfo *rsinfo)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	Datum	   *row = palloc(sizeof(Datum) * desc->natts);
+	bool	   *rownulls = palloc(sizeof(bool) * desc->natts);
+	uint64		i;
+	int			col;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		for (col = 0; col < desc->natts; col++)
+			row[col] = SPI_getbinval(SPI_tuptable->vals[i], desc, col + 1,
+									 &rownulls[col]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+							 rownulls);
+	}
 }

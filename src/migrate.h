@@ -33,6 +33,7 @@
 #include "access/tupdesc.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
@@ -133,6 +134,8 @@ extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *wha
 extern bool mig_component_exists(MigCall *c, const char *component);
 extern void mig_unknown_component(const char *component);
 extern void mig_lock_component(MigCall *c, const char *component);
+extern Datum mig_lock_listed_components(MigCall *c, int *n);
+extern void mig_put_rows(ReturnSetInfo *rsinfo);
 
 /* migrate_statements.c */
 extern const char *mig_skip_bom(const char *sql);

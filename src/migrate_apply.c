@@ -301,7 +301,6 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	MigCall		c;
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
-	List	   *components = NIL;
 	List	   *pending = NIL;
 	ListCell   *lc;
 	MemoryContext oldcontext;
@@ -389,28 +388,11 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	nulls[0] = component ? ' ' : 'n';
 	values[1] = Int64GetDatum(target);
 	mig_run_plan(&c, P_PENDING_COMPONENTS, values, nulls);
-	for (i = 0; i < (int) SPI_processed; i++)
-		components = lappend(components,
-							 mig_datum_text(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1));
-	mig_leave_internal(&c);
-
-	/* lock in name order, so concurrent callers cannot deadlock */
-	foreach(lc, components)
-		mig_lock_component(&c, (char *) lfirst(lc));
+	values[0] = mig_lock_listed_components(&c, &i);
+	nulls[0] = ' ';
 
 	/* re-read with a fresh snapshot, now that nobody else can apply */
 	mig_enter_internal(&c);
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * list_length(components));
-
-		i = 0;
-		foreach(lc, components)
-			elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
-		values[0] = PointerGetDatum(construct_array(elems, i, TEXTOID, -1,
-													false, TYPALIGN_INT));
-		nulls[0] = ' ';
-	}
 	mig_run_plan(&c, c.owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
 				 values, nulls);
 	for (i = 0; i < (int) SPI_processed; i++)

@@ -182,7 +182,6 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	MigCall		c;
 	Datum		values[1];
 	char		nulls[1] = {' '};
-	uint64		i;
 
 	if (!PG_ARGISNULL(0))
 		component = mig_arg_component(fcinfo, 0);
@@ -199,18 +198,7 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
 	nulls[0] = component ? ' ' : 'n';
 	mig_run_plan(&c, P_STATUS, values, nulls);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[8];
-		bool		rownulls[8];
-		int			col;
-
-		for (col = 0; col < 8; col++)
-			row[col] = SPI_getbinval(SPI_tuptable->vals[i],
-									 SPI_tuptable->tupdesc, col + 1,
-									 &rownulls[col]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
-	}
+	mig_put_rows(rsinfo);
 	mig_leave_internal(&c);
 	SPI_finish();
 	return (Datum) 0;
@@ -235,10 +223,6 @@ sm_repair(PG_FUNCTION_ARGS)
 	MigCall		c;
 	Datum		values[1];
 	char		nulls[1] = {' '};
-	List	   *components = NIL;
-	ListCell   *lc;
-	Datum	   *elems;
-	uint64		i;
 	int			n = 0;
 
 	if (!PG_ARGISNULL(0))
@@ -262,42 +246,17 @@ sm_repair(PG_FUNCTION_ARGS)
 	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
 	nulls[0] = component ? ' ' : 'n';
 	mig_run_plan(&c, P_REPAIR_COMPONENTS, values, nulls);
-	for (i = 0; i < SPI_processed; i++)
-		components = lappend(components,
-							 mig_datum_text(SPI_tuptable->vals[i],
-											SPI_tuptable->tupdesc, 1));
-	mig_leave_internal(&c);
-
-	if (components == NIL)
+	values[0] = mig_lock_listed_components(&c, &n);
+	if (n == 0)
 	{
 		SPI_finish();
 		ereport(NOTICE,
 				(errmsg("the migration registry agrees with the history, nothing to repair")));
 		return (Datum) 0;
 	}
-
-	foreach(lc, components)
-		mig_lock_component(&c, (char *) lfirst(lc));
-
-	elems = palloc(sizeof(Datum) * list_length(components));
-	foreach(lc, components)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1,
-												false, TYPALIGN_INT));
 	mig_enter_internal(&c);
 	mig_run_plan(&c, P_REPAIR, values, NULL);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[3];
-		bool		rownulls[3];
-		int			col;
-
-		for (col = 0; col < 3; col++)
-			row[col] = SPI_getbinval(SPI_tuptable->vals[i],
-									 SPI_tuptable->tupdesc, col + 1,
-									 &rownulls[col]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
-	}
+	mig_put_rows(rsinfo);
 	mig_leave_internal(&c);
 	SPI_finish();
 	return (Datum) 0;
