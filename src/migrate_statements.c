@@ -11,6 +11,7 @@
 
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "mb/pg_wchar.h"
 #include "parser/parser.h"
 
 #include "schema_mgr.h"
@@ -35,49 +36,133 @@ mig_skip_bom(const char *sql)
 	return sql;
 }
 
+/*
+ * Parse sql into *stmts; returns NULL, or the error (with *stmts NIL).
+ */
+static ErrorData *
+try_parse(const char *sql, List **stmts)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ErrorData  *volatile edata = NULL;
+	List	   *volatile result = NIL;
+
+	PG_TRY();
+	{
+		result = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	*stmts = result;
+	return edata;
+}
+
+/*
+ * A syntax error at a psql meta-command, a psql variable or the data of a
+ * COPY ... FROM stdin (migration files are often psql scripts or pg_dump
+ * output) gets an error of its own; p points at the error in sql.
+ */
+static void
+psql_input_error(const char *component, int64 version, const char *sql,
+				 const char *p, int line)
+{
+	const char *line_start = p;
+	List	   *before;
+
+	if (*p == '\\')
+	{
+		int			len = 1;
+
+		while (isalpha((unsigned char) p[len]) && len < 20)
+			len++;
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("psql meta-command \"%.*s\" cannot be part of a migration",
+						len, p),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is psql input; the server runs migrations as SQL.",
+						   line, component, version),
+				 (len == 9 && strncmp(p, "\\restrict", 9) == 0) ||
+				 (len == 11 && strncmp(p, "\\unrestrict", 11) == 0) ?
+				 errhint("pg_dump 15.14 and later write \\restrict and \\unrestrict lines into plain-text dumps; remove them from the migration.") :
+				 errhint("Remove psql meta-commands from the migration.")));
+	}
+	if (*p == ':' && (isalpha((unsigned char) p[1]) || p[1] == '_' ||
+					  p[1] == '\'' || p[1] == '"' || p[1] == '{'))
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("psql variable cannot be part of a migration"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " refers to a psql variable, which only psql substitutes.",
+						   line, component, version),
+				 errhint("Write the value into the migration.")));
+
+	/* data after a COPY ... FROM stdin that ends the lines before */
+	while (line_start > sql && line_start[-1] != '\n')
+		line_start--;
+	(void) try_parse(pnstrdup(sql, line_start - sql), &before);
+	if (before != NIL)
+	{
+		RawStmt    *last = llast_node(RawStmt, before);
+
+		if (IsA(last->stmt, CopyStmt) &&
+			((CopyStmt *) last->stmt)->is_from &&
+			((CopyStmt *) last->stmt)->filename == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("COPY data cannot be part of a migration"),
+					 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is data for the COPY FROM stdin at line %d, which only psql sends.",
+							   line, component, version,
+							   mig_line_of(sql, last->stmt_location)),
+					 errhint("Load the data with INSERT statements, or with COPY from a file on the server.")));
+	}
+}
+
 List *
 mig_parse_sql(const char *component, int64 version, const char *sql,
 			  bool show_sql)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	List	   *stmts = NIL;
+	List	   *stmts;
+	ErrorData  *edata;
+	char	   *excerpt = NULL;
+	int			pos = 0;
+	int			line = 0;
+	char	   *where;
 
+	/* a syntax error is re-raised at once, so no subtransaction is needed */
 	sql = mig_skip_bom(sql);
-	PG_TRY();
-	{
-		stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		char	   *excerpt = NULL;
-		int			pos = 0;
-		int			line = 0;
-		char	   *where;
+	edata = try_parse(sql, &stmts);
+	if (edata == NULL)
+		return stmts;
 
-		/* re-raised at once, so no subtransaction is needed */
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (edata->cursorpos > 0)
-			excerpt = mig_excerpt(sql, edata->cursorpos, &pos, &line);
-		if (line > 0)
-			where = psprintf(_("line %d of migration \"%s\" version " INT64_FORMAT),
-							 line, component, version);
-		else
-			where = psprintf(_("migration \"%s\" version " INT64_FORMAT),
-							 component, version);
-		ereport(ERROR,
-				(errcode(edata->sqlerrcode),
-				 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
-				 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
-				 edata->hint ? errhint("%s", edata->hint) : 0,
-				 excerpt && show_sql ? internalerrquery(excerpt) : 0,
-				 excerpt && show_sql ? internalerrposition(pos) : 0,
-				 errcontext("%s", where)));
+	if (edata->cursorpos > 0)
+	{
+		const char *p = sql;
+		int			i;
+
+		excerpt = mig_excerpt(sql, edata->cursorpos, &pos, &line);
+		for (i = 1; i < edata->cursorpos && *p; i++)
+			p += pg_mblen(p);
+		if (edata->sqlerrcode == ERRCODE_SYNTAX_ERROR)
+			psql_input_error(component, version, sql, p, line);
 	}
-	PG_END_TRY();
-	return stmts;
+	if (line > 0)
+		where = psprintf(_("line %d of migration \"%s\" version " INT64_FORMAT),
+						 line, component, version);
+	else
+		where = psprintf(_("migration \"%s\" version " INT64_FORMAT),
+						 component, version);
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
+			 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 excerpt && show_sql ? internalerrquery(excerpt) : 0,
+			 excerpt && show_sql ? internalerrposition(pos) : 0,
+			 errcontext("%s", where)));
+	return NIL;					/* keep compiler quiet */
 }
 
 /*
@@ -247,8 +332,9 @@ transaction_block_statement(Node *stmt, const char **hint)
 
 /*
  * mig_check_statements
- *		Refuse migration SQL that is empty or contains a statement that cannot
- *		run inside a transaction block.
+ *		Refuse migration SQL that contains a statement that cannot run inside
+ *		a transaction block.  Empty SQL (or only comments) is fine: a
+ *		migration that does nothing, as tools write for an empty migration.
  */
 void
 mig_check_statements(const char *component, int64 version, const char *sql,
@@ -258,13 +344,6 @@ mig_check_statements(const char *component, int64 version, const char *sql,
 	int			n = 0;
 
 	sql = mig_skip_bom(sql);
-
-	if (stmts == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("migration \"%s\" version " INT64_FORMAT " contains no SQL statement",
-						component, version),
-				 errdetail("The SQL is empty or contains only comments.")));
 
 	foreach(lc, stmts)
 	{
