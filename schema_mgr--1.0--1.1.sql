@@ -147,6 +147,139 @@ RETURNS TABLE (component text, version bigint, action text)
 AS 'MODULE_PATHNAME', 'sm_repair'
 LANGUAGE C VOLATILE;
 
+-- The server-side loader reads the layouts the client loader reads
+-- (bin/schema_mgr_load_dir): Flyway's V<version>__<description>.sql,
+-- golang-migrate's and dbmate's <version>_<description>.up.sql (the .down.sql
+-- files are not loaded), Prisma's <version>_<description>/migration.sql
+-- (its migration_lock.toml is not loaded).  Names starting with "." are
+-- not looked at; anything else is an error unless ignore_unknown.
+-- migration_files() says what a directory holds, one row per entry: the
+-- files to load with their version, description and SQL, and the entries
+-- it does not load with why.  Reading the directory and the files takes
+-- the caller's own privileges (superuser or pg_read_server_files).
+CREATE FUNCTION @extschema@.migration_files(path text, ignore_unknown boolean DEFAULT false)
+RETURNS TABLE (version bigint, description text, file text, sql text, note text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f text;
+	dir text;
+	m text[];
+	v text;
+	seen bigint[] := '{}';
+	unknown text[] := '{}';
+BEGIN
+	IF path IS NULL OR path OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'directory path must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	dir := pg_catalog.rtrim(path, '/');
+	FOR f IN SELECT d FROM pg_catalog.pg_ls_dir(path) AS d
+			 WHERE d OPERATOR(pg_catalog.!~) '^[.]' ORDER BY d
+	LOOP
+		file := f;
+		sql := NULL;
+		note := NULL;
+		version := NULL;
+		description := NULL;
+		m := NULL;
+		IF (pg_catalog.pg_stat_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f)).isdir THEN
+			m := pg_catalog.regexp_match(f, '^([0-9]+)_(.+)$');
+			IF m IS NOT NULL AND pg_catalog.pg_stat_file(dir OPERATOR(pg_catalog.||) '/'
+					OPERATOR(pg_catalog.||) f OPERATOR(pg_catalog.||) '/migration.sql', true) IS NULL THEN
+				m := NULL;
+			END IF;
+			IF m IS NULL THEN
+				unknown := unknown OPERATOR(pg_catalog.||) pg_catalog.format(
+					'"%s": not a <version>_<name> directory with a migration.sql', f);
+				CONTINUE;
+			END IF;
+			file := f OPERATOR(pg_catalog.||) '/migration.sql';
+		ELSIF f OPERATOR(pg_catalog.~) '^[0-9]+_.+[.]down[.]sql$' THEN
+			note := 'a down migration, not loaded';
+		ELSIF f OPERATOR(pg_catalog.=) 'migration_lock.toml' THEN
+			note := 'Prisma''s lock file, not loaded';
+		ELSE
+			m := COALESCE(pg_catalog.regexp_match(f, '^V([0-9]+)__(.+)[.]sql$'),
+						  pg_catalog.regexp_match(f, '^([0-9]+)_(.+)[.]up[.]sql$'));
+			IF m IS NULL THEN
+				unknown := unknown OPERATOR(pg_catalog.||) pg_catalog.format(
+					'"%s": not named as a migration', f);
+				CONTINUE;
+			END IF;
+		END IF;
+		IF m IS NOT NULL THEN
+			-- as the client loader: leading zeros do not count
+			v := pg_catalog.ltrim(m[1], '0');
+			IF pg_catalog.length(v) NOT BETWEEN 1 AND 18 THEN
+				RAISE EXCEPTION 'invalid migration version in file name "%"', f
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = 'Migration versions must be positive integers below 10^18.';
+			END IF;
+			version := v::bigint;
+			IF version OPERATOR(pg_catalog.=) ANY (seen) THEN
+				RAISE EXCEPTION 'migration version % appears in more than one file', version
+					USING ERRCODE = 'duplicate_object',
+						  DETAIL = pg_catalog.format('The second one is "%s".', file);
+			END IF;
+			seen := seen OPERATOR(pg_catalog.||) version;
+			description := pg_catalog.replace(m[2], '_', ' ');
+			sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) file);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	IF pg_catalog.cardinality(unknown) OPERATOR(pg_catalog.>) 0 THEN
+		IF NOT ignore_unknown THEN
+			RAISE EXCEPTION 'cannot interpret % entr% of directory "%"',
+				pg_catalog.cardinality(unknown),
+				CASE WHEN pg_catalog.cardinality(unknown) OPERATOR(pg_catalog.=) 1 THEN 'y' ELSE 'ies' END,
+				path
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.array_to_string(unknown[1:10], E'\n'),
+					  HINT = 'Name migrations V<version>__<description>.sql, <version>_<description>.up.sql or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
+		END IF;
+		FOREACH f IN ARRAY unknown LOOP
+			version := NULL; description := NULL; sql := NULL;
+			file := pg_catalog.split_part(f, '"', 2);
+			note := 'ignored: ' OPERATOR(pg_catalog.||) pg_catalog.split_part(f, ': ', 2);
+			RETURN NEXT;
+		END LOOP;
+	END IF;
+END
+$$;
+
+-- The loaders: register every migration migration_files() finds, in
+-- version order; the entries not loaded are rows too, with why.
+CREATE FUNCTION @extschema@.register_migrations_from_directory(
+	component text, path text, ignore_unknown boolean)
+RETURNS TABLE (version bigint, description text, file text, result text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.version, f.description, f.file,
+		   CASE WHEN f.sql IS NULL THEN f.note
+				ELSE @extschema@.register_migration($1, f.version, f.description, f.sql) END
+	FROM @extschema@.migration_files($2, $3) f
+	ORDER BY f.version NULLS LAST, f.file
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.register_migrations_from_directory(
+	component text, path text)
+RETURNS TABLE (version bigint, description text, file text, result text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.version, f.description, f.file,
+		   CASE WHEN f.sql IS NULL THEN f.note
+				ELSE @extschema@.register_migration($1, f.version, f.description, f.sql) END
+	FROM @extschema@.migration_files($2, false) f
+	ORDER BY f.version NULLS LAST, f.file
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.register_migrations_from_directory(text, text, boolean)
+	FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
 	@extschema@.repair(text),
 	@extschema@.schema_version_forget(),

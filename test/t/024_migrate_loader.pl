@@ -101,5 +101,93 @@ like($err, qr/extension "schema_mgr" is not installed in database "bare"/,
 	'no extension: says so');
 like($err, qr/HINT:  Run CREATE EXTENSION schema_mgr/, 'no extension: hints');
 
+# ------------------------------------------------------------------
+# Layouts: both loaders read Flyway, golang-migrate/dbmate and Prisma
+# directories the same way, and neither skips a file silently.
+# ------------------------------------------------------------------
+delete $ENV{PGOPTIONS};
+my %layouts = (
+	flyway => {
+		'V1__create_l.sql' => "CREATE TABLE l_flyway (a int);\n",
+		'V2__add_b.sql' => "ALTER TABLE l_flyway ADD b int;\n",
+	},
+	golang => {
+		'000001_create_l.up.sql' => "CREATE TABLE l_golang (a int);\n",
+		'000001_create_l.down.sql' => "DROP TABLE l_golang;\n",
+		'000002_add_b.up.sql' => "ALTER TABLE l_golang ADD b int;\n",
+		'000002_add_b.down.sql' => "ALTER TABLE l_golang DROP b;\n",
+	},
+	prisma => {
+		'20240101120000_init/migration.sql' => "CREATE TABLE l_prisma (a int);\n",
+		'20240202120000_add_b/migration.sql' => "ALTER TABLE l_prisma ADD b int;\n",
+		'20240303120000_nothing/migration.sql' => "-- This is an empty migration.\n",
+		'migration_lock.toml' => "provider = \"postgresql\"\n",
+	},
+);
+$node->safe_psql('postgres', 'CREATE DATABASE layouts');
+$node->safe_psql('layouts', 'CREATE EXTENSION schema_mgr');
+my $q_registered = q{SELECT string_agg(version || ':' || description || ':' || checksum, ',' ORDER BY version)
+	FROM migration WHERE component = '%s'};
+foreach my $layout (sort keys %layouts)
+{
+	my $ldir = tempdir(CLEANUP => 1);
+	chmod 0755, $ldir;
+	foreach my $f (keys %{ $layouts{$layout} })
+	{
+		if ($f =~ m{^(.*)/})
+		{
+			mkdir "$ldir/$1";
+			chmod 0755, "$ldir/$1";
+		}
+		write_file("$ldir/$f", $layouts{$layout}{$f});
+	}
+	my ($o, $e, $r, $le) = load('layouts', [ '-a', "client_$layout", $ldir ]);
+	is($r, 0, "$layout: the client loader loads it") or diag($e, $le);
+	like($le, qr/down migration, not loaded/, "$layout: and says what it does not load")
+	  if $layout eq 'golang';
+	like($le, qr/lock file, not loaded/, "$layout: and says what it does not load")
+	  if $layout eq 'prisma';
+	my $server = $node->safe_psql('layouts', qq{
+		SELECT string_agg(coalesce(version::text, '-') || ':' || file || ':' || result, ',' ORDER BY version, file)
+		FROM register_migrations_from_directory('server_$layout', '$ldir')});
+	unlike($server, qr/error/, "$layout: the server loader loads it");
+	is($node->safe_psql('layouts', sprintf($q_registered, "server_$layout")),
+		$node->safe_psql('layouts', sprintf($q_registered, "client_$layout")),
+		"$layout: both loaders register the same versions, descriptions and SQL");
+	note("$layout server: $server");
+}
+is($node->safe_psql('layouts', q{
+	SELECT string_agg(version::text, ',' ORDER BY version) FROM migration
+	WHERE component = 'client_prisma'}),
+	'20240101120000,20240202120000,20240303120000',
+	'Prisma: the timestamp is the version');
+
+# a file neither loader can interpret is an error, unless asked to ignore it
+my $mixed = tempdir(CLEANUP => 1);
+chmod 0755, $mixed;
+write_file("$mixed/V1__one.sql", "SELECT 1;\n");
+write_file("$mixed/notes.txt", "not a migration\n");
+write_file("$mixed/2_no_up_suffix.sql", "SELECT 2;\n");
+write_file("$mixed/.gitkeep", "");
+($out, $err, $rc, my $lerr, my $lrc) = load('layouts', [ 'mixed_client', $mixed ]);
+isnt($lrc, 0, 'client loader: unknown files are an error');
+like($lerr, qr/cannot interpret these entries.*\n.*"2_no_up_suffix.sql".*\n.*"notes.txt"/,
+	'client loader: names each of them');
+unlike($lerr, qr/gitkeep/, 'client loader: does not look at hidden files');
+my ($src, $sout, $serr) = $node->psql('layouts',
+	"SELECT * FROM register_migrations_from_directory('mixed_server', '$mixed')");
+isnt($src, 0, 'server loader: unknown files are an error');
+like($serr, qr/cannot interpret 2 entries of directory/, 'server loader: says so');
+like($serr, qr/"2_no_up_suffix.sql": not named as a migration\n.*"notes.txt"/,
+	'server loader: names each of them');
+($out, $err, $rc, $lerr) = load('layouts', [ '-i', 'mixed_client', $mixed ]);
+is($rc, 0, 'client loader -i: loads the rest');
+like($lerr, qr/ignoring "notes.txt"/, 'client loader -i: says what it ignored');
+is($node->safe_psql('layouts', qq{
+	SELECT string_agg(coalesce(version::text, '-') || ':' || result, ',' ORDER BY version, file)
+	FROM register_migrations_from_directory('mixed_server', '$mixed', ignore_unknown => true)}),
+	'1:registered,-:ignored: not named as a migration,-:ignored: not named as a migration',
+	'server loader with ignore_unknown: loads the rest, and says what it ignored');
+
 $node->stop;
 done_testing();
