@@ -249,8 +249,10 @@ BEGIN
 END
 $$;
 
--- The loaders: register every migration migration_files() finds, in
--- version order; the entries not loaded are rows too, with why.
+-- The loaders: register every migration migration_files() finds; the
+-- entries not loaded are rows too, with why.  The 1.0 two-argument form
+-- keeps a body of its own rather than calling the new one, so that roles
+-- granted EXECUTE on it keep working without a grant on the new form.
 CREATE FUNCTION @extschema@.register_migrations_from_directory(
 	component text, path text, ignore_unknown boolean)
 RETURNS TABLE (version bigint, description text, file text, result text)
