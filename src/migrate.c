@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "access/twophase.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -608,6 +609,16 @@ mig_lock_listed_components(MigCall *c, int *n)
 	Datum	   *elems;
 	uint64		i;
 
+	/* one lock per component, all held to the end: say so before failing */
+	if (SPI_processed > (uint64) mig_lock_capacity())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cannot lock " UINT64_FORMAT " migration components in one transaction",
+						SPI_processed),
+				 errdetail("Each component is locked until the transaction ends, and the lock table has room for about %d locks in all (max_locks_per_transaction = %d).",
+						   mig_lock_capacity(), max_locks_per_xact),
+				 errhint("Apply or repair fewer components per call (name the component), or raise max_locks_per_transaction.")));
+
 	for (i = 0; i < SPI_processed; i++)
 		components = lappend(components,
 							 mig_datum_text(SPI_tuptable->vals[i],
@@ -647,4 +658,15 @@ mig_put_rows(ReturnSetInfo *rsinfo)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
 							 rownulls);
 	}
+}
+
+/*
+ * mig_lock_capacity
+ *		About how many locks the shared lock table holds, for all sessions
+ *		together: what one transaction can hold at most.
+ */
+int
+mig_lock_capacity(void)
+{
+	return max_locks_per_xact * (MaxBackends + max_prepared_xacts);
 }

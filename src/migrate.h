@@ -136,6 +136,7 @@ extern void mig_unknown_component(const char *component);
 extern void mig_lock_component(MigCall *c, const char *component);
 extern Datum mig_lock_listed_components(MigCall *c, int *n);
 extern void mig_put_rows(ReturnSetInfo *rsinfo);
+extern int	mig_lock_capacity(void);
 
 /* migrate_statements.c */
 extern const char *mig_skip_bom(const char *sql);

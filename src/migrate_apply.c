@@ -24,6 +24,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/lock.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -206,7 +207,10 @@ raise_migration_error(Pending *p, ErrorData *edata)
 		excerpt = mig_excerpt(edata->internalquery, edata->internalpos,
 							  &pos, &line);
 
-	if (p->stmt_no < 0)
+	if (p->stmt_no == -2)
+		where = psprintf(_("while recording migration \"%s\" version " INT64_FORMAT " as applied, after its last statement"),
+						 p->component, p->version);
+	else if (p->stmt_no < 0)
 		where = psprintf(_("at the end of migration \"%s\" version " INT64_FORMAT),
 						 p->component, p->version);
 	else
@@ -214,7 +218,11 @@ raise_migration_error(Pending *p, ErrorData *edata)
 						 p->stmt_no, p->stmt_line, p->component, p->version);
 
 	/* what to do about errors the checks up front cannot foresee */
-	if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
+	if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && hint != NULL &&
+		strstr(hint, "max_locks_per_transaction") != NULL)
+		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), or raise max_locks_per_transaction."),
+						p->version, p->component);
+	else if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
 		hint = _(OUTSIDE_TRANSACTION_HINT);
 	else if (hint == NULL && p->confined &&
 			 edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
@@ -273,6 +281,7 @@ run_and_record(void *arg)
 	mig_session_end(r->c, r->p, &session);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	r->duration = duration_since(r->start);
+	r->p->stmt_no = -2;			/* the bookkeeping's, not the migration's */
 	mig_record_applied(r->c, r->p, r->start, r->duration, "run");
 }
 
@@ -453,6 +462,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 					 errmsg("migration \"%s\" version " INT64_FORMAT " is older than the current version " INT64_FORMAT,
 							p->component, p->version, p->max_applied),
 					 errdetail("Applying it now would apply migrations out of order."),
+					 p->max_applied == PG_INT64_MAX ?
+					 errhint("Pass allow_out_of_order => true to apply it anyway: no version is above the current one.") :
 					 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
 							 p->max_applied)));
 		check_registrant(&c, p);
@@ -461,6 +472,20 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 									   p->show_sql));
 	}
 	mig_leave_internal(&c);
+
+	/*
+	 * Every migration's locks are held until the transaction ends: warn
+	 * before running more migrations than the lock table holds locks.
+	 */
+	if (list_length(pending) > mig_lock_capacity())
+		ereport(WARNING,
+				(errmsg("applying %d migrations in one transaction may run out of lock table space",
+						list_length(pending)),
+				 errdetail("Each migration's locks are held until the transaction ends, and the lock table has room for about %d locks in all (max_locks_per_transaction = %d).",
+						   mig_lock_capacity(), max_locks_per_xact),
+				 errhint("Should it fail with \"out of shared memory\", apply in batches with target_version, for example up to version " INT64_FORMAT " of component \"%s\" first.",
+						 ((Pending *) list_nth(pending, mig_lock_capacity() / 2))->version,
+						 ((Pending *) list_nth(pending, mig_lock_capacity() / 2))->component)));
 
 	oldcontext = CurrentMemoryContext;
 	oldowner = CurrentResourceOwner;
@@ -536,7 +561,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		{
 			row[5] = CStringGetTextDatum("would fail");
 			row[6] = CStringGetTextDatum(p->stmt_no < 0 ?
-										 psprintf("at the end: %s",
+										 psprintf("%s: %s",
+												  p->stmt_no == -2 ? "while recording it" : "at the end",
 												  mig_clip(edata->message, MIG_MESSAGE_BYTES)) :
 										 psprintf("statement %d at line %d: %s",
 												  p->stmt_no, p->stmt_line,
