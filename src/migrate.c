@@ -43,9 +43,14 @@ typedef struct PlanDef
 	Oid			argtypes[8];
 } PlanDef;
 
-/* pending rows under the lock; extra: registrant, approved_by, approver */
+/*
+ * Pending rows under the lock; extra: registrant, approved_by, approver.
+ * Without their SQL (NULL in column 4): each migration's is read when it is
+ * checked and when it runs (P_MIGRATION_SQL), so that memory is bounded by
+ * the largest migration rather than by all of them.
+ */
 #define PENDING_ROWS_SQL(extra) \
-		"SELECT m.component, m.version, m.description, m.sql, m.checksum, " \
+		"SELECT m.component, m.version, m.description, NULL::pg_catalog.text, m.checksum, " \
 		"       s.version IS NOT NULL, s.checksum, " \
 		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h " \
 		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), " \
@@ -210,6 +215,11 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
+	[P_MIGRATION_SQL] = {
+		"SELECT sql FROM %1$s.migration "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
 	[P_MAY_READ_SQL] = {
 		"SELECT pg_catalog.has_function_privilege($1, "
 		"'%1$s.migration_sql(pg_catalog.text)', 'EXECUTE')",

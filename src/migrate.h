@@ -73,6 +73,7 @@ typedef enum PlanId
 	P_APPROVE_LOOKUP,
 	P_APPROVE,
 	P_MAY_READ_SQL,
+	P_MIGRATION_SQL,
 	P_REPAIR_COMPONENTS,
 	P_REPAIR,
 	NUM_PLANS
@@ -103,7 +104,7 @@ typedef struct Pending
 	char	   *component;
 	int64		version;
 	char	   *description;
-	char	   *sql;
+	char	   *sql;			/* NULL but while it is checked or run */
 	char	   *checksum;
 	bool		in_history;
 	char	   *history_checksum;	/* NULL: none or a baseline marker */
@@ -115,6 +116,8 @@ typedef struct Pending
 	Oid			approver;		/* ... its oid */
 	bool		confined;		/* run it where SET ROLE is refused */
 	bool		show_sql;		/* the caller may read its SQL */
+	int			n_stmts;		/* its statements, found when checked: */
+	int		   *bounds;			/* start and length of each, in pairs */
 	int			stmt_no;		/* progress while running, for errors */
 	int			stmt_line;
 } Pending;

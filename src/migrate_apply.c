@@ -115,19 +115,75 @@ check_registrant(MigCall *c, Pending *p)
 }
 
 /*
- * Run a migration's SQL statement by statement, as the caller.  Lines are
- * counted as the statements go by, so that a migration of many statements
- * (a data load) takes time linear in its length.
+ * fetch_sql
+ *		Read a pending migration's SQL into p->sql (inside
+ *		mig_enter_internal()); release_sql frees it again.
+ */
+static void
+fetch_sql(MigCall *c, Pending *p)
+{
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(p->component);
+	values[1] = Int64GetDatum(p->version);
+	mig_run_plan(c, P_MIGRATION_SQL, values, NULL);
+	if (SPI_processed != 1)
+		elog(ERROR, "migration \"%s\" version " INT64_FORMAT " vanished from the registry",
+			 p->component, p->version);
+	p->sql = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static void
+release_sql(Pending *p)
+{
+	pfree(p->sql);
+	p->sql = NULL;
+}
+
+/*
+ * statement_bounds
+ *		Where each statement of a parsed migration starts (its first token)
+ *		and how long it is: all that running it needs of the parse tree, so
+ *		the tree can be freed (SPI parses each statement again as it runs).
+ *		Allocated in the current memory context.
+ */
+static void
+statement_bounds(Pending *p, List *stmts)
+{
+	const char *sql = mig_skip_bom(p->sql);
+	ListCell   *lc;
+	int			i = 0;
+
+	p->n_stmts = list_length(stmts);
+	p->bounds = palloc(sizeof(int) * 2 * (p->n_stmts + 1));
+	foreach(lc, stmts)
+	{
+		RawStmt    *rs = lfirst_node(RawStmt, lc);
+		const char *start = sql + rs->stmt_location;
+		const char *first = mig_skip_blank(start);
+		int			len = rs->stmt_len > 0 ? rs->stmt_len : (int) strlen(start);
+
+		p->bounds[2 * i] = first - sql;
+		p->bounds[2 * i + 1] = len - (first - start);
+		i++;
+	}
+}
+
+/*
+ * Run a migration's SQL statement by statement, as the caller, from the
+ * statement bounds found when it was checked.  Lines are counted as the
+ * statements go by, so that a migration of many statements (a data load)
+ * takes time linear in its length.
  */
 static void
 run_migration(Pending *p)
 {
-	List	   *stmts = mig_parse_sql(p->component, p->version, p->sql,
-									  p->show_sql);
+	MemoryContext outer = CurrentMemoryContext;
 	const char *sql = mig_skip_bom(p->sql);
 	const char *counted = sql;
 	int			line = 1;
-	ListCell   *lc;
+	int			i;
 	SPIExecuteOptions options = {0};
 
 	/*
@@ -137,13 +193,10 @@ run_migration(Pending *p)
 	 */
 	options.dest = None_Receiver;
 	p->stmt_no = 0;
-	foreach(lc, stmts)
+	for (i = 0; i < p->n_stmts; i++)
 	{
-		RawStmt    *rs = lfirst_node(RawStmt, lc);
-		const char *start = sql + rs->stmt_location;
-		const char *first = mig_skip_blank(start);
-		int			len = rs->stmt_len > 0 ? rs->stmt_len : (int) strlen(start);
-		char	   *text = pnstrdup(first, len - (first - start));
+		const char *first = sql + p->bounds[2 * i];
+		char	   *text;
 		int			rc;
 
 		for (; counted < first; counted++)
@@ -151,6 +204,9 @@ run_migration(Pending *p)
 				line++;
 		p->stmt_no++;
 		p->stmt_line = line;
+		/* SPI returns in its own procedure context */
+		MemoryContextSwitchTo(outer);
+		text = pnstrdup(first, p->bounds[2 * i + 1]);
 		rc = SPI_execute_extended(text, &options);
 		if (rc < 0)
 			ereport(ERROR,
@@ -159,6 +215,7 @@ run_migration(Pending *p)
 							SPI_result_code_string(rc))));
 		pfree(text);
 	}
+	MemoryContextSwitchTo(outer);
 }
 
 static Interval *
@@ -275,8 +332,14 @@ run_and_record(void *arg)
 	if (r->p->confined)
 		SetUserIdAndSecContext(save_userid,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	mig_enter_internal(r->c);
+	fetch_sql(r->c, r->p);
+	mig_leave_internal(r->c);
 	mig_session_begin(r->c, &session);
 	run_migration(r->p);
+	release_sql(r->p);
+	pfree(r->p->bounds);
+	r->p->bounds = NULL;
 	r->p->stmt_no = -1;			/* what follows is "at the end" */
 	mig_session_end(r->c, r->p, &session);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -313,6 +376,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	List	   *pending = NIL;
 	ListCell   *lc;
 	MemoryContext oldcontext;
+	MemoryContext checkcxt;
+	List	   *stmts;
 	ResourceOwner oldowner;
 	int			n_done = 0;
 	int			n_marked = 0;
@@ -431,6 +496,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
 		pending = lappend(pending, p);
 	}
+	SPI_freetuptable(SPI_tuptable);
 
 	/*
 	 * Check everything before running anything: changed since applied, out
@@ -438,6 +504,9 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 * Registry rows whose version is already in the history with the same
 	 * checksum (or under a baseline marker) are only marked as applied.
 	 */
+	oldcontext = CurrentMemoryContext;
+	checkcxt = AllocSetContextCreate(oldcontext, "migration check",
+									 ALLOCSET_DEFAULT_SIZES);
 	foreach(lc, pending)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
@@ -467,10 +536,20 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 					 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
 							 p->max_applied)));
 		check_registrant(&c, p);
-		mig_check_statements(p->component, p->version, p->sql,
-						 mig_parse_sql(p->component, p->version, p->sql,
-									   p->show_sql));
+		/*
+		 * One migration's SQL and parse tree at a time: only where its
+		 * statements are is kept, for running it.
+		 */
+		fetch_sql(&c, p);
+		MemoryContextSwitchTo(checkcxt);
+		stmts = mig_parse_sql(p->component, p->version, p->sql, p->show_sql);
+		mig_check_statements(p->component, p->version, p->sql, stmts);
+		MemoryContextSwitchTo(oldcontext);
+		statement_bounds(p, stmts);
+		MemoryContextReset(checkcxt);
+		release_sql(p);
 	}
+	MemoryContextDelete(checkcxt);
 	mig_leave_internal(&c);
 
 	/*
