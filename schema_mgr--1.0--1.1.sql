@@ -149,9 +149,11 @@ LANGUAGE C VOLATILE;
 
 -- The server-side loader reads the layouts the client loader reads
 -- (bin/schema_mgr_load_dir): Flyway's V<version>__<description>.sql,
--- golang-migrate's and dbmate's <version>_<description>.up.sql (the .down.sql
--- files are not loaded), Prisma's <version>_<description>/migration.sql
--- (its migration_lock.toml is not loaded).  Names starting with "." are
+-- golang-migrate's <version>_<description>.up.sql (the .down.sql files are
+-- not loaded), dbmate's <version>_<description>.sql (the lines between
+-- "-- migrate:up" and "-- migrate:down", each ended by a newline), Prisma's
+-- <version>_<description>/migration.sql (its migration_lock.toml is not
+-- loaded).  Names starting with "." are
 -- not looked at; anything else is an error unless ignore_unknown.
 -- migration_files() says what a directory holds, one row per entry: the
 -- files to load with their version, description and SQL, and the entries
@@ -169,6 +171,9 @@ DECLARE
 	v text;
 	seen bigint[] := '{}';
 	unknown text[] := '{}';
+	dbmate boolean;
+	t text;
+	i integer;
 BEGIN
 	IF path IS NULL OR path OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'directory path must not be empty'
@@ -184,6 +189,7 @@ BEGIN
 		version := NULL;
 		description := NULL;
 		m := NULL;
+		dbmate := false;
 		IF (pg_catalog.pg_stat_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f)).isdir THEN
 			m := pg_catalog.regexp_match(f, '^([0-9]+)_(.+)$');
 			IF m IS NOT NULL AND pg_catalog.pg_stat_file(dir OPERATOR(pg_catalog.||) '/'
@@ -200,6 +206,15 @@ BEGIN
 			note := 'a down migration, not loaded';
 		ELSIF f OPERATOR(pg_catalog.=) 'migration_lock.toml' THEN
 			note := 'Prisma''s lock file, not loaded';
+		ELSIF f OPERATOR(pg_catalog.~) '^[0-9]+_.+[.]sql$' AND f OPERATOR(pg_catalog.!~) '[.]up[.]sql$' THEN
+			t := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f);
+			IF t OPERATOR(pg_catalog.!~) '(^|\n)-- migrate:up' THEN
+				unknown := unknown OPERATOR(pg_catalog.||) pg_catalog.format(
+					'"%s": a <version>_<name>.sql file without a "-- migrate:up" line', f);
+				CONTINUE;
+			END IF;
+			m := pg_catalog.regexp_match(f, '^([0-9]+)_(.+)[.]sql$');
+			dbmate := true;
 		ELSE
 			m := COALESCE(pg_catalog.regexp_match(f, '^V([0-9]+)__(.+)[.]sql$'),
 						  pg_catalog.regexp_match(f, '^([0-9]+)_(.+)[.]up[.]sql$'));
@@ -225,7 +240,25 @@ BEGIN
 			END IF;
 			seen := seen OPERATOR(pg_catalog.||) version;
 			description := pg_catalog.replace(m[2], '_', ' ');
-			sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) file);
+			IF NOT dbmate THEN
+				sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) file);
+			ELSE
+				-- the lines after the "-- migrate:up" line, up to the
+				-- "-- migrate:down" line, each ended by a newline
+				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:up');
+				t := pg_catalog.substr(t, i);
+				i := pg_catalog.strpos(t, E'\n');
+				t := CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN ''
+						  ELSE pg_catalog.substr(t, i OPERATOR(pg_catalog.+) 1) END;
+				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:down');
+				IF i OPERATOR(pg_catalog.>) 0 THEN
+					t := pg_catalog.substr(t, 1, i OPERATOR(pg_catalog.-) 1);
+				END IF;
+				IF t OPERATOR(pg_catalog.<>) '' AND pg_catalog.right(t, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
+					t := t OPERATOR(pg_catalog.||) E'\n';
+				END IF;
+				sql := t;
+			END IF;
 		END IF;
 		RETURN NEXT;
 	END LOOP;
@@ -237,7 +270,7 @@ BEGIN
 				path
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = pg_catalog.array_to_string(unknown[1:10], E'\n'),
-					  HINT = 'Name migrations V<version>__<description>.sql, <version>_<description>.up.sql or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
+					  HINT = 'Name migrations V<version>__<description>.sql, <version>_<description>.up.sql, <version>_<description>.sql with -- migrate:up, or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
 		END IF;
 		FOREACH f IN ARRAY unknown LOOP
 			version := NULL; description := NULL; sql := NULL;

@@ -117,6 +117,12 @@ my %layouts = (
 		'000002_add_b.up.sql' => "ALTER TABLE l_golang ADD b int;\n",
 		'000002_add_b.down.sql' => "ALTER TABLE l_golang DROP b;\n",
 	},
+	dbmate => {
+		'20240101120000_create_l.sql' =>
+		  "-- migrate:up\nCREATE TABLE l_dbmate (a int);\n\n-- migrate:down\nDROP TABLE l_dbmate;\n",
+		'20240202120000_add_b.sql' =>
+		  "-- migrate:up transaction:true\r\nALTER TABLE l_dbmate ADD b int;",
+	},
 	prisma => {
 		'20240101120000_init/migration.sql' => "CREATE TABLE l_prisma (a int);\n",
 		'20240202120000_add_b/migration.sql' => "ALTER TABLE l_prisma ADD b int;\n",
@@ -157,6 +163,11 @@ foreach my $layout (sort keys %layouts)
 	note("$layout server: $server");
 }
 is($node->safe_psql('layouts', q{
+	SELECT string_agg(sql, '|' ORDER BY version) FROM migration
+	WHERE component = 'server_dbmate'}),
+	"CREATE TABLE l_dbmate (a int);\n\n|ALTER TABLE l_dbmate ADD b int;\n",
+	'dbmate: the up section is loaded, not the down section');
+is($node->safe_psql('layouts', q{
 	SELECT string_agg(version::text, ',' ORDER BY version) FROM migration
 	WHERE component = 'client_prisma'}),
 	'20240101120000,20240202120000,20240303120000',
@@ -171,14 +182,14 @@ write_file("$mixed/2_no_up_suffix.sql", "SELECT 2;\n");
 write_file("$mixed/.gitkeep", "");
 ($out, $err, $rc, my $lerr, my $lrc) = load('layouts', [ 'mixed_client', $mixed ]);
 isnt($lrc, 0, 'client loader: unknown files are an error');
-like($lerr, qr/cannot interpret these entries.*\n.*"2_no_up_suffix.sql".*\n.*"notes.txt"/,
+like($lerr, qr/cannot interpret these entries.*\n"2_no_up_suffix.sql": a <version>_<name>.sql file without a "-- migrate:up" line\n"notes.txt"/,
 	'client loader: names each of them');
 unlike($lerr, qr/gitkeep/, 'client loader: does not look at hidden files');
 my ($src, $sout, $serr) = $node->psql('layouts',
 	"SELECT * FROM register_migrations_from_directory('mixed_server', '$mixed')");
 isnt($src, 0, 'server loader: unknown files are an error');
 like($serr, qr/cannot interpret 2 entries of directory/, 'server loader: says so');
-like($serr, qr/"2_no_up_suffix.sql": not named as a migration\n.*"notes.txt"/,
+like($serr, qr/"2_no_up_suffix.sql": a <version>_<name>.sql file without a "-- migrate:up" line\n"notes.txt"/,
 	'server loader: names each of them');
 ($out, $err, $rc, $lerr) = load('layouts', [ '-i', 'mixed_client', $mixed ]);
 is($rc, 0, 'client loader -i: loads the rest');
@@ -186,7 +197,7 @@ like($lerr, qr/ignoring "notes.txt"/, 'client loader -i: says what it ignored');
 is($node->safe_psql('layouts', qq{
 	SELECT string_agg(coalesce(version::text, '-') || ':' || result, ',' ORDER BY version, file)
 	FROM register_migrations_from_directory('mixed_server', '$mixed', ignore_unknown => true)}),
-	'1:registered,-:ignored: not named as a migration,-:ignored: not named as a migration',
+	'1:registered,-:ignored: a <version>_<name>.sql file without a "-- migrate:up" line,-:ignored: not named as a migration',
 	'server loader with ignore_unknown: loads the rest, and says what it ignored');
 
 $node->stop;
