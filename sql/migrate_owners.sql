@@ -29,6 +29,12 @@ SELECT register_migration('shop', 1, 'create items', 'CREATE TABLE shop.items (i
 -- nor give the component away
 SELECT set_component_owner('shop', 'sm_bob');
 RESET ROLE;
+-- nor baseline it
+GRANT EXECUTE ON FUNCTION baseline(text, bigint) TO sm_bob;
+SET ROLE sm_bob;
+SELECT * FROM baseline('shop', 1);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION baseline(text, bigint) FROM sm_bob;
 
 -- the grant: the owner hands the component to a group role; its members
 -- may write into it (as members may act as the owner of any object)
