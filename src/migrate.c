@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/twophase.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -488,6 +489,22 @@ mig_component_exists(MigCall *c, const char *component)
 	return SPI_processed > 0;
 }
 
+/*
+ * mig_component_param
+ *		An optional component argument (NULL: all components) as a query
+ *		parameter; a component that is named must exist.  Call inside
+ *		mig_enter_internal().
+ */
+void
+mig_component_param(MigCall *c, const char *component, Datum *value,
+					char *null)
+{
+	if (component != NULL && !mig_component_exists(c, component))
+		mig_unknown_component(component);
+	*value = component ? CStringGetTextDatum(component) : (Datum) 0;
+	*null = component ? ' ' : 'n';
+}
+
 void
 mig_unknown_component(const char *component)
 {
@@ -679,4 +696,25 @@ int
 mig_lock_capacity(void)
 {
 	return max_locks_per_xact * (MaxBackends + max_prepared_xacts);
+}
+
+/*
+ * mig_require_read_committed
+ *		Refuse to go on in a transaction whose snapshot would hide what
+ *		concurrent sessions committed while this one waited for a component's
+ *		lock.  what: "cannot <what> in ..."; subject: "<subject> must see
+ *		..."; verb: "<verb> in a READ COMMITTED transaction."
+ */
+void
+mig_require_read_committed(const char *what, const char *subject,
+						   const char *verb)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s in a REPEATABLE READ or SERIALIZABLE transaction",
+						what),
+				 errdetail("%s must see what concurrent sessions applied while it waited for the lock.",
+						   subject),
+				 errhint("%s in a READ COMMITTED transaction.", verb)));
 }

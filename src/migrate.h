@@ -136,10 +136,14 @@ extern char *mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
 extern bool mig_component_exists(MigCall *c, const char *component);
 extern void mig_unknown_component(const char *component);
+extern void mig_component_param(MigCall *c, const char *component,
+								Datum *value, char *null);
 extern void mig_lock_component(MigCall *c, const char *component);
 extern Datum mig_lock_listed_components(MigCall *c, int *n);
 extern void mig_put_rows(ReturnSetInfo *rsinfo);
 extern int	mig_lock_capacity(void);
+extern void mig_require_read_committed(const char *what, const char *subject,
+									   const char *verb);
 
 /* migrate_statements.c */
 extern const char *mig_skip_bom(const char *sql);

@@ -438,12 +438,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 * committed while we waited for the lock, which a transaction snapshot
 	 * would hide.
 	 */
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot apply migrations in a REPEATABLE READ or SERIALIZABLE transaction"),
-				 errdetail("Applying must see what concurrent sessions applied while it waited for the lock."),
-				 errhint("Apply migrations in a READ COMMITTED transaction.")));
+	mig_require_read_committed("apply migrations", "Applying",
+							   "Apply migrations");
 
 	/* may the caller read every migration's SQL (in its errors)? */
 	c.read_all_sql = true;

@@ -58,12 +58,8 @@ sm_baseline(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* as for applying: the check below must see concurrent commits */
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot baseline a migration component in a REPEATABLE READ or SERIALIZABLE transaction"),
-				 errdetail("A baseline must see what concurrent sessions applied while it waited for the lock."),
-				 errhint("Baseline in a READ COMMITTED transaction.")));
+	mig_require_read_committed("baseline a migration component",
+							   "A baseline", "Baseline");
 
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
@@ -193,10 +189,7 @@ sm_migration_status(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	mig_call_init(&c, fcinfo, true);
 	mig_enter_internal(&c);
-	if (component != NULL && !mig_component_exists(&c, component))
-		mig_unknown_component(component);
-	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
-	nulls[0] = component ? ' ' : 'n';
+	mig_component_param(&c, component, &values[0], &nulls[0]);
 	mig_run_plan(&c, P_STATUS, values, nulls);
 	mig_put_rows(rsinfo);
 	mig_leave_internal(&c);
@@ -232,19 +225,12 @@ sm_repair(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot repair the migration registry in a REPEATABLE READ or SERIALIZABLE transaction"),
-				 errdetail("A repair must see what concurrent sessions applied while it waited for the lock."),
-				 errhint("Repair in a READ COMMITTED transaction.")));
+	mig_require_read_committed("repair the migration registry", "A repair",
+							   "Repair");
 	mig_call_init(&c, fcinfo, false);
 
 	mig_enter_internal(&c);
-	if (component != NULL && !mig_component_exists(&c, component))
-		mig_unknown_component(component);
-	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
-	nulls[0] = component ? ' ' : 'n';
+	mig_component_param(&c, component, &values[0], &nulls[0]);
 	mig_run_plan(&c, P_REPAIR_COMPONENTS, values, nulls);
 	values[0] = mig_lock_listed_components(&c, &n);
 	if (n == 0)
