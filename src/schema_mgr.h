@@ -3,9 +3,10 @@
  * schema_mgr.h
  *	  Declarations shared by the schema_mgr source files.
  *
- * Each concern lives in its own file: migrate.c (migrations and version
- * tracking), checksum.c (normalised SHA-256 of migration SQL), events_*.c
- * (gapless event stores, private header events.h), restore.c (restore_events over dblink, and the
+ * Each concern lives in its own file: migrate*.c (migrations and version
+ * tracking, declared in the private header migrate.h), checksum.c
+ * (normalised SHA-256 of migration SQL), events_*.c (gapless event stores,
+ * private header events.h), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
  * connections, the remote table's checks and the job runner the three share)
