@@ -91,7 +91,7 @@ SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
 -- the 1.0 store's guard now fires in replica mode too
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
+SELECT tgname, tgenabled, tgfoid::regproc FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
 SET session_replication_role = replica;
 INSERT INTO events VALUES (100, now(), '{}');
 RESET session_replication_role;
