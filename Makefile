@@ -39,4 +39,4 @@ include $(PGXS)
 # in the source directory.
 PG_PROVE_FLAGS += -I test/t
 
-$(OBJS): src/schema_mgr.h src/compat.h src/remote.h src/event_text.h
+$(OBJS): src/schema_mgr.h src/compat.h src/remote.h src/event_text.h src/events.h src/migrate.h
