@@ -81,6 +81,19 @@
 	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
 #endif
 
+/* 19 takes an array's element type when iteration starts, not per element */
+#if PG_VERSION_NUM >= 190000
+#define sm_array_iter_setup(it, a, elmlen, elmbyval, elmalign) \
+	array_iter_setup((it), (a), (elmlen), (elmbyval), (elmalign))
+#define sm_array_iter_next(it, isnull, i, elmlen, elmbyval, elmalign) \
+	array_iter_next((it), (isnull), (i))
+#else
+#define sm_array_iter_setup(it, a, elmlen, elmbyval, elmalign) \
+	array_iter_setup((it), (a))
+#define sm_array_iter_next(it, isnull, i, elmlen, elmbyval, elmalign) \
+	array_iter_next((it), (isnull), (i), (elmlen), (elmbyval), (elmalign))
+#endif
+
 /*
  * CLUSTER parses to a RepackStmt from 19 on (as REPACK does; VACUUM FULL
  * is still a VacuumStmt); in both the relation is NULL when no table is

@@ -544,7 +544,7 @@ insert_events_array(PG_FUNCTION_ARGS)
 				 errdetail("The events array is empty.")));
 	if (ARR_HASNULL(arr))
 	{
-		bits8	   *bitmap = ARR_NULLBITMAP(arr);
+		uint8	   *bitmap = ARR_NULLBITMAP(arr);
 		int			i;
 
 		for (i = 0; i < n; i++)

@@ -20,6 +20,7 @@
 #include "utils/arrayaccess.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "events.h"
 
 /* NOTIFY refuses payloads of this many bytes or more (async.c) */
@@ -80,11 +81,11 @@ notify_send(StoreEntry *store, ArrayType *arr, int64 first_id, int nevents)
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "{\"table\" : %s, \"id\" : ", store->payload_table);
 		head_len = buf.len;
-		array_iter_setup(&it, (AnyArrayType *) arr);
+		sm_array_iter_setup(&it, (AnyArrayType *) arr, -1, false, TYPALIGN_INT);
 		for (i = 0; i < nevents; i++)
 		{
 			bool		isnull;
-			Jsonb	   *jb = DatumGetJsonbP(array_iter_next(&it, &isnull, i,
+			Jsonb	   *jb = DatumGetJsonbP(sm_array_iter_next(&it, &isnull, i,
 															 -1, false, TYPALIGN_INT));
 			int			id_end;
 

@@ -127,8 +127,9 @@ export PGHOST=$WORK PGPORT=5432 PGDATABASE=postgres PGUSER=postgres
 # count "... ok" / "... FAILED" lines of pg_regress-style output
 count_regress() {
     local out=$1 ok bad
-    ok=$(grep -cE '^(ok|test|     |    ).* \.\.\. ok' "$out" || true)
-    bad=$(grep -cE '\.\.\. (FAILED|failed)' "$out" || true)
+    # up to 15 "test name ... ok", from 16 on TAP: "ok 1 - name"
+    ok=$(grep -cE '^(ok|test|     |    ).* \.\.\. ok|^ok [0-9]+ ' "$out" || true)
+    bad=$(grep -cE '\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$out" || true)
     passed=$((passed + ok))
     failed=$((failed + bad))
     [ "$bad" = 0 ] && grep -qE '(tests|test) passed|All [0-9]+ tests' "$out" && return 0
