@@ -8,7 +8,7 @@
 # one of them baselined first), a source store with events and a
 # destination store synced from it over dblink; after pg_upgrade the
 # history, checksums and events are all there, nothing is pending, new
-# migrations apply, insert_events continues the sequence and the
+# migrations apply, append_events continues the sequence and the
 # destination still compares equal to the source.  Run by
 # test/run_tests.sh's "upgrade" part, where an older major is at hand.
 # ----------------------------------------------------------------------
@@ -47,7 +47,7 @@ CREATE SCHEMA backup;
 SELECT create_event_store('destination', 'backup');
 });
 $old->safe_psql('app', q{
-SELECT insert_events(ARRAY(SELECT pg_catalog.jsonb_build_object('n', i)
+SELECT append_events(ARRAY(SELECT pg_catalog.jsonb_build_object('n', i)
                            FROM generate_series(1, 500) i));
 });
 my $connstr = sm_tcp_connstr($old, 'app');
@@ -115,8 +115,8 @@ is($new->safe_psql('app',
 	'app 3 applied', 'a new migration applies');
 is($new->safe_psql('app', "SELECT current_version('app'), current_version('billing')"),
 	'3|2', 'current versions');
-is($new->safe_psql('app', q{SELECT first_id FROM insert_events(ARRAY['{"n": 501}'::jsonb])}),
-	'501', 'insert_events continues the sequence');
+is($new->safe_psql('app', q{SELECT first_id FROM append_events(ARRAY['{"n": 501}'::jsonb])}),
+	'501', 'append_events continues the sequence');
 my $newconn = sm_tcp_connstr($new, 'app');
 is($new->safe_psql('app',
 		"SELECT rows_copied FROM sync_events('$newconn', 'backup.events')"),
