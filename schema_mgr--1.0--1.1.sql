@@ -99,6 +99,23 @@ END
 $$;
 
 
+-- When insert_events hands a store's allocator to the next writer: once
+-- the commit is flushed ('durable', 1.0's behaviour), or once its commit
+-- record is written and it is visible, the flush following before the
+-- caller is answered ('grouped': concurrent commits share flushes).
+ALTER TABLE @extschema@.event_store
+    ADD COLUMN commit_mode pg_catalog.text NOT NULL DEFAULT 'durable'
+    CHECK (commit_mode OPERATOR(pg_catalog.=) ANY (ARRAY['durable', 'grouped']));
+
+CREATE FUNCTION @extschema@.set_event_store_commit(
+    store       pg_catalog.regclass,
+    commit_mode pg_catalog.text)
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'set_event_store_commit';
+COMMENT ON FUNCTION @extschema@.set_event_store_commit(pg_catalog.regclass, pg_catalog.text) IS
+    'choose when insert_events hands the allocator on: durable (after the flush) or grouped (before it)';
+
 -- ----------------------------------------------------------------------
 -- Restore, sync and compare
 -- ----------------------------------------------------------------------

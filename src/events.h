@@ -13,6 +13,8 @@
  * events_guard.c	the append-only guard triggers of source stores and the
  *					direct-insert grants of restore and sync
  * events_notify.c	the eventsinsert notifications
+ * events_commit.c	commit modes: set_event_store_commit and the grouped
+ *					commit of insert_events
  *
  * What restore, sync and compare need of a store is declared in
  * schema_mgr.h.
@@ -52,6 +54,7 @@ typedef struct StoreEntry
 	bool		valid;
 	bool		is_source;
 	NotifyMode	notify;
+	bool		grouped;		/* commit_mode 'grouped' (events_commit.c) */
 	Oid			pkey_oid;		/* the primary key index on id */
 	AttrNumber	id_attnum;
 	AttrNumber	ts_attnum;
@@ -65,6 +68,7 @@ typedef struct StoreEntry
 extern StoreEntry *store_get(Oid relid, bool want_source);
 extern Oid	events_extension_namespace(void);
 extern void check_store_owner(Oid relid);
+extern void registry_set(Oid relid, const char *column, const char *value);
 
 /* events_append.c */
 extern void events_append_xact_end(void);
@@ -86,5 +90,10 @@ extern NotifyMode parse_notify_mode(const char *s);
 extern const char *notify_mode_name(NotifyMode mode);
 extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
 						int nevents);
+
+/* events_commit.c */
+extern void events_commit_init(void);
+extern bool registry_commit_grouped(HeapTuple tuple, TupleDesc desc);
+extern void commit_note_append(StoreEntry *store);
 
 #endif							/* EVENTS_H */

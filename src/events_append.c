@@ -340,6 +340,7 @@ append_events(Oid relid, ArrayType *arr, int nevents,
 
 	/* --- the allocator lock, held until the transaction ends --- */
 	events_lock_store(relid);
+	commit_note_append(store);
 
 	CommandCounterIncrement();	/* see our own earlier rows */
 	(void) read_last_row(heap, index, store, &last_id, &last_ts);

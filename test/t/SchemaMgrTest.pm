@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
 our @EXPORT = qw(sm_new_node sm_tcp_connstr sm_make_backup sm_new_store_db
-  sm_set_password_auth);
+  sm_set_password_auth sm_poll_events);
 
 # sm_new_node(NAME): a started cluster listening on its Unix socket (for
 # the test's own psql) and on 127.0.0.1 at its port (for dblink).
@@ -98,6 +98,32 @@ CREATE EXTENSION schema_mgr;
 SELECT create_event_store('$kind');
 });
 	return;
+}
+
+# sm_poll_events(NODE, HARNESS): while the IPC::Run HARNESS (a load) runs,
+# poll NODE's events table as a reader does, "id > last_seen", and count
+# the polls that did not return exactly last_seen+1 .. last_seen+k.
+# Returns (last id seen, polls that saw new ids, polls that skipped).
+sub sm_poll_events
+{
+	my ($node, $load) = @_;
+	my $reader = $node->background_psql('postgres');
+	my ($last, $seen, $skips) = (0, 0, 0);
+	while ($load->pumpable)
+	{
+		my ($min, $max, $count) = split /\|/, $reader->query_safe(
+			"SELECT coalesce(min(id), 0), coalesce(max(id), 0), count(*) FROM events WHERE id > $last");
+		if ($count > 0)
+		{
+			$seen++;
+			$skips++ if $min != $last + 1 || $max != $last + $count;
+			$last = $max;
+		}
+		$load->pump_nb;
+	}
+	$load->finish;
+	$reader->quit;
+	return ($last, $seen, $skips);
 }
 
 1;
