@@ -47,6 +47,8 @@ SELECT count(*) AS events_lost FROM (
     SELECT * FROM events_before EXCEPT SELECT * FROM events) lost;
 SELECT count(*) AS backup_rows FROM backup.events;
 SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
+-- 1.0 stores commit as they did
+SELECT relid, commit_mode FROM event_store ORDER BY relid::text;
 
 -- and everything still works on the old data
 SELECT component, version, status FROM migration_status() ORDER BY 1, 2;
@@ -57,6 +59,10 @@ SELECT register_migration('shop', 2, 'add total',
                           'ALTER TABLE orders ADD COLUMN total numeric');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
 SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[]);
+-- and a 1.0 store can be switched to grouped commits and back
+SELECT set_event_store_commit('events', 'grouped');
+SELECT first_id, last_id FROM append_events(ARRAY['{"after": "grouped"}']::jsonb[]);
+SELECT set_event_store_commit('events', 'durable');
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
 -- the 1.0 store's guard now fires in replica mode too
