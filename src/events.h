@@ -94,6 +94,7 @@ extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
 /* events_commit.c */
 extern void events_commit_init(void);
 extern bool registry_commit_grouped(HeapTuple tuple, TupleDesc desc);
+extern void commit_note_lock(Oid relid);
 extern void commit_note_append(StoreEntry *store);
 
 #endif							/* EVENTS_H */

@@ -105,6 +105,7 @@ events_lock_store(Oid relid)
 	char	   *appname = NULL;
 	int			ret;
 
+	commit_note_lock(relid);
 	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;

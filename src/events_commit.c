@@ -14,9 +14,9 @@
  * In 'grouped' mode the lock is released as soon as the commit record is
  * in the WAL and the transaction is visible, and the flush follows:
  *
- *	PRE_COMMIT	(no user code runs after this point) the transaction still
- *				holds the allocator lock of a grouped store and of no
- *				durable one: remember the caller's synchronous_commit and
+ *	PRE_COMMIT	(no user code runs after this point) every allocator lock
+ *				the transaction still holds was taken to append to a
+ *				grouped store: remember the caller's synchronous_commit and
  *				set it to off, so that RecordTransactionCommit inserts the
  *				commit record and marks the transaction committed without
  *				waiting for the flush.
@@ -40,7 +40,7 @@
  * share one write and fsync.  WAL order is still id order, so a crash
  * keeps a prefix of the commits: ids 1..K, and every acknowledged event.
  * What a reader can see before the flush is described in the README
- * (design: "Grouped commit").
+ * ("Commit modes"), and the reasoning in its design section.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,14 +58,23 @@
 #include "schema_mgr.h"
 #include "events.h"
 
-/* stores one transaction appends to, beyond which it commits durably */
+/*
+ * Per transaction: the stores whose allocator lock it asked for (insert_events,
+ * restore, sync), how often, and how many of those were appends in grouped
+ * mode.  A store is grouped for this commit only if every one was.
+ */
 #define MAX_COMMIT_STORES	8
 
-/* per transaction */
+typedef struct CommitStore
+{
+	Oid			relid;
+	int			nlocks;
+	int			ngrouped;
+} CommitStore;
+
+static CommitStore stores[MAX_COMMIT_STORES];
 static int	nstores = 0;
-static Oid	store_relid[MAX_COMMIT_STORES];
-static bool store_grouped[MAX_COMMIT_STORES];
-static bool stores_overflow = false;
+static bool stores_overflow = false;	/* more stores: commit durably */
 /* set at PRE_COMMIT when the commit is grouped */
 static bool grouped_pending = false;
 static int	saved_synchronous_commit;
@@ -104,32 +113,43 @@ registry_commit_grouped(HeapTuple tuple, TupleDesc desc)
 	return false;
 }
 
-/*
- * insert_events holds store's allocator lock and is about to append: note
- * the store and its mode.  A store appended to in durable mode at any point
- * of the transaction keeps the whole commit durable.
- */
-void
-commit_note_append(StoreEntry *store)
+static CommitStore *
+commit_store(Oid relid)
 {
 	int			i;
 
 	for (i = 0; i < nstores; i++)
-	{
-		if (store_relid[i] == store->relid)
-		{
-			store_grouped[i] = store_grouped[i] && store->grouped;
-			return;
-		}
-	}
+		if (stores[i].relid == relid)
+			return &stores[i];
 	if (nstores == MAX_COMMIT_STORES)
 	{
 		stores_overflow = true;
-		return;
+		return NULL;
 	}
-	store_relid[nstores] = store->relid;
-	store_grouped[nstores] = store->grouped;
-	nstores++;
+	stores[nstores].relid = relid;
+	stores[nstores].nlocks = 0;
+	stores[nstores].ngrouped = 0;
+	return &stores[nstores++];
+}
+
+/* The allocator lock of relid is about to be taken (events_lock_store). */
+void
+commit_note_lock(Oid relid)
+{
+	CommitStore *cs = commit_store(relid);
+
+	if (cs)
+		cs->nlocks++;
+}
+
+/* insert_events holds store's allocator lock and is about to append. */
+void
+commit_note_append(StoreEntry *store)
+{
+	CommitStore *cs = commit_store(store->relid);
+
+	if (cs && store->grouped)
+		cs->ngrouped++;
 }
 
 static bool
@@ -161,7 +181,9 @@ release_notify_lock(void)
 /*
  * Pre-commit: group this commit if the transaction still holds the
  * allocator lock of a grouped store (a rolled-back savepoint may have
- * released it along with the rows) and of no durable store.
+ * released it along with the rows), and took every allocator lock it still
+ * holds to append in grouped mode (not in durable mode, nor for restore or
+ * sync).
  */
 static void
 commit_pre_commit(void)
@@ -175,9 +197,9 @@ commit_pre_commit(void)
 	{
 		LOCKTAG		tag;
 
-		if (!allocator_lock_held(store_relid[i], &tag))
+		if (!allocator_lock_held(stores[i].relid, &tag))
 			continue;
-		if (!store_grouped[i])
+		if (stores[i].ngrouped < stores[i].nlocks)
 			return;
 		any = true;
 	}
@@ -209,8 +231,9 @@ commit_grouped(void)
 		LOCKTAG		tag;
 
 		/* once per insert_events call of the transaction */
-		while (allocator_lock_held(store_relid[i], &tag))
-			LockRelease(&tag, ExclusiveLock, false);
+		while (allocator_lock_held(stores[i].relid, &tag) &&
+			   LockRelease(&tag, ExclusiveLock, false))
+			;
 	}
 	release_notify_lock();
 

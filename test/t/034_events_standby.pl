@@ -87,16 +87,25 @@ sub wait_for_syncrep
 	return ($w1, $pid);
 }
 
+# a second writer (not waiting for standbys itself) that must wait for the
+# allocator: returns its session, its call sent
+sub second_writer_waits
+{
+	my ($label) = @_;
+	my $w2 = $primary->background_psql('postgres');
+	$w2->query_safe('SET synchronous_commit = local');
+	$w2->query_until(qr/sent/, qq{\\echo sent\nSELECT first_id FROM append_events(ARRAY['{"w": "$label"}'::jsonb], 'events');\n});
+	$primary->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted})
+	  or die 'the second writer is not waiting for the allocator';
+	return $w2;
+}
+
 # durable: the second writer waits for the allocator, and nobody sees the
 # first writer's event while it waits for the standby
 my $max = $primary->safe_psql('postgres', 'SELECT max(id) FROM events');
 my ($w1, $pid) = wait_for_syncrep('durable');
-my $w2 = $primary->background_psql('postgres');
-$w2->query_safe('SET synchronous_commit = local');
-$w2->query_until(qr/sent/, qq{\\echo sent\nSELECT first_id FROM append_events(ARRAY['{"w": "durable 2"}'::jsonb]);\n});
-$primary->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted})
-  or die 'the second writer is not waiting for the allocator';
+my $w2 = second_writer_waits('durable 2');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM events WHERE id > $max"), '0',
 	'durable: the event waiting for the standby is not visible yet');
 $primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
@@ -125,6 +134,32 @@ $w1->query('SELECT 1');
 like($w1->{stderr}, qr/canceling wait for synchronous replication/,
 	'grouped: the wait can be cancelled');
 $w1->quit;
+# a transaction that also appends to a durable store commits durably: the
+# next writer of the grouped store waits, and sees nothing meanwhile
+$primary->safe_psql('postgres', q{SET synchronous_commit = local;
+	CREATE SCHEMA other; SELECT create_event_store('source', 'other')});
+$max = $primary->safe_psql('postgres', 'SELECT max(id) FROM events');
+$w1 = $primary->background_psql('postgres', on_error_stop => 0);
+$pid = $w1->query_safe('SELECT pg_backend_pid()');
+$w1->query_until(qr/sent/, q{\echo sent
+BEGIN;
+SELECT insert_events($$($1[1], $2, '{"w": "mixed 1"}')$$, 'events');
+SELECT insert_events($$($1[1], $2, '{"w": "mixed 1"}')$$, 'other.events');
+COMMIT;
+});
+$primary->poll_query_until('postgres',
+	"SELECT wait_event = 'SyncRep' FROM pg_stat_activity WHERE pid = $pid")
+  or die 'the writer is not waiting for the standby';
+$w2 = second_writer_waits('mixed 2');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM events WHERE id > $max"), '0',
+	'grouped and durable in one transaction: a durable commit');
+$primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$w1->query('SELECT 1');
+$w1->quit;
+$w2->query_safe('SELECT 1');
+$w2->quit;
+is($primary->safe_psql('postgres', "SELECT string_agg(event ->> 'w', ',' ORDER BY id) FROM events WHERE id > $max"),
+	'mixed 1,mixed 2', 'and the next writer follows it');
 $primary->append_conf('postgresql.conf', q{synchronous_standby_names = ''});
 $primary->reload;
 
