@@ -21,6 +21,8 @@ SELECT has_table_privilege('sm_deployer', 'schema_version', 'SELECT') AS sel,
 
 -- a reader sees the status and nothing else
 SELECT register_migration('deploy', 1, 'create t', 'CREATE TABLE deploy.t (a int)');
+-- the component is the deployer's to write into
+SELECT set_component_owner('deploy', 'sm_deployer');
 SET ROLE sm_reader;
 SELECT component, version, status FROM migration_status();
 SELECT current_version('deploy');

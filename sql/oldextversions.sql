@@ -19,6 +19,20 @@ SELECT component, version, outcome FROM apply_migrations();
 SELECT register_migration('billing', 2, 'add invoices.due',
                           'ALTER TABLE invoices ADD COLUMN due date');
 CREATE TABLE legacy_made_by_hand (id int);
+-- registered by roles that still exist at the update, and by one that not
+CREATE ROLE sm_old_deployer;
+CREATE ROLE sm_gone;
+GRANT EXECUTE ON FUNCTION register_migration(text, bigint, text, text) TO sm_old_deployer, sm_gone;
+GRANT CREATE ON SCHEMA public TO sm_old_deployer, sm_gone;
+SET ROLE sm_old_deployer;
+SELECT register_migration('team', 1, 'create team', 'CREATE TABLE public.team (id int)');
+RESET ROLE;
+SET ROLE sm_gone;
+SELECT register_migration('team', 2, 'add name', 'ALTER TABLE public.team ADD name text');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION register_migration(text, bigint, text, text) FROM sm_old_deployer;
+DROP OWNED BY sm_gone;
+DROP ROLE sm_gone;
 SELECT register_migration('legacy', 1, 'made by hand', 'CREATE TABLE legacy_made_by_hand (id int)');
 SELECT * FROM baseline('legacy', 1);
 SELECT create_event_store('source');
@@ -49,9 +63,26 @@ SELECT count(*) AS backup_rows FROM backup.events;
 SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
 -- 1.0 stores commit as they did
 SELECT relid, commit_mode FROM event_store ORDER BY relid::text;
+-- the DROP guard fires in replica mode too
+SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'schema_mgr_guard_drop';
+
+-- components got owners (their earliest registrant that still exists),
+-- registrants their oids (a role that no longer exists has none)
+SELECT component, owner_name, owner = owner_name::regrole AS same_role
+FROM component ORDER BY component;
+SELECT m.component, m.version, m.registered_by, m.registrant IS NOT NULL AS known,
+       m.registrant IS NOT DISTINCT FROM r.oid AS same_role
+FROM migration m LEFT JOIN pg_roles r ON r.rolname = m.registered_by
+ORDER BY m.component, m.version;
 
 -- and everything still works on the old data
 SELECT component, version, status FROM migration_status() ORDER BY 1, 2;
+-- a superuser applies a less privileged role's migration once it approved
+-- it; one whose registrant is gone needs an approval whoever applies it
+SELECT component, version, outcome FROM apply_migrations();
+SELECT approve_migration('team', 1, checksum) FROM migration_sql('team') WHERE version = 1;
+SELECT component, version, outcome FROM apply_migrations();
+SELECT approve_migration('team', 2, checksum) FROM migration_sql('team') WHERE version = 2;
 SELECT component, version, outcome FROM apply_migrations();
 SELECT current_version('billing'), current_version('shop'), current_version('legacy');
 SELECT component, version, outcome FROM apply_migrations();
@@ -66,7 +97,7 @@ SELECT set_event_store_commit('events', 'durable');
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
 -- the 1.0 store's guard now fires in replica mode too
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
+SELECT tgname, tgenabled, tgfoid::regproc FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
 SET session_replication_role = replica;
 INSERT INTO events VALUES (100, now(), '{}');
 RESET session_replication_role;
@@ -137,5 +168,7 @@ SELECT 'only when fresh', * FROM
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
-DROP TABLE events, backup.events, orders, invoices, legacy_made_by_hand;
+DROP TABLE events, backup.events, orders, invoices, legacy_made_by_hand, team;
+REVOKE ALL ON SCHEMA public FROM sm_old_deployer;
+DROP ROLE sm_old_deployer;
 DROP SCHEMA backup;

@@ -25,6 +25,10 @@ SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseU
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := NULL);
 SELECT * FROM restore_events_from('dbname=backup', remote_table := '');
 SELECT * FROM restore_events_from('dbname=backup', remote_table := 'a.b.c');
+-- a bad remote_table is named as such, and not repeated
+SELECT * FROM restore_events_from('dbname=backup', remote_table := 'events; DROP TABLE x');
+SELECT * FROM sync_events('dbname=backup', remote_table := 'events x');
+SELECT * FROM compare_events('dbname=backup', remote_table := '.events');
 SELECT * FROM sync_events(NULL);
 SELECT * FROM sync_events('');
 SELECT * FROM compare_events(NULL);
@@ -60,6 +64,11 @@ SELECT * FROM sync_events('dbname=backup', 'events');
 -- restoring into a store that is not empty is refused before connecting
 SELECT count(*) FROM append_events(ARRAY['{"n": 1}'::jsonb]);
 SELECT * FROM restore_events_from('dbname=backup');
+-- store 0 ('-') names no store: it is not taken for "the only one"
+SELECT * FROM restore_events_from('dbname=backup', 0);
+SELECT * FROM sync_events('dbname=backup', '-');
+SELECT * FROM compare_events('dbname=backup', 0);
+SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := 'p', store := 0);
 
 -- the batch size is bounded
 SET schema_mgr.restore_batch_size = 10;

@@ -24,14 +24,17 @@
 
 /*
  * Canonical text of an event row, hashed identically on both sides: id, ts
- * in UTC with microseconds, and the jsonb output of event (jsonb output is
- * canonical).  Evaluated with search_path = pg_catalog, pg_temp on both
- * sides.
+ * in UTC with microseconds ("infinity" and "-infinity" as such: to_char
+ * gives NULL for them), and the jsonb output of event (jsonb output is
+ * canonical), separated by "|"; a NULL ts or event is "NULL", which no
+ * timestamp or JSON text is.  Every name is qualified: the remote side may
+ * hold objects that shadow unqualified ones.
  */
 #define ROW_HASH_EXPR \
-	"md5(id::text || '|' || " \
-	"to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '|' || " \
-	"event::jsonb::text)"
+	"pg_catalog.md5(pg_catalog.concat_ws('|', id, " \
+	"COALESCE(pg_catalog.to_char(pg_catalog.timezone('UTC', ts), " \
+	"'YYYY-MM-DD HH24:MI:SS.US'), ts::pg_catalog.text, 'NULL'), " \
+	"COALESCE(event::pg_catalog.jsonb::pg_catalog.text, 'NULL')))"
 
 typedef struct BucketHashes
 {
@@ -60,9 +63,11 @@ PG_FUNCTION_INFO_V1(sm_compare_events);
 static char *
 bucket_hash_sql(const char *table, int64 lo, int64 hi, int64 w)
 {
-	return psprintf("SELECT (id - " INT64_FORMAT ") / " INT64_FORMAT " AS b, "
-					"md5(string_agg(" ROW_HASH_EXPR ", '' ORDER BY id)) AS h "
-					"FROM %s WHERE id BETWEEN " INT64_FORMAT " AND " INT64_FORMAT " "
+	return psprintf("SELECT (id OPERATOR(pg_catalog.-) " INT64_FORMAT ") "
+					"OPERATOR(pg_catalog./) " INT64_FORMAT " AS b, "
+					"pg_catalog.md5(pg_catalog.string_agg(" ROW_HASH_EXPR ", '' ORDER BY id)) AS h "
+					"FROM %s WHERE id OPERATOR(pg_catalog.>=) " INT64_FORMAT
+					" AND id OPERATOR(pg_catalog.<=) " INT64_FORMAT " "
 					"GROUP BY 1 ORDER BY 1",
 					lo, w, table, lo, hi);
 }
@@ -78,15 +83,15 @@ collect_buckets(BucketHashes *bh)
 	bh->hash = palloc(sizeof(char *) * (bh->n + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
-		bh->bucket[i] = remote_spi_int8(i, 1, NULL);
-		bh->hash[i] = remote_spi_text(i, 2);
+		bh->bucket[i] = sm_spi_int8(i, 1, NULL);
+		bh->hash[i] = sm_spi_text(i, 2);
 	}
 }
 
 static void
 local_buckets(Job *job, int64 lo, int64 hi, int64 w, BucketHashes *bh)
 {
-	remote_spi_exec(bucket_hash_sql(job->store.qualified_name, lo, hi, w),
+	sm_spi_exec(bucket_hash_sql(job->store.qualified_name, lo, hi, w),
 					 0, NULL, SPI_OK_SELECT);
 	collect_buckets(bh);
 }
@@ -101,7 +106,7 @@ remote_buckets_send(Job *job, int64 lo, int64 hi, int64 w)
 	Remote	   *r = &job->remote;
 	const char *args[2] = {r->connname, bucket_hash_sql(r->table, lo, hi, w)};
 
-	remote_spi_exec(psprintf("SELECT %s.dblink_send_query($1, $2)", r->dblink),
+	sm_spi_exec(psprintf("SELECT %s.dblink_send_query($1, $2)", r->dblink),
 					 2, args, SPI_OK_SELECT);
 }
 
@@ -113,10 +118,10 @@ remote_buckets_get(Job *job, BucketHashes *bh)
 	char	   *q = psprintf("SELECT * FROM %s.dblink_get_result($1) AS t(b bigint, h text)",
 							 r->dblink);
 
-	remote_spi_exec(q, 1, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 1, args, SPI_OK_SELECT);
 	collect_buckets(bh);
 	/* one more call collects the end of the results, freeing the connection */
-	remote_spi_exec(q, 1, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 1, args, SPI_OK_SELECT);
 }
 
 /*
@@ -195,13 +200,14 @@ compare_work(Job *job)
 				lmax;
 
 	events_lookup_store(job->store_relid, false, &job->store);
-	remote_local_stats(job, 0, &lcount, &lmin, &lmax);
+	restore_store_stats(job, 0, &lcount, &lmin, &lmax);
 	remote_connect(r);
 	remote_setup(r);
-	remote_query(r, psprintf("SELECT coalesce(max(id), 0)::bigint FROM %s", r->table),
+	remote_query(r, psprintf("SELECT COALESCE(pg_catalog.max(id), 0)::pg_catalog.int8 FROM %s",
+							 r->table),
 				 "max bigint");
 	job->local_max = lmax;
-	job->remote_max = remote_spi_int8(0, 1, NULL);
+	job->remote_max = sm_spi_int8(0, 1, NULL);
 	job->first_difference = compare_first_difference(job, 1, Max(lmax, job->remote_max));
 	job->equal = (job->first_difference == 0);
 	remote_exec(r, "COMMIT");

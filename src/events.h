@@ -5,9 +5,10 @@
  *	  view of a registered store and what each file offers the others.
  *
  * events_store.c	the registry: the one definition of a valid store,
- *					create_event_store, register_event_store,
- *					set_event_store_notify, the per-backend cache and its
- *					invalidation, the sql_drop clean-up
+ *					the per-backend cache and its invalidation, the
+ *					sql_drop clean-up
+ * events_create.c	create_event_store, register_event_store,
+ *					set_event_store_notify, slate's view "id"
  * events_append.c	the allocator and the writer: insert_events (text and
  *					jsonb[]), the allocator lock
  * events_guard.c	the append-only guard triggers of source stores and the
@@ -30,6 +31,10 @@
 #include "utils/array.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+
+/* why a store cannot be a temporary table */
+#define TEMP_STORE_DETAIL \
+	"A temporary table goes away with its session, and its registration would outlive it."
 
 /* longest index name suffix, "_event_metadata_command" */
 #define MAX_STORE_NAME_LEN		(NAMEDATALEN - 1 - 23)
@@ -67,7 +72,15 @@ typedef struct StoreEntry
 /* events_store.c */
 extern StoreEntry *store_get(Oid relid, bool want_source);
 extern Oid	events_extension_namespace(void);
+extern void check_events_table(Relation rel, const char *qname,
+							   StoreEntry *entry);
 extern void check_store_owner(Oid relid);
+extern bool registry_has(Oid relid);
+extern void registry_add(Oid relid, bool is_source, NotifyMode notify);
+extern void registry_set_notify(Oid relid, NotifyMode mode);
+extern void registry_forget_dropped(void);
+extern void registry_execute(const char *sql, int nargs, Oid *argtypes,
+							 Datum *args);
 extern void registry_set(Oid relid, const char *column, const char *value);
 
 /* events_append.c */

@@ -50,6 +50,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
 #include "storage/lock.h"
@@ -313,6 +314,8 @@ set_event_store_commit(PG_FUNCTION_ARGS)
 	(void) store_get(relid, true);
 	check_store_owner(relid);
 
+	SPI_connect();
 	registry_set(relid, "commit_mode", grouped ? "grouped" : "durable");
+	SPI_finish();
 	PG_RETURN_VOID();
 }

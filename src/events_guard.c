@@ -342,6 +342,7 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 	};
 	Datum		arg = ObjectIdGetDatum(relid);
 	bool		slate_names;
+	bool		isnull;
 	int			i;
 	int			ret;
 
@@ -351,7 +352,7 @@ create_guard_triggers(Oid relid, const char *qname, const char *fschema)
 		elog(ERROR, "could not look up the trigger functions: %s",
 			 SPI_result_code_string(ret));
 	slate_names = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &(bool) {false}));
+											 SPI_tuptable->tupdesc, 1, &isnull));
 
 	for (i = 0; i < lengthof(triggers); i++)
 	{

@@ -2,15 +2,28 @@
  *
  * remote.c
  *	  Talking to another database through dblink, for restore_events,
- *	  sync_events and compare_events: connection strings (building,
- *	  quoting, finding and scrubbing the password), connecting with a
- *	  useful hint, SPI and dblink plumbing, and running one call's job.
+ *	  sync_events and compare_events: connecting with a useful hint and
+ *	  without the password in any message, dblink plumbing, checking the
+ *	  remote events table, and running one call's job.  Their arguments
+ *	  (connection strings, names) are read in remote_args.c.
  *
  * dblink is used through its SQL functions via SPI, found in whatever
  * schema the dblink extension lives in at call time; schema_mgr does not
  * require it.  Every value handed to dblink is an SPI parameter; the only
  * text spliced into SQL (local, or sent to the remote) is quoted
  * identifiers, one quoted literal (the remote table's name) and integers.
+ *
+ * The remote database is not trusted to be harmless: any role that may
+ * create objects in a schema on the remote session's search_path could
+ * plant operators, functions or types there that shadow the built-in ones
+ * and would run as the connecting role.  So every query sent to the remote
+ * names functions, operators and types with their pg_catalog schema, and
+ * the remote transaction fixes search_path to pg_catalog, pg_temp before
+ * anything but the name lookup of the table (which names nothing else) is
+ * sent; row security is turned off, so a policy cannot run either (a
+ * table that needs one for the connecting role is an error), and the table
+ * must be a plain or partitioned table (not a view) whose id, ts and event
+ * columns have built-in types.
  *
  * All the work of one call runs inside an internal subtransaction, so that
  * on any error (including a query cancel) the named dblink connection can
@@ -30,33 +43,24 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "foreign/foreign.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
 
 #include "remote.h"
 
-static const char *remote_noun(RemoteRole role);
-static void append_conninfo(StringInfo buf, const char *key, const char *value);
-static char *conninfo_value(const char *conninfo, const char *key);
 static char *scrub(const char *str, const char *secret);
 static char *chomp(char *str);
-static bool connection_has_password(const char *connection);
-static char *text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
-static char *quote_remote_table(const char *name);
+static void check_remote_table(Remote *r);
+static Datum first_row_value(int col, bool *isnull);
 static void remote_disconnect(Remote *r);
 static const char *connect_hint(const char *msg);
 static void remote_connect_call(void *arg);
 static void job_call(void *arg);
-static void remote_from_connection(Remote *r, const char *connection);
-static Oid	store_arg(FunctionCallInfo fcinfo, int argno);
-static char *table_arg(FunctionCallInfo fcinfo, int argno);
 
 static int	connection_counter = 0;
 
@@ -66,7 +70,7 @@ static int	connection_counter = 0;
  */
 
 /* Name of the role of the remote database, for messages. */
-static const char *
+const char *
 remote_noun(RemoteRole role)
 {
 	switch (role)
@@ -78,117 +82,6 @@ remote_noun(RemoteRole role)
 		default:
 			return "other database";
 	}
-}
-
-/*
- * Append key='value' to a libpq connection string, quoting the value by
- * libpq's rules (single quotes; backslash before ' and \).
- */
-static void
-append_conninfo(StringInfo buf, const char *key, const char *value)
-{
-	const char *p;
-
-	if (buf->len > 0)
-		appendStringInfoChar(buf, ' ');
-	appendStringInfo(buf, "%s='", key);
-	for (p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\'');
-}
-
-/*
- * The value of key in a key=value connection string, or NULL.  For a
- * postgres:// URI only "password" is found: the userinfo after the colon,
- * or a password=... query parameter (not percent-decoded).  Used for
- * messages and to scrub them, so it errs on the side of finding something.
- */
-static char *
-conninfo_value(const char *conninfo, const char *key)
-{
-	const char *p = conninfo;
-	size_t		keylen = strlen(key);
-
-	if (strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0)
-	{
-		const char *start = strstr(p, "://") + 3;
-		const char *end = start + strcspn(start, "/");	/* as libpq */
-		const char *at;
-		const char *colon;
-		const char *param;
-
-		if (strcmp(key, "password") != 0)
-			return NULL;
-		/* userinfo: user:password@ before the host part */
-		at = memchr(start, '@', end - start);
-		colon = at ? memchr(start, ':', at - start) : NULL;
-		if (colon != NULL && colon + 1 < at)
-			return pnstrdup(colon + 1, at - colon - 1);
-		/* query parameters: ?a=b&password=... */
-		param = strchr(start, '?');
-		while (param != NULL)
-		{
-			param++;
-			if (strncmp(param, "password=", 9) == 0 && param[9] != '\0' &&
-				param[9] != '&')
-				return pnstrdup(param + 9, strcspn(param + 9, "&"));
-			param = strchr(param, '&');
-		}
-		return NULL;
-	}
-
-	while (*p)
-	{
-		const char *kstart;
-		size_t		klen;
-		StringInfoData val;
-
-		while (*p && isspace((unsigned char) *p))
-			p++;
-		if (*p == '\0')
-			break;
-		kstart = p;
-		while (*p && *p != '=' && !isspace((unsigned char) *p))
-			p++;
-		klen = p - kstart;
-		while (*p && isspace((unsigned char) *p))
-			p++;
-		if (*p != '=')
-			return NULL;
-		p++;
-		while (*p && isspace((unsigned char) *p))
-			p++;
-		initStringInfo(&val);
-		if (*p == '\'')
-		{
-			p++;
-			while (*p && *p != '\'')
-			{
-				if (*p == '\\' && p[1])
-					p++;
-				appendStringInfoChar(&val, *p++);
-			}
-			if (*p)
-				p++;
-		}
-		else
-		{
-			while (*p && !isspace((unsigned char) *p))
-			{
-				if (*p == '\\' && p[1])
-					p++;
-				appendStringInfoChar(&val, *p++);
-			}
-		}
-		if (klen == keylen && strncmp(kstart, key, klen) == 0 && val.len > 0)
-			return val.data;
-		pfree(val.data);
-	}
-	return NULL;
 }
 
 /* Replace every occurrence of secret in str by asterisks; palloc'd. */
@@ -233,116 +126,16 @@ chomp(char *str)
 	return str;
 }
 
-/*
- * Whether a connection argument may carry a password (a password keyword,
- * URI userinfo or URI parameter): then no message of the call may log the
- * statement.  Errs on the side of yes.
- */
-static bool
-connection_has_password(const char *connection)
-{
-	const char *p;
-
-	if (conninfo_value(connection, "password") != NULL)
-		return true;
-	for (p = connection; *p; p++)
-		if (pg_strncasecmp(p, "password", 8) == 0)
-			return true;
-	return false;
-}
-
-/* Check a text argument: not NULL, not empty. */
-static char *
-text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	char	   *value;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (value[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", name)));
-	return value;
-}
-
-/*
- * Quoted, qualified name of a remote table given as text ("events",
- * "backup.events", "\"My Table\"").  The remote name is resolved later, on
- * the remote side; here it is only split and requoted.
- */
-static char *
-quote_remote_table(const char *name)
-{
-	List	   *names;
-	ListCell   *lc;
-	StringInfoData buf;
-
-	names = stringToQualifiedNameList(name);
-	if (list_length(names) > 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid remote table name \"%s\"", name),
-				 errhint("Give a table name, optionally qualified by its schema.")));
-	initStringInfo(&buf);
-	foreach(lc, names)
-	{
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, '.');
-		appendStringInfoString(&buf, quote_identifier(strVal(lfirst(lc))));
-	}
-	return buf.data;
-}
-
 /* ------------------------------------------------------------------------
- * SPI and dblink plumbing
+ * dblink plumbing
  * ------------------------------------------------------------------------
  */
 
-/* Run SQL with text parameters; errors out unless the result is as expected. */
-void
-remote_spi_exec(const char *sql, int nargs, const char **args, int expect)
+/* Column col of the first row of the last SPI result. */
+static Datum
+first_row_value(int col, bool *isnull)
 {
-	Oid			types[4];
-	Datum		values[4];
-	int			i;
-	int			rc;
-
-	Assert(nargs <= 4);
-	for (i = 0; i < nargs; i++)
-	{
-		types[i] = TEXTOID;
-		values[i] = CStringGetTextDatum(args[i]);
-	}
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-	if (rc != expect)
-		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-}
-
-/* int8 value of column col of row row of the last SPI result (0 if NULL). */
-int64
-remote_spi_int8(int row, int col, bool *isnull)
-{
-	bool		null;
-	Datum		d;
-
-	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &null);
-	if (isnull)
-		*isnull = null;
-	return null ? 0 : DatumGetInt64(d);
-}
-
-/* text value (palloc'd in the current context) of the last SPI result */
-char *
-remote_spi_text(int row, int col)
-{
-	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
-
-	return v;
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
 /* Run a statement on the remote side (no result rows). */
@@ -352,7 +145,7 @@ remote_exec(Remote *r, const char *sql)
 	char	   *q = psprintf("SELECT %s.dblink_exec($1, $2)", r->dblink);
 	const char *args[2] = {r->connname, sql};
 
-	remote_spi_exec(q, 2, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 2, args, SPI_OK_SELECT);
 }
 
 /*
@@ -366,7 +159,7 @@ remote_query(Remote *r, const char *sql, const char *coldefs)
 							 r->dblink, coldefs);
 	const char *args[2] = {r->connname, sql};
 
-	remote_spi_exec(q, 2, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 2, args, SPI_OK_SELECT);
 }
 
 /* Close our dblink connection if it is open (safe to call twice). */
@@ -382,7 +175,7 @@ remote_disconnect(Remote *r)
 				 "WHERE $1 = ANY (%s.dblink_get_connections())",
 				 r->dblink, r->dblink);
 	args[0] = r->connname;
-	remote_spi_exec(q, 1, args, SPI_OK_SELECT);
+	sm_spi_exec(q, 1, args, SPI_OK_SELECT);
 	r->connected = false;
 }
 
@@ -425,7 +218,7 @@ remote_connect_call(void *arg)
 	Remote	   *r = (Remote *) arg;
 	const char *args[2] = {r->connname, r->connstr};
 
-	remote_spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
+	sm_spi_exec(psprintf("SELECT %s.dblink_connect($1, $2)", r->dblink),
 					 2, args, SPI_OK_SELECT);
 }
 
@@ -478,52 +271,119 @@ remote_connect(Remote *r)
 }
 
 /*
- * Set up the remote session: a fixed date style and search_path, one
- * REPEATABLE READ READ ONLY transaction (one snapshot for the whole call),
- * and the remote table resolved to a qualified name.
+ * Set up the remote session: one REPEATABLE READ READ ONLY transaction
+ * (one snapshot for the whole call) with a fixed search_path, date style
+ * and no row security, and the remote table resolved to a qualified name
+ * and checked.
  */
 void
 remote_setup(Remote *r)
 {
-	char	   *sql;
-	char	   *quoted = quote_remote_table(r->table_arg);
+	bool		isnull;
 
 	remote_exec(r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 
-	/* resolve the name with the remote's own search_path */
-	sql = psprintf("SELECT n.nspname::text, c.relname::text "
-				   "FROM pg_catalog.pg_class c "
-				   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				   "WHERE c.oid = pg_catalog.to_regclass(%s)",
-				   quote_literal_cstr(quoted));
-	remote_query(r, sql, "nspname text, relname text");
-	if (SPI_processed != 1)
+	/*
+	 * The table name is resolved as the remote resolves it, with the remote
+	 * session's own search_path: the one query sent before that path is
+	 * fixed.  It names only a pg_catalog function and type and holds no
+	 * operator, so nothing on that path can stand in for any part of it.
+	 */
+	remote_query(r, psprintf("SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid",
+							 quote_literal_cstr(remote_table_name(r->table_arg, true))),
+				 "relid oid");
+	r->relid = DatumGetObjectId(first_row_value(1, &isnull));
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table \"%s\" does not exist in the %s",
-						r->table_arg, remote_noun(r->role)),
+						remote_table_name(r->table_arg, false),
+						remote_noun(r->role)),
 				 errdetail("Connected to %s.", r->describe),
 				 errhint("Name the events table of the %s with the remote_table argument.",
 						 remote_noun(r->role)),
 				 errhidestmt(r->hide_stmt)));
-	r->table = psprintf("%s.%s", quote_identifier(remote_spi_text(0, 1)),
-						quote_identifier(remote_spi_text(0, 2)));
 
 	remote_exec(r, "SET LOCAL search_path = pg_catalog, pg_temp");
 	remote_exec(r, "SET LOCAL datestyle = ISO");
+	remote_exec(r, "SET LOCAL row_security = off");
+	check_remote_table(r);
 }
 
-/* count, min and max of the local store's ids above from_id */
-void
-remote_local_stats(Job *job, int64 from_id, int64 *count, int64 *min, int64 *max)
+/* The type of a column of the remote table, or NULL: SQL for a subquery. */
+#define REMOTE_COLUMN_TYPE(col) \
+	"(SELECT a.atttypid FROM pg_catalog.pg_attribute a " \
+	"WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid " \
+	"AND a.attname OPERATOR(pg_catalog.=) '" col "' " \
+	"AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)"
+
+/*
+ * Whether the remote relation r->relid is an events table: a plain or
+ * partitioned table (a view could run anything) with an integer id, a ts
+ * timestamp with time zone and an event jsonb, json or text column.  Sets
+ * r->table (quoted and qualified) and r->id_unique (a unique index on id
+ * alone, so that ids need not be counted for duplicates).
+ */
+static void
+check_remote_table(Remote *r)
 {
-	remote_spi_exec(psprintf("SELECT count(*), min(id), max(id) FROM %s "
-							  "WHERE id > " INT64_FORMAT,
-							  job->store.qualified_name, from_id),
-					 0, NULL, SPI_OK_SELECT);
-	*count = remote_spi_int8(0, 1, NULL);
-	*min = remote_spi_int8(0, 2, NULL);
-	*max = remote_spi_int8(0, 3, NULL);
+	char		relkind;
+	Oid			id_type,
+				ts_type,
+				event_type;
+	bool		isnull;
+	const char *problem = NULL;
+
+	remote_query(r, psprintf("SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, "
+							 "c.relkind::pg_catalog.text, "
+							 REMOTE_COLUMN_TYPE("id") ", "
+							 REMOTE_COLUMN_TYPE("ts") ", "
+							 REMOTE_COLUMN_TYPE("event") ", "
+							 "EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+							 "JOIN pg_catalog.pg_attribute a "
+							 "ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+							 "AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] "
+							 "WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid "
+							 "AND i.indisunique AND i.indisvalid "
+							 "AND i.indnatts OPERATOR(pg_catalog.=) 1 "
+							 "AND i.indpred IS NULL AND i.indexprs IS NULL "
+							 "AND a.attname OPERATOR(pg_catalog.=) 'id') "
+							 "FROM pg_catalog.pg_class c "
+							 "JOIN pg_catalog.pg_namespace n "
+							 "ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							 "WHERE c.oid OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid",
+							 r->relid),
+				 "nspname text, relname text, relkind text, id_type oid, "
+				 "ts_type oid, event_type oid, id_unique boolean");
+	if (SPI_processed != 1)
+		elog(ERROR, "the remote table with OID %u has disappeared", r->relid);
+	r->table = psprintf("%s.%s", quote_identifier(sm_spi_text(0, 1)),
+						quote_identifier(sm_spi_text(0, 2)));
+	relkind = sm_spi_text(0, 3)[0];
+	/* a missing column's type is NULL, i.e. InvalidOid */
+	id_type = DatumGetObjectId(first_row_value(4, &isnull));
+	ts_type = DatumGetObjectId(first_row_value(5, &isnull));
+	event_type = DatumGetObjectId(first_row_value(6, &isnull));
+	r->id_unique = DatumGetBool(first_row_value(7, &isnull));
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		problem = "It is not a table.";
+	else if (id_type != INT8OID && id_type != INT4OID && id_type != INT2OID)
+		problem = "It has no column \"id\" of type bigint.";
+	else if (ts_type != TIMESTAMPTZOID)
+		problem = "It has no column \"ts\" of type timestamp with time zone.";
+	else if (event_type != JSONBOID && event_type != JSONOID && event_type != TEXTOID)
+		problem = "It has no column \"event\" of type jsonb.";
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation %s in the %s is not an events table",
+						r->table, remote_noun(r->role)),
+				 errdetail("%s An events table has the columns id bigint, ts timestamp with time zone and event jsonb.",
+						   problem),
+				 errhint("Name the events table of the %s with the remote_table argument.",
+						 remote_noun(r->role)),
+				 errhidestmt(r->hide_stmt)));
 }
 
 /* ------------------------------------------------------------------------
@@ -576,6 +436,11 @@ remote_run_job(Job *job, JobWork work)
 	edata = sm_try_subxact(job_call, &call);
 	if (edata != NULL)
 	{
+		/* a row of the remote that this side cannot take: say which */
+		if (job->loading_hi > 0 &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
+			edata = restore_explain_load_error(job, edata);
+
 		/*
 		 * Never leave the named connection (and its remote transaction)
 		 * open: not even when a second cancel arrives meanwhile.
@@ -598,194 +463,4 @@ remote_run_job(Job *job, JobWork work)
 	remote_disconnect(r);
 	sm_pop_search_path(nest_level);
 	SPI_finish();
-}
-
-/* Fill in the remote from a connection string or foreign server name. */
-static void
-remote_from_connection(Remote *r, const char *connection)
-{
-	StringInfoData buf;
-	const char *keys[4] = {"host", "port", "dbname", "user"};
-	const char *names[4] = {"host", "port", "database", "user"};
-	int			i;
-
-	r->connstr = pstrdup(connection);
-	r->password = conninfo_value(connection, "password");
-	r->hide_stmt = connection_has_password(connection);
-	if (strchr(connection, '=') == NULL && strstr(connection, "://") == NULL)
-	{
-		if (GetForeignServerByName(connection, true) != NULL)
-			r->describe = psprintf("foreign server \"%s\"", connection);
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("foreign server \"%s\" does not exist", connection),
-					 errdetail("The connection argument is neither a libpq connection string nor the name of a foreign server."),
-					 errhint("Give a connection string such as 'host=backup.example.com dbname=events', or create a foreign server with CREATE SERVER ... FOREIGN DATA WRAPPER dblink_fdw.")));
-		return;
-	}
-	if (strstr(connection, "://") != NULL)
-	{
-		r->describe = pstrdup("connection URI");
-		return;
-	}
-	/*
-	 * Defaults the caller's own keywords override (libpq keeps the last
-	 * value of a keyword): name ourselves on the remote side, and give up
-	 * connecting after a while, as the slate form does; on PostgreSQL 15
-	 * dblink connects without servicing interrupts, so a silent host would
-	 * otherwise hold the call, uncancellable, for minutes.
-	 */
-	r->connstr = psprintf("connect_timeout='15' fallback_application_name='schema_mgr' %s",
-						  connection);
-	initStringInfo(&buf);
-	for (i = 0; i < 4; i++)
-	{
-		char	   *v = conninfo_value(connection, keys[i]);
-
-		if (v == NULL)
-			continue;
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfo(&buf, "%s \"%s\"", names[i], v);
-	}
-	r->describe = buf.len > 0 ? buf.data : pstrdup("default connection parameters");
-}
-
-static Oid
-store_arg(FunctionCallInfo fcinfo, int argno)
-{
-	return PG_ARGISNULL(argno) ? InvalidOid : PG_GETARG_OID(argno);
-}
-
-static char *
-table_arg(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *name;
-
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return pstrdup("events");
-	name = text_arg(fcinfo, argno, "remote_table");
-	(void) quote_remote_table(name);	/* report a bad name early */
-	return name;
-}
-
-Datum
-remote_two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b)
-{
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = Int64GetDatum(a);
-	values[1] = Int64GetDatum(b);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/*
- * Run the body of an SQL-callable function.  When hide is set, no error of
- * the call logs the statement, which holds a password: not only those of
- * remote_run_job, but argument errors raised before it too.
- */
-Datum
-remote_call_hiding_statement(FunctionCallInfo fcinfo, EntryBody body, bool hide)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	Datum		result = (Datum) 0;
-
-	if (!hide)
-		return body(fcinfo);
-	PG_TRY();
-	{
-		result = body(fcinfo);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->hide_stmt = true;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-	return result;
-}
-
-/* Whether the first argument, a connection string, may hold a password. */
-bool
-remote_connection_arg_has_password(FunctionCallInfo fcinfo)
-{
-	return !PG_ARGISNULL(0) &&
-		connection_has_password(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-}
-
-/*
- * The job of a call whose arguments start (connection, store, remote_table):
- * connection is a libpq connection string or a foreign server name.
- */
-void
-remote_job_from_connection_args(FunctionCallInfo fcinfo, Job *job, RemoteRole role,
-								const char *argname)
-{
-	memset(job, 0, sizeof(*job));
-	job->remote.role = role;
-	remote_from_connection(&job->remote, text_arg(fcinfo, 0, argname));
-	job->store_relid = store_arg(fcinfo, 1);
-	job->remote.table_arg = table_arg(fcinfo, 2);
-}
-
-/*
- * The job of the slate-compatible restore_events(fromHost, fromDatabase,
- * fromDatabaseUser, fromDatabasePassword, store, fromPort, remote_table):
- * the connection string is built here, password included, so every message
- * of the call must hide the statement.
- */
-void
-remote_job_from_password_args(FunctionCallInfo fcinfo, Job *job)
-{
-	StringInfoData conn;
-	char	   *host,
-			   *db,
-			   *user,
-			   *password;
-
-	memset(job, 0, sizeof(*job));
-	job->remote.role = REMOTE_BACKUP;
-	job->remote.hide_stmt = true;
-	/* scrub the password from argument errors too */
-	password = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	job->remote.password = password;
-	host = text_arg(fcinfo, 0, "fromHost");
-	db = text_arg(fcinfo, 1, "fromDatabase");
-	user = text_arg(fcinfo, 2, "fromDatabaseUser");
-	if (password == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("fromDatabasePassword must not be null"),
-				 errhint("To connect without a password in the SQL text, call restore_events with a connection string or a foreign server name."),
-				 errhidestmt(true)));
-	job->store_relid = store_arg(fcinfo, 4);
-	job->remote.table_arg = table_arg(fcinfo, 6);
-
-	initStringInfo(&conn);
-	append_conninfo(&conn, "host", host);
-	if (!PG_ARGISNULL(5))
-		append_conninfo(&conn, "port", psprintf("%d", PG_GETARG_INT32(5)));
-	append_conninfo(&conn, "dbname", db);
-	append_conninfo(&conn, "user", user);
-	if (password[0] != '\0')
-		append_conninfo(&conn, "password", password);
-	/* slate's default; a black-holed host cannot be cancelled otherwise */
-	append_conninfo(&conn, "connect_timeout", "15");
-	append_conninfo(&conn, "fallback_application_name", "schema_mgr");
-	job->remote.connstr = conn.data;
-	job->remote.describe = PG_ARGISNULL(5)
-		? psprintf("host \"%s\", database \"%s\", user \"%s\"", host, db, user)
-		: psprintf("host \"%s\", port %d, database \"%s\", user \"%s\"",
-				   host, PG_GETARG_INT32(5), db, user);
 }

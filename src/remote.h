@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * remote.h
- *	  Declarations shared by the dblink files: remote.c (connection
- *	  strings, SPI and dblink plumbing, running a job) and the three
- *	  concerns built on it, restore.c, sync.c and compare.c.  Private to
- *	  them; the rest of schema_mgr sees only restore_init() in schema_mgr.h.
+ *	  Declarations shared by the dblink files: remote.c (dblink plumbing,
+ *	  the remote table's checks, running a job), remote_args.c (arguments
+ *	  and connection strings) and the three concerns built on them,
+ *	  restore.c, sync.c and compare.c.  Private to them; the rest of
+ *	  schema_mgr sees only restore_init() in schema_mgr.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,7 +39,9 @@ typedef struct Remote
 	bool		hide_stmt;		/* the SQL text holds a password */
 	bool		connected;
 	char	   *table_arg;		/* remote table as given */
+	Oid			relid;			/* remote table's OID, on the remote */
 	char	   *table;			/* remote table, quoted and qualified */
+	bool		id_unique;		/* a unique index on its id alone */
 } Remote;
 
 /* Everything one restore/sync/compare call works with. */
@@ -55,26 +58,27 @@ typedef struct Job
 	int64		first_difference;	/* 0 when none */
 	int64		local_max;
 	int64		remote_max;
+	/* ids of the batch being loaded, to name a bad row; 0 when none */
+	int64		loading_lo;
+	int64		loading_hi;
 } Job;
 
 typedef void (*JobWork) (Job *job);
 
-/* remote.c: SPI plumbing */
-extern void remote_spi_exec(const char *sql, int nargs, const char **args,
-							int expect);
-extern int64 remote_spi_int8(int row, int col, bool *isnull);
-extern char *remote_spi_text(int row, int col);
-extern void remote_local_stats(Job *job, int64 from_id, int64 *count,
-							   int64 *min, int64 *max);
-
 /* remote.c: the remote side, one snapshot per call */
+extern const char *remote_noun(RemoteRole role);
 extern void remote_exec(Remote *r, const char *sql);
 extern void remote_query(Remote *r, const char *sql, const char *coldefs);
 extern void remote_connect(Remote *r);
 extern void remote_setup(Remote *r);
 
-/* remote.c: arguments, running a job, results */
+/* remote.c: running a job */
+extern void remote_run_job(Job *job, JobWork work);
+
+/* remote_args.c: arguments, results */
 typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
+
+extern char *remote_table_name(const char *name, bool quote);
 
 extern Datum remote_call_hiding_statement(FunctionCallInfo fcinfo,
 										  EntryBody body, bool hide);
@@ -83,10 +87,14 @@ extern void remote_job_from_connection_args(FunctionCallInfo fcinfo, Job *job,
 											RemoteRole role,
 											const char *argname);
 extern void remote_job_from_password_args(FunctionCallInfo fcinfo, Job *job);
-extern void remote_run_job(Job *job, JobWork work);
 extern Datum remote_two_int8_result(FunctionCallInfo fcinfo, int64 a, int64 b);
 
-/* restore.c: loading rows into a store (sync loads the same way) */
+/* restore.c: locking and loading a store (sync does the same) */
+extern bool restore_may_drop_indexes(Oid relid);
+extern void restore_lock_store(Oid relid, LOCKMODE table_lock);
+extern void restore_store_stats(Job *job, int64 from_id, int64 *count,
+								int64 *min, int64 *max);
+extern ErrorData *restore_explain_load_error(Job *job, ErrorData *edata);
 extern List *restore_drop_indexes(Job *job);
 extern void restore_recreate_indexes(List *saved);
 extern int64 restore_copy_rows(Job *job, int64 from_id, int64 to_id,

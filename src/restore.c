@@ -13,6 +13,13 @@
  * first and rebuilt after the load, inside the same transaction; rows go
  * in through events_allow_direct_insert, so no notification is sent.
  *
+ * Locks: insert_events locks the store's table (RowExclusiveLock) and then
+ * the store's allocator lock.  Restore and sync take the locks in the same
+ * order, and every table lock they will need before the allocator lock
+ * (AccessExclusiveLock when the indexes are to be rebuilt, else
+ * ExclusiveLock, which keeps writers out and lets readers in), so a writer
+ * arriving meanwhile waits for them instead of deadlocking with them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,6 +29,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -71,19 +79,76 @@ restore_init(void)
  */
 
 /*
- * Drop the store's indexes, the primary key included, and return how to
- * recreate them: building an index once after loading an empty table is
- * much faster than maintaining it row by row (on 1M events, dropping the
- * primary key too took the load from about 10 s to 8 s, for 0.6 s to
- * rebuild it).  The primary key is rebuilt first, so a duplicate
- * id still fails the restore.  Only done by the table's owner, and only
- * when no index carries state that recreating it would lose (replica
- * identity, CLUSTER mark) and no foreign key references the table;
- * otherwise the indexes stay and are maintained as rows arrive.  An index
- * whose definition pg_get_indexdef does not fully give back (a tablespace
- * of its own, a comment, a column statistics target) also stays.  The
- * rebuilt indexes go to the database's default tablespace, as before:
- * remote_run_job sets default_tablespace to ''.
+ * Whether restore and sync may drop the store's indexes, the primary key
+ * included, to rebuild them after loading into an empty store: building an
+ * index once after loading an empty table is much faster than maintaining
+ * it row by row (on 1M events, dropping the primary key too took the load
+ * from about 10 s to 8 s, for 0.6 s to rebuild it).  Only done by the
+ * table's owner, and only when no index carries state that recreating it
+ * would lose (replica identity, CLUSTER mark) and no foreign key
+ * references the table; otherwise the indexes stay and are maintained as
+ * rows arrive.  Decided before any lock is taken beyond the caller's, so
+ * that the caller can take the table lock dropping needs first.
+ */
+bool
+restore_may_drop_indexes(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	int			rc;
+	bool		isnull;
+
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		return false;
+
+	rc = SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index "
+							   "                   WHERE indrelid OPERATOR(pg_catalog.=) $1 "
+							   "                   AND (indisreplident OR indisclustered)) "
+							   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint "
+							   "                   WHERE confrelid OPERATOR(pg_catalog.=) $1)",
+							   1, types, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not inspect the indexes of the store");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Lock the store for a load: its table in table_lock mode, then its
+ * allocator lock, as insert_events takes them (see the file header).
+ */
+void
+restore_lock_store(Oid relid, LOCKMODE table_lock)
+{
+	LockRelationOid(relid, table_lock);
+	events_lock_store(relid);
+}
+
+/* count, min and max of the store's ids above from_id */
+void
+restore_store_stats(Job *job, int64 from_id, int64 *count, int64 *min, int64 *max)
+{
+	sm_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) "
+						 "FROM %s WHERE id OPERATOR(pg_catalog.>) " INT64_FORMAT,
+						 job->store.qualified_name, from_id),
+				0, NULL, SPI_OK_SELECT);
+	*count = sm_spi_int8(0, 1, NULL);
+	*min = sm_spi_int8(0, 2, NULL);
+	*max = sm_spi_int8(0, 3, NULL);
+}
+
+/*
+ * Drop the store's indexes, the primary key included (the caller made sure
+ * restore_may_drop_indexes() and holds AccessExclusiveLock), and return how
+ * to recreate them.  The primary key is rebuilt first, so a duplicate id
+ * still fails the load.  An index whose definition pg_get_indexdef does
+ * not fully give back (a tablespace of its own, a comment, a column
+ * statistics target) stays.  The rebuilt indexes go to the database's
+ * default tablespace, as before: remote_run_job sets default_tablespace
+ * to ''.
  */
 List *
 restore_drop_indexes(Job *job)
@@ -94,56 +159,38 @@ restore_drop_indexes(Job *job)
 	uint64		i;
 	ListCell   *lc;
 	int			rc;
-	bool		isnull;
-
-#if PG_VERSION_NUM >= 160000
-	if (!object_ownercheck(RelationRelationId, job->store.relid, GetUserId()))
-#else
-	if (!pg_class_ownercheck(job->store.relid, GetUserId()))
-#endif
-		return NIL;
-
-	rc = SPI_execute_with_args(
-							   "SELECT NOT EXISTS (SELECT 1 FROM pg_index "
-							   "                   WHERE indrelid = $1 "
-							   "                   AND (indisreplident OR indisclustered)) "
-							   "   AND NOT EXISTS (SELECT 1 FROM pg_constraint "
-							   "                   WHERE confrelid = $1)",
-							   1, types, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not inspect the indexes of the store");
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		return NIL;
 
 	/* the primary key first (recreated first), then the others by name */
 	rc = SPI_execute_with_args(
-							   "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', $1::regclass, k.conname), "
-							   "       format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1::regclass, k.conname, "
-							   "              pg_get_constraintdef(k.oid)) "
-							   "FROM pg_constraint k "
-							   "WHERE k.conrelid = $1 AND k.contype = 'p' "
-							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
-							   "                WHERE (d.classoid = 'pg_constraint'::regclass "
-							   "                       AND d.objoid = k.oid) "
-							   "                   OR (d.classoid = 'pg_class'::regclass "
-							   "                       AND d.objoid = k.conindid)) "
-							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
-							   "                WHERE a.attrelid = k.conindid AND a.attstattarget > 0) "
+							   "SELECT pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', $1::pg_catalog.regclass, k.conname), "
+							   "       pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1::pg_catalog.regclass, k.conname, "
+							   "              pg_catalog.pg_get_constraintdef(k.oid)) "
+							   "FROM pg_catalog.pg_constraint k "
+							   "WHERE k.conrelid OPERATOR(pg_catalog.=) $1 AND k.contype OPERATOR(pg_catalog.=) 'p' "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_description d "
+							   "                WHERE (d.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass "
+							   "                       AND d.objoid OPERATOR(pg_catalog.=) k.oid) "
+							   "                   OR (d.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "                       AND d.objoid OPERATOR(pg_catalog.=) k.conindid)) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
+							   "                WHERE a.attrelid OPERATOR(pg_catalog.=) k.conindid "
+							   "                  AND a.attstattarget OPERATOR(pg_catalog.>) 0) "
 							   "UNION ALL "
-							   "SELECT * FROM (SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), "
-							   "       pg_get_indexdef(i.indexrelid) "
-							   "FROM pg_index i "
-							   "JOIN pg_class c ON c.oid = i.indexrelid "
-							   "JOIN pg_namespace n ON n.oid = c.relnamespace "
-							   "WHERE i.indrelid = $1 "
-							   "AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
-							   "                WHERE k.conindid = i.indexrelid) "
-							   "AND c.reltablespace = 0 "
-							   "AND NOT EXISTS (SELECT 1 FROM pg_description d "
-							   "                WHERE d.classoid = 'pg_class'::regclass "
-							   "                  AND d.objoid = i.indexrelid) "
-							   "AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
-							   "                WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0) "
+							   "SELECT * FROM (SELECT pg_catalog.format('DROP INDEX %I.%I', n.nspname, c.relname), "
+							   "       pg_catalog.pg_get_indexdef(i.indexrelid) "
+							   "FROM pg_catalog.pg_index i "
+							   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+							   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							   "WHERE i.indrelid OPERATOR(pg_catalog.=) $1 "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+							   "                WHERE k.conindid OPERATOR(pg_catalog.=) i.indexrelid) "
+							   "AND c.reltablespace OPERATOR(pg_catalog.=) 0 "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_description d "
+							   "                WHERE d.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "                  AND d.objoid OPERATOR(pg_catalog.=) i.indexrelid) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
+							   "                WHERE a.attrelid OPERATOR(pg_catalog.=) i.indexrelid "
+							   "                  AND a.attstattarget OPERATOR(pg_catalog.>) 0) "
 							   "ORDER BY c.relname) s",
 							   1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
@@ -152,15 +199,15 @@ restore_drop_indexes(Job *job)
 	{
 		SavedIndex *si = palloc(sizeof(SavedIndex));
 
-		si->drop = remote_spi_text(i, 1);
-		si->create = remote_spi_text(i, 2);
+		si->drop = sm_spi_text(i, 1);
+		si->create = sm_spi_text(i, 2);
 		saved = lappend(saved, si);
 	}
 	foreach(lc, saved)
 	{
 		SavedIndex *si = lfirst(lc);
 
-		remote_spi_exec(si->drop, 0, NULL, SPI_OK_UTILITY);
+		sm_spi_exec(si->drop, 0, NULL, SPI_OK_UTILITY);
 	}
 	return saved;
 }
@@ -175,7 +222,7 @@ restore_recreate_indexes(List *saved)
 		SavedIndex *si = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
-		remote_spi_exec(si->create, 0, NULL, SPI_OK_UTILITY);
+		sm_spi_exec(si->create, 0, NULL, SPI_OK_UTILITY);
 	}
 }
 
@@ -223,11 +270,15 @@ restore_copy_rows(Job *job, int64 from_id, int64 to_id, const char *verb)
 
 		CHECK_FOR_INTERRUPTS();
 		batch_sql = psprintf("SELECT id, ts, event FROM %s "
-							 "WHERE id BETWEEN " INT64_FORMAT " AND " INT64_FORMAT
+							 "WHERE id OPERATOR(pg_catalog.>=) " INT64_FORMAT
+							 " AND id OPERATOR(pg_catalog.<=) " INT64_FORMAT
 							 " ORDER BY id",
 							 r->table, lo, hi);
 		values[1] = CStringGetTextDatum(batch_sql);
+		job->loading_lo = lo;
+		job->loading_hi = hi;
 		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		job->loading_lo = job->loading_hi = 0;
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		total += SPI_processed;
@@ -257,6 +308,85 @@ restore_copy_rows(Job *job, int64 from_id, int64 to_id, const char *verb)
 	return total;
 }
 
+/*
+ * A row of the batch being loaded could not be taken (a data exception,
+ * such as an event that is not valid JSON): find the first such row of the
+ * batch and name its id, with the original error as detail, instead of
+ * dblink's context.  Called on the error path of remote_run_job while the
+ * remote transaction is still open; gives back edata unchanged if the row
+ * cannot be found.
+ */
+typedef struct BadRowSearch
+{
+	Job		   *job;
+	int64		id;				/* out: the first bad id, or 0 */
+	ErrorData  *error;			/* out: its error */
+} BadRowSearch;
+
+static void
+parse_event_call(void *arg)
+{
+	(void) DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) arg));
+}
+
+static void
+find_bad_row_call(void *arg)
+{
+	BadRowSearch *search = (BadRowSearch *) arg;
+	Job		   *job = search->job;
+	uint64		i;
+
+	remote_query(&job->remote,
+				 psprintf("SELECT id, event::pg_catalog.text FROM %s "
+						  "WHERE id OPERATOR(pg_catalog.>=) " INT64_FORMAT
+						  " AND id OPERATOR(pg_catalog.<=) " INT64_FORMAT
+						  " ORDER BY id",
+						  job->remote.table, job->loading_lo, job->loading_hi),
+				 "id bigint, event text");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *event = sm_spi_text(i, 2);
+		ErrorData  *e;
+
+		CHECK_FOR_INTERRUPTS();
+		if (event == NULL)
+			continue;
+		e = sm_try_subxact(parse_event_call, event);
+		if (e != NULL)
+		{
+			search->id = sm_spi_int8(i, 1, NULL);
+			search->error = e;
+			return;
+		}
+	}
+}
+
+ErrorData *
+restore_explain_load_error(Job *job, ErrorData *edata)
+{
+	BadRowSearch search = {job, 0, NULL};
+	ErrorData  *e;
+	ErrorData  *result;
+
+	e = sm_try_subxact(find_bad_row_call, &search);
+	if (e != NULL || search.id == 0)
+		return edata;
+	result = palloc0(sizeof(ErrorData));
+	*result = *edata;
+	result->message = psprintf("the event with id " INT64_FORMAT " in the %s is not valid JSON",
+							   search.id, remote_noun(job->remote.role));
+	result->detail = search.error->detail
+		? psprintf("%s: %s", search.error->message, search.error->detail)
+		: pstrdup(search.error->message);
+	result->detail_log = NULL;
+	result->hint = psprintf("Correct that event in table %s of the %s, or load from another database.",
+							job->remote.table, remote_noun(job->remote.role));
+	result->context = NULL;
+	result->internalquery = NULL;
+	result->sqlerrcode = search.error->sqlerrcode;
+	return result;
+}
+
 /* ------------------------------------------------------------------------
  * restore_events
  * ------------------------------------------------------------------------
@@ -271,8 +401,8 @@ restore_work(Job *job)
 				maxid,
 				distinct;
 	bool		isnull,
-				unique;
-	List	   *indexes;
+				drop_indexes;
+	List	   *indexes = NIL;
 	int64		lcount,
 				lmin,
 				lmax;
@@ -281,11 +411,18 @@ restore_work(Job *job)
 				t2,
 				t3;
 
-	/* the target: an empty source store, which nobody else may write now */
+	/*
+	 * The target: an empty source store, which nobody else may write now;
+	 * its table lock first, then the allocator lock (see the file header).
+	 */
 	events_lookup_store(job->store_relid, true, &job->store);
-	events_lock_store(job->store.relid);
-	remote_spi_exec(psprintf("SELECT EXISTS (SELECT 1 FROM %s)", job->store.qualified_name),
-					 0, NULL, SPI_OK_SELECT);
+	drop_indexes = restore_may_drop_indexes(job->store.relid);
+	restore_lock_store(job->store.relid,
+					   drop_indexes ? AccessExclusiveLock : ExclusiveLock);
+	/* what was decided before the lock still holds? (nobody can change it now) */
+	drop_indexes = drop_indexes && restore_may_drop_indexes(job->store.relid);
+	sm_spi_exec(psprintf("SELECT EXISTS (SELECT 1 FROM %s)", job->store.qualified_name),
+				0, NULL, SPI_OK_SELECT);
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -297,22 +434,15 @@ restore_work(Job *job)
 	/* the backup: reachable, and exactly ids 1..N with N >= 1 */
 	remote_connect(r);
 	remote_setup(r);
-	remote_query(r, psprintf("SELECT count(*), count(id), min(id)::bigint, max(id)::bigint, "
-							 "EXISTS (SELECT 1 FROM pg_index i "
-							 "        JOIN pg_attribute a ON a.attrelid = i.indrelid "
-							 "          AND a.attnum = i.indkey[0] "
-							 "        WHERE i.indrelid = %s::regclass "
-							 "          AND i.indisunique AND i.indisvalid "
-							 "          AND i.indnatts = 1 AND i.indpred IS NULL "
-							 "          AND i.indexprs IS NULL AND a.attname = 'id') "
-							 "FROM %s",
-							 quote_literal_cstr(r->table), r->table),
-				 "count bigint, nonnull bigint, min bigint, max bigint, is_unique boolean");
-	count = remote_spi_int8(0, 1, NULL);
-	nonnull = remote_spi_int8(0, 2, NULL);
-	minid = remote_spi_int8(0, 3, NULL);
-	maxid = remote_spi_int8(0, 4, NULL);
-	unique = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	remote_query(r, psprintf("SELECT pg_catalog.count(*), pg_catalog.count(id), "
+							 "pg_catalog.min(id)::pg_catalog.int8, "
+							 "pg_catalog.max(id)::pg_catalog.int8 FROM %s",
+							 r->table),
+				 "count bigint, nonnull bigint, min bigint, max bigint");
+	count = sm_spi_int8(0, 1, NULL);
+	nonnull = sm_spi_int8(0, 2, NULL);
+	minid = sm_spi_int8(0, 3, NULL);
+	maxid = sm_spi_int8(0, 4, NULL);
 
 	if (count == 0)
 		ereport(ERROR,
@@ -338,12 +468,12 @@ restore_work(Job *job)
 						   r->table, count, minid, maxid),
 				 errhint("Restore from a backup whose events are numbered 1 to N without gaps."),
 				 errhidestmt(r->hide_stmt)));
-	if (!unique)
+	if (!r->id_unique)
 	{
 		/* no unique index on id: duplicates are possible, count them */
-		remote_query(r, psprintf("SELECT count(DISTINCT id) FROM %s", r->table),
+		remote_query(r, psprintf("SELECT pg_catalog.count(DISTINCT id) FROM %s", r->table),
 					 "n bigint");
-		distinct = remote_spi_int8(0, 1, NULL);
+		distinct = sm_spi_int8(0, 1, NULL);
 		if (distinct != count)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
@@ -357,7 +487,8 @@ restore_work(Job *job)
 	/* load: secondary indexes are built afterwards, no notifications */
 	events_allow_direct_insert(job->store.relid);
 	INSTR_TIME_SET_CURRENT(t0);
-	indexes = restore_drop_indexes(job);
+	if (drop_indexes)
+		indexes = restore_drop_indexes(job);
 	job->rows = restore_copy_rows(job, 0, maxid, "restored");
 	events_end_direct_insert(job->store.relid);
 	INSTR_TIME_SET_CURRENT(t1);
@@ -365,7 +496,7 @@ restore_work(Job *job)
 	INSTR_TIME_SET_CURRENT(t2);
 
 	/* post-conditions: the store holds exactly 1..N, as the backup */
-	remote_local_stats(job, 0, &lcount, &lmin, &lmax);
+	restore_store_stats(job, 0, &lcount, &lmin, &lmax);
 	if (job->rows != count || lcount != count || lmin != 1 || lmax != count)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

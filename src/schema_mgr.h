@@ -3,14 +3,15 @@
  * schema_mgr.h
  *	  Declarations shared by the schema_mgr source files.
  *
- * Each concern lives in its own file: migrate.c (migrations and version
- * tracking), checksum.c (normalised SHA-256 of migration SQL), events_*.c
- * (gapless event stores, private header events.h), restore.c (restore_events over dblink, and the
+ * Each concern lives in its own file: migrate*.c (migrations and version
+ * tracking, declared in the private header migrate.h), checksum.c
+ * (normalised SHA-256 of migration SQL), events_*.c (gapless event stores,
+ * private header events.h), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
- * connections, SPI plumbing and the job runner the three of them share,
- * declared in the private header remote.h) and util.c (helpers used by more
- * than one of them).  schema_mgr.c is the module entry point.
+ * connections, the remote table's checks and the job runner the three share)
+ * and remote_args.c (their arguments), declared in the private header
+ * remote.h, and util.c (helpers used by more than one of them).  schema_mgr.c is the module entry point.
  *
  *-------------------------------------------------------------------------
  */
@@ -85,6 +86,10 @@ extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);
 extern int	sm_push_search_path(void);
 extern void sm_pop_search_path(int nest_level);
+extern void sm_spi_exec(const char *sql, int nargs, const char **args,
+						int expect);
+extern int64 sm_spi_int8(uint64 row, int col, bool *isnull);
+extern char *sm_spi_text(uint64 row, int col);
 extern ErrorData *sm_try_subxact(void (*fn) (void *arg), void *arg);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 

@@ -13,6 +13,7 @@
 
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "storage/lmgr.h"
 
 #include "remote.h"
 
@@ -32,11 +33,11 @@ static Oid
 only_destination_store(void)
 {
 	bool		isnull;
-	char	   *sql = psprintf("SELECT relid::oid FROM %s.event_store "
-							   "WHERE kind = 'destination'",
+	char	   *sql = psprintf("SELECT relid::pg_catalog.oid FROM %s.event_store "
+							   "WHERE kind OPERATOR(pg_catalog.=) 'destination'",
 							   sm_extension_schema());
 
-	remote_spi_exec(sql, 0, NULL, SPI_OK_SELECT);
+	sm_spi_exec(sql, 0, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -61,6 +62,7 @@ sync_work(Job *job)
 				rmax,
 				rcount;
 	List	   *indexes = NIL;
+	bool		drop_indexes;
 
 	if (!OidIsValid(job->store_relid))
 		job->store_relid = only_destination_store();
@@ -71,10 +73,21 @@ sync_work(Job *job)
 				 errmsg("event store \"%s\" is not a destination store", job->store.qualified_name),
 				 errdetail("A source store assigns its own ids; copies of another store's events go into a destination store."),
 				 errhint("Create one with create_event_store('destination').")));
-	events_lock_store(job->store.relid);
+
+	/*
+	 * The table lock first, then the allocator lock (see restore.c).  A
+	 * destination that is still empty gets its indexes rebuilt after the
+	 * load, which needs AccessExclusiveLock: taken, when it is, before the
+	 * allocator lock too.
+	 */
+	LockRelationOid(job->store.relid, ExclusiveLock);
+	restore_store_stats(job, 0, &lcount, &lmin, &lmax);
+	drop_indexes = (lcount == 0 && restore_may_drop_indexes(job->store.relid));
+	restore_lock_store(job->store.relid,
+					   drop_indexes ? AccessExclusiveLock : ExclusiveLock);
+	drop_indexes = drop_indexes && restore_may_drop_indexes(job->store.relid);
 
 	/* the destination must itself be 1..M */
-	remote_local_stats(job, 0, &lcount, &lmin, &lmax);
 	if (lcount != lmax || (lcount > 0 && lmin != 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -85,10 +98,11 @@ sync_work(Job *job)
 
 	remote_connect(r);
 	remote_setup(r);
-	remote_query(r, psprintf("SELECT coalesce(max(id), 0)::bigint, count(*) FROM %s", r->table),
+	remote_query(r, psprintf("SELECT COALESCE(pg_catalog.max(id), 0)::pg_catalog.int8, "
+							 "pg_catalog.count(*) FROM %s", r->table),
 				 "max bigint, count bigint");
-	rmax = remote_spi_int8(0, 1, NULL);
-	rcount = remote_spi_int8(0, 2, NULL);
+	rmax = sm_spi_int8(0, 1, NULL);
+	rcount = sm_spi_int8(0, 2, NULL);
 	job->local_max = lmax;
 	job->remote_max = rmax;
 
@@ -132,12 +146,12 @@ sync_work(Job *job)
 					mx;
 
 		events_allow_direct_insert(job->store.relid);
-		if (lmax == 0)
+		if (drop_indexes)
 			indexes = restore_drop_indexes(job);
 		job->rows = restore_copy_rows(job, lmax, rmax, "copied");
 		events_end_direct_insert(job->store.relid);
 		restore_recreate_indexes(indexes);
-		remote_local_stats(job, lmax, &c, &mn, &mx);
+		restore_store_stats(job, lmax, &c, &mn, &mx);
 		if (job->rows != rmax - lmax || c != rmax - lmax || mx != rmax)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),

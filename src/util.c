@@ -2,8 +2,9 @@
  *
  * util.c
  *	  Helpers shared by more than one concern: where the extension lives,
- *	  a safe search_path for internal queries, catching an error in a
- *	  subtransaction, and schema_mgr's advisory lock tags.
+ *	  a safe search_path for internal queries, running them through SPI,
+ *	  catching an error in a subtransaction, and schema_mgr's advisory
+ *	  lock tags.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,8 +15,10 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "utils/fmgroids.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -157,6 +160,59 @@ void
 sm_pop_search_path(int nest_level)
 {
 	AtEOXact_GUC(true, nest_level);
+}
+
+/*
+ * sm_spi_exec
+ *		Run an internal query with up to four text parameters through SPI
+ *		(connected by the caller); errors out unless SPI answers expect.
+ */
+void
+sm_spi_exec(const char *sql, int nargs, const char **args, int expect)
+{
+	Oid			types[4] = {0};
+	Datum		values[4] = {0};
+	int			i;
+	int			rc;
+
+	Assert(nargs <= 4);
+	for (i = 0; i < nargs; i++)
+	{
+		types[i] = TEXTOID;
+		values[i] = CStringGetTextDatum(args[i]);
+	}
+	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	if (rc != expect)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+}
+
+/*
+ * sm_spi_int8
+ *		int8 value of column col of row row of the last SPI result (0 when
+ *		NULL, and *isnull set if isnull is given).
+ */
+int64
+sm_spi_int8(uint64 row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d;
+
+	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &null);
+	if (isnull)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * sm_spi_text
+ *		Text value of column col of row row of the last SPI result, palloc'd
+ *		in the current context, or NULL.
+ */
+char *
+sm_spi_text(uint64 row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
 /*

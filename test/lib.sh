@@ -38,6 +38,11 @@ sm_missing_packages() {
         "$pgxs/test/perl/PostgreSQL/Test/Cluster.pm postgresql-server-dev-$m"
         "$root/usr/bin/make make"
         "$root/usr/bin/gcc gcc"
+        # the Debian package's build (test/sh/debian_package.sh)
+        "$root/usr/bin/dpkg-buildpackage dpkg-dev"
+        "$root/usr/bin/dh debhelper"
+        "$root/usr/bin/dh_pgxs_test postgresql-server-dev-all"
+        "$root/usr/share/doc/postgresql-all/copyright postgresql-all"
     )
     local entry file pkg
     for entry in "${need[@]}"; do

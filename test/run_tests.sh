@@ -5,8 +5,8 @@
 # The whole test suite (or the named parts of it): installs missing
 # packages, builds schema_mgr with -Werror, installs it into a private copy
 # of the PostgreSQL installation (no root needed, nothing on the system is
-# touched), starts a throwaway cluster and runs the shell tests that need
-# no server (test/sh/: the set-up logic, the frozen release scripts),
+# touched), starts a throwaway cluster and runs the shell tests (test/sh/:
+# set-up logic, release scripts, Debian package and PGXN metadata),
 # pg_regress (sql/), the isolation specs (test/isolation/specs/) and the
 # TAP tests (test/t/).
 # Ends with "N passed, M failed" and exits non-zero on any failure.
@@ -86,7 +86,7 @@ count_regress() {
 for suite in "${SUITES[@]}"; do
     case $suite in
     sh)
-        echo "== shell tests (no server)"
+        echo "== shell tests (test/sh/)"
         for t in test/sh/*.sh; do
             bash "$t" >"$WORK/sh.out" 2>&1
             rc=$?

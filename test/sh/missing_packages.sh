@@ -11,20 +11,8 @@
 # ----------------------------------------------------------------------
 set -u
 . "$(dirname "$0")/../lib.sh"
-
-n=0
-fails=0
-check() {   # check NAME EXPECTED ACTUAL
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   expected: '$2'"
-        echo "#        got: '$3'"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/../tap.sh"
+check() { tap_is "$@"; }   # check NAME EXPECTED ACTUAL
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -48,6 +36,10 @@ client_files=(/usr/lib/postgresql/$m/bin/pg_config
               /usr/lib/postgresql/$m/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm)
 dev_files=(/usr/include/postgresql/$m/server/postgres.h /usr/bin/clang-14)
 tool_files=(/usr/bin/make /usr/bin/gcc /usr/share/perl5/IPC/Run.pm)
+# what building the Debian package needs (dpkg-dev, debhelper, pg_buildext's
+# debhelper sequence, and postgresql-all for the build-time check)
+pkg_files=(/usr/bin/dpkg-buildpackage /usr/bin/dh /usr/bin/dh_pgxs_test
+           /usr/share/doc/postgresql-all/copyright)
 global=/usr/lib/postgresql/$m/lib/pgxs/src/Makefile.global
 
 missing() { sm_missing_packages "$1" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
@@ -56,12 +48,12 @@ missing() { sm_missing_packages "$1" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 empty=$tmp/empty
 mkdir -p "$empty"
 check "empty machine: everything is missing" \
-    "gcc libipc-run-perl make postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
+    "debhelper dpkg-dev gcc libipc-run-perl make postgresql-$m postgresql-all postgresql-contrib postgresql-server-dev-$m postgresql-server-dev-all" \
     "$(missing "$empty")"
 
 # 2. a database server: server, client and contrib, no server headers
 db=$tmp/dbserver
-plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}"
+plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}" "${pkg_files[@]}"
 printf 'with_llvm\t= yes\nCLANG = /usr/bin/clang-14\n' >"$db$global"
 check "database server without headers: postgresql-server-dev-$m" \
     "clang-14 postgresql-server-dev-$m" "$(missing "$db")"
@@ -72,6 +64,13 @@ cp -a "$db" "$full"
 plant "$full" "${dev_files[@]}"
 check "complete machine: nothing is missing" "" "$(missing "$full")"
 
+# 3b. a build machine without the packaging tools gets them
+nopkg=$tmp/nopkg
+cp -a "$full" "$nopkg"
+for f in "${pkg_files[@]}"; do rm "$nopkg$f"; done
+check "without the packaging tools: dpkg-dev, debhelper, pg_buildext's sequence, postgresql-all" \
+    "debhelper dpkg-dev postgresql-all postgresql-server-dev-all" "$(missing "$nopkg")"
+
 # 4. headers present, PGXS built without LLVM: no clang needed
 nollvm=$tmp/nollvm
 cp -a "$full" "$nollvm"
@@ -80,19 +79,14 @@ printf 'with_llvm\t= no\n' >"$nollvm$global"
 check "PGXS without LLVM needs no clang" "" "$(missing "$nollvm")"
 
 # 5. each needed file, removed alone, is found missing
-for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}"; do
+for f in "${server_files[@]}" "${client_files[@]}" "${dev_files[@]}" "${tool_files[@]}" \
+    "${pkg_files[@]}"; do
     one=$tmp/one
     rm -rf "$one"
     cp -a "$full" "$one"
     rm "$one$f"
     got=$(missing "$one")
-    n=$((n + 1))
-    if [ -n "$got" ]; then
-        echo "ok $n - without $f: $got"
-    else
-        echo "not ok $n - without $f nothing is found missing"
-        fails=$((fails + 1))
-    fi
+    tap_ok "without $f something is found missing (${got:-nothing})" [ -n "$got" ]
 done
 
 # 6. sm_ensure_packages asks apt-get for exactly what is missing, and
@@ -125,5 +119,4 @@ sm_ensure_packages "$full" >/dev/null 2>&1
 rc=$?
 check "ensure on a complete machine installs nothing" "0 0" "$rc $(wc -l <"$apt_log")"
 
-echo "1..$n"
-[ "$fails" = 0 ]
+tap_done

@@ -11,6 +11,6 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
 is($node->safe_psql('postgres',
 	"SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr'"),
-	'1.0', 'extension created');
+	'1.1', 'extension created at the default version');
 $node->stop;
 done_testing();

@@ -92,9 +92,9 @@ write_file("$dir/README.txt", "not a migration\n");
 write_file("$dir/V2__second one.sql", "ALTER TABLE nasty ADD COLUMN b int;\n");
 
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
-my ($out, $err, $lerr) = load_dir('postgres', "it's \\ \"odd\"", $dir);
+my ($out, $err, $lerr) = load_dir('postgres', "it's \\ \"odd\"", $dir, '-i');
 is($err, '', 'nasty files load without errors');
-like($lerr, qr/skipping "README.txt"/, 'loader skips other files');
+like($lerr, qr/ignoring "README.txt"/, 'loader ignores other files when asked, and says so');
 my ($stored) = $node->safe_psql('postgres', q{
 	SELECT encode(convert_to(sql, 'UTF8'), 'hex') FROM migration WHERE version = 1});
 is($stored, unpack('H*', $nasty), 'file content registered byte for byte');
@@ -119,10 +119,10 @@ write_file("$evil_dir/V1__a.sql\n\\! touch sm_loader_pwned\tx", "SELECT 1;\n");
 write_file("$evil_dir/V2__b.sql", "SELECT 2;\n");
 foreach my $component ("evil\n\\! touch $pwned\n", "evil\\n\\\\! touch $pwned")
 {
-	($out, $err, $lerr) = load_dir('postgres', $component, $evil_dir, '-a');
+	($out, $err, $lerr) = load_dir('postgres', $component, $evil_dir, '-a', '-i');
 	is($err, '', 'hostile names load without errors');
-	like($lerr, qr/skipping a file whose name contains control characters/,
-		'loader skips a file name with control characters');
+	like($lerr, qr/ignoring "\?": its name contains control characters/,
+		'loader ignores a file name with control characters, and says so');
 }
 ok(!-e $pwned && !-e 'sm_loader_pwned', 'no meta-command ran');
 is($node->safe_psql('postgres', q{

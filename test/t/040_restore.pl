@@ -165,7 +165,7 @@ like(restore_error('restored', "$uri?password=$uri_password"),
 ($ret, $out, $err) = $target->psql('fresh', "SELECT * FROM restore_events_from('"
 	  . sm_tcp_connstr($backup, 'backup', user => 'bob', password => $uri_password)
 	  . "', remote_table := 'a.b.c')");
-like($err, qr/invalid remote table name "a.b.c"/, 'connection string form: argument error');
+like($err, qr/remote_table is not a valid table name/, 'connection string form: argument error');
 ($ret, $out, $err) = $target->psql('fresh',
 	"SELECT * FROM compare_events('postgresql://bob:$uri_password\@127.0.0.1:$bport/backup', remote_table := '')");
 like($err, qr/remote_table must not be empty/, 'URI with userinfo: argument error');

@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Path ();
 
 my $dir = $ENV{SLATE_REPLICATOR_DIR} // '';
 plan skip_all => 'the slate replicator harness (../shared/clients/slate-replicator beside the checkout) is not there'
@@ -47,6 +48,9 @@ for my $target ('reference', 'schema_mgr')
 	ok($ok && defined $summary && $summary =~ /, 0 failed$/,
 		"slate replicator from a $target source: " . ($summary // 'no summary'))
 	  or diag(join("\n", grep { /^(FAIL|    \|)/ } split /\n/, $stdout));
+	# the harness leaves its scratch directory behind; keep it only on failure
+	my ($scratch) = $stdout =~ m{work dir: (/tmp/slate_rep_run\.\S+)};
+	File::Path::rmtree($scratch) if $ok && defined $scratch;
 }
 
 $node->stop;

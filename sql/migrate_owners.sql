@@ -1,0 +1,111 @@
+--
+-- Components have owners; registrants are roles, known by oid; a
+-- privileged role applies a less privileged role's migration only after
+-- approving its exact SQL.
+--
+CREATE EXTENSION schema_mgr;
+CREATE ROLE sm_alice;
+CREATE ROLE sm_bob;
+CREATE ROLE sm_team;
+CREATE SCHEMA shop AUTHORIZATION sm_team;
+GRANT EXECUTE ON FUNCTION register_migration(text, bigint, text, text),
+    apply_migrations(text, bigint, boolean, boolean),
+    set_component_owner(text, regrole) TO sm_alice, sm_bob;
+
+-- a component belongs to the role that registers into it first
+SET ROLE sm_alice;
+SELECT register_migration('shop', 1, 'create items', 'CREATE TABLE shop.items (id int)');
+RESET ROLE;
+SELECT component, owner_name, owner = 'sm_alice'::regrole AS by_oid FROM component;
+SELECT component, version, registered_by, registrant = 'sm_alice'::regrole AS by_oid
+FROM migration;
+-- nobody else may write into it: neither add, nor replace, nor rename
+SET ROLE sm_bob;
+SELECT register_migration('shop', 2, 'add price', 'ALTER TABLE shop.items ADD price int');
+SELECT register_migration('shop', 1, 'create items', 'DROP SCHEMA shop CASCADE');
+SELECT register_migration('shop', 1, 'renamed', 'CREATE TABLE shop.items (id int)');
+-- not even the identical migration again
+SELECT register_migration('shop', 1, 'create items', 'CREATE TABLE shop.items (id int)');
+-- nor give the component away
+SELECT set_component_owner('shop', 'sm_bob');
+RESET ROLE;
+-- nor baseline it
+GRANT EXECUTE ON FUNCTION baseline(text, bigint) TO sm_bob;
+SET ROLE sm_bob;
+SELECT * FROM baseline('shop', 1);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION baseline(text, bigint) FROM sm_bob;
+
+-- the grant: the owner hands the component to a group role; its members
+-- may write into it (as members may act as the owner of any object)
+GRANT sm_team TO sm_alice, sm_bob;
+GRANT EXECUTE ON FUNCTION apply_migrations(text, bigint, boolean, boolean) TO sm_team;
+SET ROLE sm_alice;
+SELECT set_component_owner('shop', 'sm_team');
+RESET ROLE;
+SET ROLE sm_bob;
+SELECT register_migration('shop', 2, 'add price', 'ALTER TABLE shop.items ADD price int');
+SELECT register_migration('shop', 2, 'add price', 'ALTER TABLE shop.items ADD price numeric');
+-- ... but a member may not replace SQL another role registered
+SELECT register_migration('shop', 1, 'create items', 'CREATE TABLE shop.items (id bigint)');
+RESET ROLE;
+SET ROLE sm_alice;
+SELECT register_migration('shop', 1, 'create items', 'CREATE TABLE shop.items (id bigint)');
+-- alice may not run bob's SQL with her privileges
+SELECT component, version, outcome FROM apply_migrations('shop');
+RESET ROLE;
+-- the group role has the privileges of both registrants
+SET ROLE sm_team;
+SELECT component, version, outcome FROM apply_migrations('shop');
+RESET ROLE;
+
+-- a registrant that no longer exists is not taken for a new role of the
+-- same name
+SET ROLE sm_bob;
+SELECT register_migration('shop', 3, 'add stock', 'ALTER TABLE shop.items ADD stock int');
+RESET ROLE;
+DROP OWNED BY sm_bob;
+DROP ROLE sm_bob;
+CREATE ROLE sm_bob;
+GRANT sm_team TO sm_bob;
+SET ROLE sm_bob;
+SELECT component, version, outcome FROM apply_migrations('shop');
+RESET ROLE;
+
+-- the hand-off: a superuser applies only what it approved, by checksum
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT component, version, registered_by, sql FROM migration_sql('shop')
+WHERE version = 3;
+SELECT approve_migration('shop', 3, 'not the checksum');
+SELECT approve_migration('shop', 3, migration_checksum('ALTER TABLE shop.items ADD stock int'));
+SELECT component, version, approved_by FROM migration_sql('shop') WHERE version = 3;
+-- an approval holds for exactly that SQL: replaced, it is void
+SET ROLE sm_alice;
+SELECT register_migration('shop', 4, 'add note', 'ALTER TABLE shop.items ADD note text');
+RESET ROLE;
+SELECT approve_migration('shop', 4, migration_checksum('ALTER TABLE shop.items ADD note text'));
+SET ROLE sm_alice;
+SELECT register_migration('shop', 4, 'add note', 'ALTER TABLE shop.items ADD note varchar');
+RESET ROLE;
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT approve_migration('shop', 4, migration_checksum('ALTER TABLE shop.items ADD note varchar'));
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT approve_migration('shop', 4, migration_checksum('ALTER TABLE shop.items ADD note varchar'));
+SELECT approve_migration('shop', 99, 'x');
+SELECT column_name FROM information_schema.columns
+WHERE table_schema = 'shop' AND table_name = 'items' ORDER BY ordinal_position;
+
+-- reading migration SQL and approving are privileges of their own
+SET ROLE sm_alice;
+SELECT count(*) FROM migration_sql('shop');
+SELECT approve_migration('shop', 1, 'x');
+RESET ROLE;
+-- a superuser may give any component a new owner
+SELECT set_component_owner('shop', 'sm_alice');
+SELECT component, owner_name FROM component;
+
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
+DROP SCHEMA shop CASCADE;
+DROP ROLE sm_alice, sm_bob, sm_team;

@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate.h
+ *	  Declarations shared by the files of the migrations concern:
+ *
+ *	  migrate.c				configuration, internal queries (prepared plans
+ *							run as the extension's owner), argument checks
+ *							and the per-component lock
+ *	  migrate_statements.c	parsing and checking migration SQL
+ *	  migrate_register.c	register_migration
+ *	  migrate_apply.c		apply_migrations
+ *	  migrate_session.c		what a migration may leave in the session
+ *	  migrate_owner.c		component owners, registrants, approvals
+ *	  migrate_messages.c	how much of a migration's SQL messages show
+ *	  migrate_status.c		baseline, current_version, migration_status,
+ *							repair
+ *	  migrate_guard.c		the event trigger that guards DROP
+ *
+ * Migrations live in the registry table "migration" (one row per component
+ * and version); what was applied is recorded in "schema_version".  A
+ * registry row is pending while its applied_checksum differs from its
+ * checksum; only pending rows are in a partial index, so a no-op
+ * apply_migrations() is one probe of an empty index.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MIGRATE_H
+#define MIGRATE_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+
+/*
+ * Prepared plans, kept across calls.  The two "pending" probes order by the
+ * partial index's columns so that the planner always reads the (small)
+ * index instead of filtering the whole registry, even with stale
+ * statistics.  %1$s is the quoted schema of the
+ * extension; the plans are re-prepared when the extension moves to a
+ * different schema (drop and re-create in the same session).
+ */
+typedef enum PlanId
+{
+	P_PENDING_ANY,
+	P_PENDING_ONE,
+	P_COMPONENT_EXISTS,
+	P_PENDING_COMPONENTS,
+	P_PENDING_ROWS,
+	P_INSERT_HISTORY,
+	P_MARK_APPLIED,
+	P_REG_LOOKUP,
+	P_REG_INSERT,
+	P_REG_UPDATE,
+	P_REG_DESCRIPTION,
+	P_BASELINE_ROWS,
+	P_CURRENT_VERSION,
+	P_STATUS,
+	P_LOCK_HOLDER,
+	P_HISTORY_ROWS,
+	P_TEMP_OBJECTS,
+	P_PENDING_ROWS_OWNERS,
+	P_COMPONENT_OWNER,
+	P_COMPONENT_CREATE,
+	P_COMPONENT_SET_OWNER,
+	P_REG_IDENTITY,
+	P_SET_REGISTRANT,
+	P_APPROVE_LOOKUP,
+	P_APPROVE,
+	P_MAY_READ_SQL,
+	P_MIGRATION_SQL,
+	P_REPAIR_COMPONENTS,
+	P_REPAIR,
+	NUM_PLANS
+} PlanId;
+
+/*
+ * State of one call: where the extension lives, who owns it, and what to
+ * restore when internal work is done.
+ */
+typedef struct MigCall
+{
+	char	   *schema;			/* quoted schema of the extension */
+	Oid			owner;			/* the extension's owner */
+	char	   *caller;			/* current user at entry, for the history */
+	Oid			caller_id;		/* ... and its oid */
+	Oid			save_userid;
+	int			save_sec_context;
+	int			guc_level;
+	bool		read_only;
+	bool		owners;			/* 1.1 objects present: components have
+								 * owners, registrants are known by oid */
+	bool		read_all_sql;	/* the caller may read every migration's SQL */
+} MigCall;
+
+/* A pending migration, as read under the lock. */
+typedef struct Pending
+{
+	char	   *component;
+	int64		version;
+	char	   *description;
+	char	   *sql;			/* NULL but while it is checked or run */
+	char	   *checksum;
+	bool		in_history;
+	char	   *history_checksum;	/* NULL: none or a baseline marker */
+	bool		has_max_applied;
+	int64		max_applied;
+	char	   *registered_by;	/* role that registered the SQL */
+	Oid			registrant;		/* ... its oid (InvalidOid: unknown) */
+	char	   *approved_by;	/* role that approved this SQL, or NULL */
+	Oid			approver;		/* ... its oid */
+	bool		confined;		/* run it where SET ROLE is refused */
+	bool		show_sql;		/* the caller may read its SQL */
+	int			n_stmts;		/* its statements, found when checked: */
+	int		   *bounds;			/* start and length of each, in pairs */
+	int			stmt_no;		/* progress while running, for errors */
+	int			stmt_line;
+} Pending;
+
+/* GUC: let DROP EXTENSION take a non-empty migration history with it */
+extern bool mig_allow_drop;
+
+/* migrate.c */
+extern int	mig_run_plan(MigCall *c, PlanId id, Datum *values, const char *nulls);
+extern void mig_call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only);
+extern void mig_enter_internal(MigCall *c);
+extern void mig_leave_internal(MigCall *c);
+extern char *mig_datum_text(HeapTuple tup, TupleDesc desc, int col);
+extern char *mig_arg_component(FunctionCallInfo fcinfo, int argno);
+extern char *mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
+extern bool mig_component_exists(MigCall *c, const char *component);
+extern void mig_unknown_component(const char *component);
+extern void mig_component_param(MigCall *c, const char *component,
+								Datum *value, char *null);
+extern void mig_lock_component(MigCall *c, const char *component);
+extern Datum mig_lock_listed_components(MigCall *c, int *n);
+extern void mig_put_rows(ReturnSetInfo *rsinfo);
+extern int	mig_lock_capacity(void);
+extern void mig_require_read_committed(const char *what, const char *subject,
+									   const char *verb);
+
+/* migrate_statements.c */
+extern const char *mig_skip_bom(const char *sql);
+extern const char *mig_skip_blank(const char *p);
+extern List *mig_parse_sql(const char *component, int64 version,
+						   const char *sql, bool show_sql);
+extern void mig_check_statements(const char *component, int64 version,
+								 const char *sql, List *stmts);
+extern int	mig_line_of(const char *sql, int location);
+
+/* migrate_messages.c: how much of a migration's SQL messages show */
+#define MIG_EXCERPT_BYTES	200
+#define MIG_MESSAGE_BYTES	500
+extern char *mig_clip(const char *s, int maxbytes);
+extern char *mig_excerpt(const char *sql, int pos, int *newpos, int *line);
+extern char *mig_clip_context(const char *context, bool show_sql);
+
+/* for a statement that cannot run inside a transaction block */
+#define OUTSIDE_TRANSACTION_HINT \
+	"Migrations run inside a transaction. Run this statement separately, outside the migration chain."
+
+/*
+ * migrate_session.c: a migration leaves no settings and no temporary objects
+ * behind in the session.
+ */
+typedef struct MigSession
+{
+	int			guc_level;		/* GUC nest level the migration runs at */
+	struct ArrayType *temp_before;	/* temporary objects before it, or NULL */
+} MigSession;
+
+extern void mig_session_begin(MigCall *c, MigSession *s);
+extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
+
+/* migrate_owner.c */
+extern Oid	mig_role_if_same(Oid roleid, const char *name);
+extern void mig_check_component_writer(MigCall *c, const char *component);
+extern void mig_check_replace(MigCall *c, const char *component, int64 version,
+							  Oid registrant, const char *registered_by,
+							  const char *what);
+
+/* migrate_apply.c: also used by baseline */
+extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,
+							   Interval *duration, const char *kind);
+
+#endif							/* MIGRATE_H */

@@ -1,0 +1,271 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate_owner.c
+ *	  Who may write into a component, who vouches for a migration's SQL:
+ *	  component owners, registrants known by oid, and approvals.
+ *
+ * A component belongs to the role that first registered (or baselined)
+ * into it.  Roles with the privileges of the owner, and the extension's
+ * owner, may write into it; to share a component, make a group role its
+ * owner (set_component_owner) and grant that role to the writers, as
+ * PostgreSQL does for the owners of objects.  Within a component, a
+ * migration's SQL or description may only be changed by a role with the
+ * privileges of the role that registered it.
+ *
+ * Roles are stored by oid and by name, and a stored role counts only while
+ * both still match (mig_role_if_same): a dropped role whose name is taken
+ * again, or a registry restored into another cluster, does not make a new
+ * role the owner or the registrant.
+ *
+ * Applying runs a migration's SQL with the caller's privileges, so it
+ * requires that someone with those privileges vouches for it: the
+ * registrant, or a role that approved exactly this SQL, by checksum, with
+ * approve_migration (see check_registrant in migrate_apply.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "schema_mgr.h"
+#include "migrate.h"
+
+PG_FUNCTION_INFO_V1(sm_set_component_owner);
+PG_FUNCTION_INFO_V1(sm_approve_migration);
+
+/*
+ * mig_role_if_same
+ *		The role with this oid, if it still has this name; else InvalidOid.
+ */
+Oid
+mig_role_if_same(Oid roleid, const char *name)
+{
+	char	   *actual;
+
+	if (!OidIsValid(roleid) || name == NULL)
+		return InvalidOid;
+	actual = GetUserNameFromId(roleid, true);
+	if (actual == NULL || strcmp(actual, name) != 0)
+		return InvalidOid;
+	return roleid;
+}
+
+/*
+ * Read the component's owner (creating the component, owned by the caller,
+ * when create is true and it does not exist yet).  Returns false when the
+ * component does not exist.
+ */
+static bool
+component_owner(MigCall *c, const char *component, bool create,
+				Oid *owner, char **owner_name)
+{
+	Datum		values[3];
+	bool		found;
+
+	mig_enter_internal(c);
+	values[0] = CStringGetTextDatum(component);
+	values[1] = ObjectIdGetDatum(c->caller_id);
+	values[2] = CStringGetTextDatum(c->caller);
+	if (create)
+		mig_run_plan(c, P_COMPONENT_CREATE, values, NULL);
+	mig_run_plan(c, P_COMPONENT_OWNER, values, NULL);
+	found = SPI_processed > 0;
+	if (found)
+	{
+		bool		isnull;
+
+		*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1,
+												&isnull));
+		*owner_name = mig_datum_text(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 2);
+	}
+	mig_leave_internal(c);
+	return found;
+}
+
+/*
+ * mig_check_component_writer
+ *		Refuse, unless the caller may write into the component; a component
+ *		that does not exist yet is created, owned by the caller.  Call with
+ *		the component's lock held, outside mig_enter_internal().
+ */
+void
+mig_check_component_writer(MigCall *c, const char *component)
+{
+	Oid			stored;
+	char	   *owner_name;
+	Oid			owner;
+
+	if (!c->owners)
+		return;
+	(void) component_owner(c, component, true, &stored, &owner_name);
+	owner = mig_role_if_same(stored, owner_name);
+	if ((OidIsValid(owner) && has_privs_of_role(c->caller_id, owner)) ||
+		has_privs_of_role(c->caller_id, c->owner))
+		return;
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("migration component \"%s\" belongs to role \"%s\", which no longer exists",
+						component, owner_name),
+				 errdetail("A role of that name created since is not taken for the owner; only the extension's owner may write into the component now."),
+				 errhint("The extension's owner can give the component a new owner with set_component_owner().")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for migration component \"%s\"", component),
+			 errdetail("The component belongs to role \"%s\", whose privileges role \"%s\" does not have.",
+					   owner_name, c->caller),
+			 errhint("To share a component, its owner makes a group role the owner with set_component_owner() and grants that role to the other writers.")));
+}
+
+/*
+ * mig_check_replace
+ *		Refuse to change (what: "replace" the SQL of, "rename") a registered
+ *		migration, unless the caller has the privileges of the role that
+ *		registered it, or that role no longer exists.
+ */
+void
+mig_check_replace(MigCall *c, const char *component, int64 version,
+				  Oid registrant, const char *registered_by, const char *what)
+{
+	Oid			role;
+
+	if (!c->owners)
+		return;
+	role = mig_role_if_same(registrant, registered_by);
+	if (!OidIsValid(role) || has_privs_of_role(c->caller_id, role))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s migration \"%s\" version " INT64_FORMAT ", which role \"%s\" registered",
+					what, component, version, registered_by),
+			 errdetail("Only role \"%s\" and roles with its privileges may change the migrations it registered.",
+					   registered_by),
+			 errhint("Register the change as a new version, or have role \"%s\" make it.",
+					 registered_by)));
+}
+
+/* ----------------------------------------------------------------
+ * set_component_owner(component text, new_owner regrole) returns void
+ *
+ * Allowed to roles with the privileges of the current owner that are
+ * members of the new owner (as ALTER ... OWNER TO), and to the extension's
+ * owner (who can also take over a component whose owner was dropped).
+ * ----------------------------------------------------------------
+ */
+Datum
+sm_set_component_owner(PG_FUNCTION_ARGS)
+{
+	char	   *component = mig_arg_component(fcinfo, 0);
+	Oid			new_owner;
+	char	   *new_name;
+	Oid			stored;
+	char	   *owner_name;
+	Oid			owner;
+	MigCall		c;
+	Datum		values[3];
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("new owner of a migration component must not be null")));
+	new_owner = PG_GETARG_OID(1);
+	new_name = GetUserNameFromId(new_owner, false);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mig_call_init(&c, fcinfo, false);
+	mig_lock_component(&c, component);
+	if (!component_owner(&c, component, false, &stored, &owner_name))
+		mig_unknown_component(component);
+	owner = mig_role_if_same(stored, owner_name);
+
+	if (!has_privs_of_role(c.caller_id, c.owner) &&
+		!(OidIsValid(owner) && has_privs_of_role(c.caller_id, owner) &&
+		  is_member_of_role(c.caller_id, new_owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to give migration component \"%s\" to role \"%s\"",
+						component, new_name),
+				 errdetail("Changing the owner takes the privileges of the current owner (role \"%s\") and membership in the new one.",
+						   owner_name)));
+
+	mig_enter_internal(&c);
+	values[0] = CStringGetTextDatum(component);
+	values[1] = ObjectIdGetDatum(new_owner);
+	values[2] = CStringGetTextDatum(new_name);
+	mig_run_plan(&c, P_COMPONENT_SET_OWNER, values, NULL);
+	mig_leave_internal(&c);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ----------------------------------------------------------------
+ * approve_migration(component text, version bigint, checksum text)
+ *		returns text
+ *
+ * The caller vouches for the registered SQL whose checksum it gives (the
+ * one it reviewed): roles whose privileges the caller has may then apply
+ * it, whoever registered it.  Registering other SQL under the version
+ * voids the approval.
+ * ----------------------------------------------------------------
+ */
+Datum
+sm_approve_migration(PG_FUNCTION_ARGS)
+{
+	char	   *component = mig_arg_component(fcinfo, 0);
+	int64		version = mig_arg_version(fcinfo, 1, "migration version");
+	char	   *checksum;
+	char	   *registered;
+	bool		applied;
+	bool		isnull;
+	MigCall		c;
+	Datum		values[5];
+
+	checksum = mig_arg_text(fcinfo, 2, "checksum to approve");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mig_call_init(&c, fcinfo, false);
+	mig_lock_component(&c, component);
+
+	mig_enter_internal(&c);
+	values[0] = CStringGetTextDatum(component);
+	values[1] = Int64GetDatum(version);
+	mig_run_plan(&c, P_APPROVE_LOOKUP, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("migration \"%s\" version " INT64_FORMAT " is not registered",
+						component, version)));
+	registered = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	applied = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2, &isnull));
+	if (applied)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" version " INT64_FORMAT " has already been applied",
+						component, version),
+				 errdetail("An approval lets a role apply a pending migration.")));
+	if (strcmp(registered, checksum) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("checksum does not match the SQL registered as migration \"%s\" version " INT64_FORMAT,
+						component, version),
+				 errdetail("The registered SQL has checksum %s; the SQL that was reviewed is not what would run.",
+						   registered),
+				 errhint("Review the registered SQL with migration_sql(), then approve its checksum.")));
+	values[2] = CStringGetTextDatum(checksum);
+	values[3] = ObjectIdGetDatum(c.caller_id);
+	values[4] = CStringGetTextDatum(c.caller);
+	mig_run_plan(&c, P_APPROVE, values, NULL);
+	mig_leave_internal(&c);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text("approved"));
+}
