@@ -86,6 +86,13 @@ SELECT current_version('billing'), current_version('shop'), current_version('leg
 SELECT component, version, outcome FROM apply_migrations();
 SELECT register_migration('shop', 2, 'add total',
                           'ALTER TABLE orders ADD COLUMN total numeric');
+-- a chain of the 1.0 registry applies one transaction per migration
+SELECT register_migration('shop', 3, 'add placed_at',
+                          'ALTER TABLE orders ADD COLUMN placed_at timestamptz');
+SELECT register_migration('shop', 4, 'index placed_at',
+                          'CREATE INDEX ON orders (placed_at)');
+CALL apply_migrations_stepwise('shop');
+SELECT version, status FROM migration_status('shop');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
 SELECT first_id, last_id FROM insert_events(ARRAY['{"after": "update"}']::jsonb[]);
 SELECT array_agg(id ORDER BY id) AS ids FROM events;

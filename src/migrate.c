@@ -77,13 +77,13 @@ typedef struct PlanDef
 
 static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
-		"SELECT 1 FROM %1$s.migration "
+		"SELECT component, version FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND version OPERATOR(pg_catalog.<=) $1 "
 		"ORDER BY component, version LIMIT 1",
 	1, {INT8OID}},
 	[P_PENDING_ONE] = {
-		"SELECT 1 FROM %1$s.migration "
+		"SELECT component, version FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.<=) $2 "

@@ -9,6 +9,7 @@
  *	  migrate_statements.c	parsing and checking migration SQL
  *	  migrate_register.c	register_migration
  *	  migrate_apply.c		apply_migrations
+ *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_messages.c	how much of a migration's SQL messages show

@@ -277,7 +277,7 @@ raise_migration_error(Pending *p, ErrorData *edata)
 	/* what to do about errors the checks up front cannot foresee */
 	if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && hint != NULL &&
 		strstr(hint, "max_locks_per_transaction") != NULL)
-		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), or raise max_locks_per_transaction."),
+		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), CALL apply_migrations_stepwise() to commit after each migration, or raise max_locks_per_transaction."),
 						p->version, p->component);
 	else if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
 		hint = _(OUTSIDE_TRANSACTION_HINT);
