@@ -622,6 +622,40 @@ mig_lock_component(MigCall *c, const char *component)
 }
 
 /*
+ * Lock one of total components (the nth); running out of lock table space
+ * says how to batch.  The error is re-raised at once, so catching it needs
+ * no subtransaction.
+ */
+static void
+lock_one_of(MigCall *c, const char *component, int nth, int total)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		mig_lock_component(c, component);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not lock migration component \"%s\": %s",
+						component, edata->message),
+				 errdetail("It was component %d of %d, each locked until the transaction ends; the lock table has room for about %d locks in all (max_locks_per_transaction = %d).",
+						   nth, total, mig_lock_capacity(), max_locks_per_xact),
+				 errhint("Apply or repair fewer components per call (name the component), or raise max_locks_per_transaction.")));
+	}
+	PG_END_TRY();
+}
+
+/*
  * mig_lock_listed_components
  *		Lock the components named in the first column of the last internal
  *		query's result, in that (name) order so that concurrent callers
@@ -635,16 +669,16 @@ mig_lock_listed_components(MigCall *c, int *n)
 	ListCell   *lc;
 	Datum	   *elems;
 	uint64		i;
+	int			nth = 0;
 
 	/* one lock per component, all held to the end: say so before failing */
 	if (SPI_processed > (uint64) mig_lock_capacity())
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cannot lock " UINT64_FORMAT " migration components in one transaction",
+		ereport(WARNING,
+				(errmsg("locking " UINT64_FORMAT " migration components in one transaction may run out of lock table space",
 						SPI_processed),
 				 errdetail("Each component is locked until the transaction ends, and the lock table has room for about %d locks in all (max_locks_per_transaction = %d).",
 						   mig_lock_capacity(), max_locks_per_xact),
-				 errhint("Apply or repair fewer components per call (name the component), or raise max_locks_per_transaction.")));
+				 errhint("Should it fail with \"out of shared memory\", apply or repair fewer components per call (name the component).")));
 
 	for (i = 0; i < SPI_processed; i++)
 		components = lappend(components,
@@ -653,7 +687,7 @@ mig_lock_listed_components(MigCall *c, int *n)
 	mig_leave_internal(c);
 
 	foreach(lc, components)
-		mig_lock_component(c, (char *) lfirst(lc));
+		lock_one_of(c, (char *) lfirst(lc), ++nth, list_length(components));
 
 	*n = 0;
 	elems = palloc(sizeof(Datum) * (list_length(components) + 1));

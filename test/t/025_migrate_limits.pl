@@ -1,9 +1,9 @@
 # ----------------------------------------------------------------------
 # 025_migrate_limits.pl -- the lock table's limits are said before they
-# are hit: applying more components than the lock table can lock at once
-# is refused up front, naming the limit; more pending migrations than it
-# has locks get a warning naming a target version to batch with, and the
-# error, should it come, says how to batch.
+# are hit: applying more components, or more pending migrations, than the
+# lock table holds locks gets a warning before anything is locked or run,
+# naming the limit (and a target version to batch with), and the error,
+# should it come, says how to batch.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -24,17 +24,23 @@ $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
 my $capacity = sm_lock_capacity($node);
 note("lock table: about $capacity locks");
 
-# more components than that: refused before anything is locked
-my $n = $capacity + 50;
-$node->safe_psql('postgres', qq{
+# far more components than that: a warning before locking, naming the
+# limit, and an error that says how to batch
+my $n = 100 * (int($capacity / 10) + 1);    # over ten times the limit
+# registered 100 at a time: registering locks each component too
+$node->safe_psql('postgres', join('', map { qq{
 	SELECT count(register_migration('c' || g, 1, 'one', 'SELECT 1'))
-	FROM generate_series(1, $n) g});
+	FROM generate_series($_, $_ + 99) g;} } grep { $_ % 100 == 1 } 1 .. $n));
 my ($rc, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM apply_migrations()');
-isnt($rc, 0, 'too many components in one call fail');
-like($err, qr/cannot lock $n migration components in one transaction/,
-	'before locking, naming how many');
+like($err, qr/WARNING:  locking $n migration components in one transaction may run out of lock table space/,
+	'a warning before locking, naming how many');
 like($err, qr/room for about $capacity locks in all \(max_locks_per_transaction = 10\)/,
 	'and the limit');
+isnt($rc, 0, 'the call fails');
+like($err, qr/ERROR:  could not lock migration component "c\d+": out of shared memory/,
+	'running out of lock table space');
+like($err, qr/DETAIL:  It was component \d+ of $n, each locked until the transaction ends/,
+	'saying how far it got');
 like($err, qr/HINT:  Apply or repair fewer components per call/, 'and how to batch');
 is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM apply_migrations('c1')}), '1',
@@ -45,6 +51,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION schema_mgr});
 
 # more migrations (each keeping its table's locks) than the table holds
+$n = $capacity + 50;
 $node->safe_psql('postgres', qq{
 	SELECT count(register_migration('tables', g, 'table ' || g,
 	                                'CREATE TABLE t' || g || ' (a int)'))
