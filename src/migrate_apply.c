@@ -406,30 +406,11 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	/* the fast path: nothing pending, one probe of an empty index */
 	mig_enter_internal(&c);
-	if (component != NULL)
+	if (!mig_first_pending(&c, component, target, NULL, NULL))
 	{
-		values[0] = CStringGetTextDatum(component);
-		values[1] = Int64GetDatum(target);
-		mig_run_plan(&c, P_PENDING_ONE, values, NULL);
-	}
-	else
-	{
-		values[0] = Int64GetDatum(target);
-		mig_run_plan(&c, P_PENDING_ANY, values, NULL);
-	}
-	if (SPI_processed == 0)
-	{
-		if (component != NULL && !mig_component_exists(&c, component))
-			mig_unknown_component(component);
 		mig_leave_internal(&c);
 		SPI_finish();
-		if (component != NULL)
-			ereport(NOTICE,
-					(errmsg("no pending migrations for component \"%s\", nothing to apply",
-							component)));
-		else
-			ereport(NOTICE,
-					(errmsg("no pending migrations, nothing to apply")));
+		mig_notice_nothing_pending(component);
 		return (Datum) 0;
 	}
 

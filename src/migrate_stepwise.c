@@ -37,56 +37,9 @@
 
 PG_FUNCTION_INFO_V1(sm_apply_migrations_stepwise);
 
-static bool next_pending(MigCall *c, const char *component, int64 target,
-						 char **next_component, int64 *next_version);
 static char *drop_context_lines(const char *context, const char *query);
 static int	apply_one(const char *query, const char *component, int64 version,
 					  bool allow_out_of_order);
-
-/*
- * next_pending
- *		The first pending migration, of one component or of all, up to the
- *		target version.  Read as the extension's owner, as apply_migrations'
- *		own probe; the result is copied into the procedure's context, which
- *		outlives the transactions (SPI's procedure context, in a
- *		non-atomic call).
- */
-static bool
-next_pending(MigCall *c, const char *component, int64 target,
-			 char **next_component, int64 *next_version)
-{
-	Datum		values[2];
-	bool		found;
-
-	mig_enter_internal(c);
-	if (component != NULL)
-	{
-		values[0] = CStringGetTextDatum(component);
-		values[1] = Int64GetDatum(target);
-		mig_run_plan(c, P_PENDING_ONE, values, NULL);
-	}
-	else
-	{
-		values[0] = Int64GetDatum(target);
-		mig_run_plan(c, P_PENDING_ANY, values, NULL);
-	}
-	found = SPI_processed > 0;
-	if (found)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *name = mig_datum_text(tup, desc, 1);
-
-		*next_component = pstrdup(name);
-		*next_version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	}
-	else if (component != NULL && !mig_component_exists(c, component))
-		mig_unknown_component(component);
-	SPI_freetuptable(SPI_tuptable);
-	mig_leave_internal(c);
-	return found;
-}
 
 /*
  * drop_context_lines
@@ -218,8 +171,15 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		int64		next_version;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!next_pending(&c, component, target, &next_component, &next_version))
+		/* read as the extension's owner, into SPI's procedure context */
+		mig_enter_internal(&c);
+		if (!mig_first_pending(&c, component, target, &next_component,
+							   &next_version))
+		{
+			mig_leave_internal(&c);
 			break;
+		}
+		mig_leave_internal(&c);
 
 		/*
 		 * apply_migrations() applies or marks the migration found, or finds
@@ -245,15 +205,7 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (applied == 0)
-	{
-		if (component != NULL)
-			ereport(NOTICE,
-					(errmsg("no pending migrations for component \"%s\", nothing to apply",
-							component)));
-		else
-			ereport(NOTICE,
-					(errmsg("no pending migrations, nothing to apply")));
-	}
+		mig_notice_nothing_pending(component);
 
 	/* the INOUT argument: how many migrations this call applied */
 	tupdesc = CreateTemplateTupleDesc(1);
