@@ -99,7 +99,8 @@ apply_one(const char *query, const char *component, int64 version,
 	{
 		bool		isnull;
 
-		if (SPI_execute_with_args(query, 3, types, values, NULL, false, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_with_args(query, 3, types, values, NULL, false,
+								  1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not apply migration \"%s\" version " INT64_FORMAT,
 				 component, version);
@@ -162,16 +163,17 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	mig_call_init(&c, fcinfo, false);
-	query = psprintf("SELECT pg_catalog.count(*) FROM %s.apply_migrations($1, $2, $3) a "
+	query = psprintf("SELECT pg_catalog.count(*) "
+					 "FROM %s.apply_migrations($1, $2, $3) a "
 					 "WHERE a.outcome OPERATOR(pg_catalog.=) 'applied'",
 					 c.schema);
 
 	/*
 	 * What one step allocates goes into a context reset before the next, so
 	 * that memory grows little with the chain (SPI keeps about 20 bytes a
-	 * step in its procedure context: 400 kB for 20,000).  SPI returns into its
-	 * procedure context (which outlives the commits): the step context is
-	 * made current again before each part of a step, and the one string
+	 * step in its procedure context: 400 kB for 20,000).  SPI returns into
+	 * its procedure context (which outlives the commits): the step context
+	 * is made current again before each part of a step, and the one string
 	 * read there, the migration found, is kept or freed by hand.
 	 */
 	stepcxt = AllocSetContextCreate(CurrentMemoryContext,
