@@ -33,4 +33,4 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): src/schema_mgr.h src/remote.h src/event_text.h src/migrate.h
+$(OBJS): src/schema_mgr.h src/remote.h src/event_text.h src/events.h src/migrate.h

@@ -42,10 +42,10 @@ BEGIN;
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "lost"}')$$);
 ROLLBACK;
 \echo '--- the typed API: jsonb[] in, ids out'
-SELECT first_id, last_id FROM insert_events(ARRAY[
+SELECT first_id, last_id FROM append_events(ARRAY[
     '{"entityName": "order", "entityId": "o-2", "operation": "created"}',
     '{"entityName": "order", "entityId": "o-2", "operation": "shipped"}']::jsonb[]);
-SELECT first_id, last_id FROM insert_events(ARRAY(
+SELECT first_id, last_id FROM append_events(ARRAY(
     SELECT jsonb_build_object('entityName', 'sensor', 'entityId', 's-' || i % 10,
                               'operation', 'reading', 'value', i)
     FROM generate_series(1, 10000) AS i));
@@ -79,7 +79,7 @@ CREATE DATABASE app;
 CREATE EXTENSION schema_mgr;
 CREATE EXTENSION dblink;
 SELECT create_event_store('source');
-SELECT * FROM restore_events(:'backup_conn');
+SELECT * FROM restore_events_from(:'backup_conn');
 SELECT * FROM compare_events(:'backup_conn');
 \echo '--- and the log goes on at the next id'
-SELECT first_id, last_id FROM insert_events(ARRAY['{"entityName": "order", "operation": "after restore"}']::jsonb[]);
+SELECT first_id, last_id FROM append_events(ARRAY['{"entityName": "order", "operation": "after restore"}']::jsonb[]);

@@ -60,14 +60,14 @@ BEGIN READ ONLY;
 SELECT insert_events($$($1[1], $2, '{}')$$);
 ROLLBACK;
 BEGIN READ ONLY;
-SELECT * FROM insert_events(ARRAY['{}']::jsonb[]);
+SELECT * FROM append_events(ARRAY['{}']::jsonb[]);
 ROLLBACK;
 
 -- the typed call
 SELECT first_id, last_id, ts IS NOT NULL AS has_ts
-FROM insert_events(ARRAY['{"n": 8}', '{"n": 9}']::jsonb[]);
-SELECT * FROM insert_events('{}'::jsonb[]);
-SELECT * FROM insert_events(ARRAY['{"n": 1}', NULL]::jsonb[]);
+FROM append_events(ARRAY['{"n": 8}', '{"n": 9}']::jsonb[]);
+SELECT * FROM append_events('{}'::jsonb[]);
+SELECT * FROM append_events(ARRAY['{"n": 1}', NULL]::jsonb[]);
 SELECT max(id), count(*) FROM events;
 
 -- append-only
@@ -99,6 +99,10 @@ SELECT tgname FROM pg_trigger WHERE tgrelid = 'dest.events'::regclass;
 INSERT INTO dest.events SELECT * FROM events;
 SELECT insert_events($$($1[1], $2, '{}')$$, 'dest.events');
 SELECT insert_events($$($1[1], $2, '{}')$$, 'pg_class');
+-- a store argument of OID 0 is no store, not "the only one"
+SELECT insert_events($$($1[1], $2, '{"to": "store 0"}')$$, store => 0);
+SELECT * FROM append_events(ARRAY['{"to": "store 0"}']::jsonb[], 0);
+SELECT count(*) FROM events WHERE event ? 'to';
 -- with one source store, no name is needed even though another store exists
 SELECT insert_events($$($1[1], $2, '{"n": 10}')$$);
 SELECT max(id), count(*) FROM events;

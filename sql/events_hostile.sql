@@ -15,8 +15,11 @@ SELECT insert_events($$($1[1], $2, '{}'); DELETE FROM victim$$);
 SELECT insert_events($$($1[1], $2, '{}') RETURNING (SELECT count(*) FROM victim)$$);
 SELECT insert_events($$($1[1], $2, '{}') ON CONFLICT DO NOTHING$$);
 SELECT insert_events($$($1[1], $2, '{}'),$$);
-SELECT insert_events($$($1[1], $2, '{}') -- comment$$);
-SELECT insert_events($$($1[1], $2, '{}') /* comment */$$);
+SELECT insert_events($$($1[1], $2, '{}'); ;; SELECT 1$$);
+SELECT insert_events($$($1[1], $2, '{}') /* unterminated$$);
+SELECT insert_events($$($1[1], $2, '{}') /* /* nested */ still open$$);
+SELECT insert_events($$($1[1], $2, '{}') - - not a comment$$);
+SELECT insert_events($$;$$);
 -- subqueries, function calls, casts, other columns
 SELECT insert_events($$($1[1], $2, (SELECT '{}'::jsonb))$$);
 SELECT insert_events($$($1[1], $2, pg_sleep(10)::text::jsonb)$$);
@@ -74,6 +77,15 @@ RESET standard_conforming_strings;
 SELECT insert_events($$($1[1], $2, '{"a": "back\\slash"}')$$);
 SELECT id, event FROM events WHERE id = 3;
 SELECT max(id), count(*) FROM events;
+
+-- what slate ran without effect is accepted: a trailing semicolon, SQL
+-- comments wherever white space may be (data inside the JSON literal)
+SELECT insert_events($$($1[1], $2, '{"inert": 1}');$$);
+SELECT insert_events(E'($1[1], $2, ''{"inert": 2}'') ;\n');
+SELECT insert_events($$($1[1], $2, '{"inert": 3}') -- note$$);
+SELECT insert_events(E'-- first line\n($1[1], $2, ''{"inert": 4}''), -- a note\n($1[2], $2, ''{"inert": 5}'');  -- done');
+SELECT insert_events($$/* c */ ($1[1], /* c */ $2, /* c /* nested */ c */ '{"inert": 6, "x": "/* data */ -- data"}') /* c */;$$);
+SELECT id, event FROM events WHERE event ? 'inert' ORDER BY id;
 
 DROP TABLE victim;
 DROP TABLE events;

@@ -13,13 +13,13 @@ GRANT INSERT, SELECT ON events TO regress_event_writer;
 -- without the grant
 SET ROLE regress_event_nobody;
 SELECT insert_events($$($1[1], $2, '{"who": "nobody"}')$$);
-SELECT * FROM insert_events(ARRAY['{"who": "nobody"}']::jsonb[]);
+SELECT * FROM append_events(ARRAY['{"who": "nobody"}']::jsonb[]);
 RESET ROLE;
 
 -- with it
 SET ROLE regress_event_writer;
 SELECT insert_events($$($1[1], $2, '{"who": "writer"}')$$);
-SELECT first_id, last_id FROM insert_events(ARRAY['{"who": "writer"}']::jsonb[]);
+SELECT first_id, last_id FROM append_events(ARRAY['{"who": "writer"}']::jsonb[]);
 SELECT id, event FROM events ORDER BY id;
 -- but no other write path
 INSERT INTO events VALUES (3, now(), '{}');

@@ -14,8 +14,8 @@ SELECT indexname FROM pg_indexes WHERE schemaname = 'tenant_b' ORDER BY 1;
 SELECT insert_events($$($1[1], $2, '{}')$$);
 SELECT insert_events($$($1[1], $2, '{"a": 1}'), ($1[2], $2, '{"a": 2}')$$, 'tenant_a.events');
 SELECT insert_events($$($1[1], $2, '{"b": 1}')$$, store => 'tenant_b.log');
-SELECT first_id, last_id FROM insert_events(ARRAY['{"b": 2}', '{"b": 3}']::jsonb[], 'tenant_b.log');
-SELECT first_id, last_id FROM insert_events(ARRAY['{"a": 3}']::jsonb[], store => 'tenant_a.events');
+SELECT first_id, last_id FROM append_events(ARRAY['{"b": 2}', '{"b": 3}']::jsonb[], 'tenant_b.log');
+SELECT first_id, last_id FROM append_events(ARRAY['{"a": 3}']::jsonb[], store => 'tenant_a.events');
 -- each store has its own gapless sequence
 SELECT id, event FROM tenant_a.events ORDER BY id;
 SELECT id, event FROM tenant_b.log ORDER BY id;
@@ -38,7 +38,7 @@ COMMIT;
 -- REPEATABLE READ callers still continue the sequence
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) FROM tenant_a.events;
-SELECT first_id FROM insert_events(ARRAY['{"a": 6}']::jsonb[], 'tenant_a.events');
+SELECT first_id FROM append_events(ARRAY['{"a": 6}']::jsonb[], 'tenant_a.events');
 COMMIT;
 SELECT id, event FROM tenant_a.events WHERE id > 3 ORDER BY id;
 
@@ -48,7 +48,7 @@ SELECT insert_events(format('($1[1], $2, %L)',
        json_build_object('entityName', 'big', 'blob', repeat('x', 1024 * 1024))),
        'tenant_a.events');
 SELECT id, length(event ->> 'blob') FROM tenant_a.events WHERE id = 7;
-SELECT last_id FROM insert_events(ARRAY[jsonb_build_object('blob', repeat('y', 1024 * 1024)),
+SELECT last_id FROM append_events(ARRAY[jsonb_build_object('blob', repeat('y', 1024 * 1024)),
                                         '{"small": true}'], 'tenant_b.log');
 
 -- the notification mode can be changed, by the owner only
@@ -64,14 +64,14 @@ CREATE FUNCTION tenant_a.audit_insert() RETURNS trigger LANGUAGE plpgsql AS
 $$BEGIN INSERT INTO tenant_a.audit VALUES (NEW.id, TG_NAME); RETURN NULL; END$$;
 CREATE TRIGGER audit AFTER INSERT ON tenant_a.events
     FOR EACH ROW EXECUTE FUNCTION tenant_a.audit_insert();
-SELECT first_id, last_id FROM insert_events(ARRAY['{"audited": 1}', '{"audited": 2}']::jsonb[], 'tenant_a.events');
+SELECT first_id, last_id FROM append_events(ARRAY['{"audited": 1}', '{"audited": 2}']::jsonb[], 'tenant_a.events');
 SELECT * FROM tenant_a.audit ORDER BY id;
 DROP TRIGGER audit ON tenant_a.events;
 -- and a rule of its own (in a transaction rolled back: the ids below stay)
 BEGIN;
 CREATE RULE audit AS ON INSERT TO tenant_a.events
     DO ALSO INSERT INTO tenant_a.audit VALUES (NEW.id, 'rule');
-SELECT first_id, last_id FROM insert_events(ARRAY['{"ruled": 1}']::jsonb[], 'tenant_a.events');
+SELECT first_id, last_id FROM append_events(ARRAY['{"ruled": 1}']::jsonb[], 'tenant_a.events');
 SELECT * FROM tenant_a.audit WHERE by_trigger = 'rule';
 ROLLBACK;
 ALTER TABLE tenant_a.events ADD CONSTRAINT has_kind CHECK (event ? 'kind') NOT VALID;
@@ -103,7 +103,7 @@ INSERT INTO legacy.events SELECT g, now(), jsonb_build_object('old', g)
 FROM generate_series(1, 3) g;
 SELECT register_event_store('legacy.events', 'source', notify => 'none');
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'legacy.events'::regclass ORDER BY 1;
-SELECT first_id, last_id FROM insert_events(ARRAY['{"new": 4}']::jsonb[], 'legacy.events');
+SELECT first_id, last_id FROM append_events(ARRAY['{"new": 4}']::jsonb[], 'legacy.events');
 SELECT register_event_store('legacy.events', 'source');
 -- only gapless tables can be source stores; the shape is checked
 CREATE TABLE legacy.gappy (LIKE legacy.events INCLUDING ALL);

@@ -94,9 +94,14 @@ SELECT register_migration('shop', 4, 'index placed_at',
 CALL apply_migrations_stepwise('shop');
 SELECT version, status FROM migration_status('shop');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
-SELECT first_id, last_id FROM insert_events(ARRAY['{"after": "update"}']::jsonb[]);
+SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[]);
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
+-- the 1.0 store's guard now fires in replica mode too
+SELECT tgname, tgenabled, tgfoid::regproc FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
+SET session_replication_role = replica;
+INSERT INTO events VALUES (100, now(), '{}');
+RESET session_replication_role;
 
 -- The updated installation and a fresh one have the same objects with the
 -- same definitions: every member of the extension, described from the

@@ -9,24 +9,24 @@ CREATE EXTENSION schema_mgr;
 -- the slate-compatible signature and the password-free forms exist
 SELECT p.oid::regprocedure, pg_get_function_result(p.oid)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE p.proname IN ('restore_events', 'sync_events', 'compare_events')
+WHERE p.proname IN ('restore_events', 'restore_events_from', 'sync_events', 'compare_events')
 ORDER BY p.oid::regprocedure::text;
 -- nobody but the owner may run them until granted
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
-FROM pg_proc p WHERE p.proname IN ('restore_events', 'sync_events', 'compare_events')
+FROM pg_proc p WHERE p.proname IN ('restore_events', 'restore_events_from', 'sync_events', 'compare_events')
 ORDER BY 1, 2;
 
 -- NULLs and empty strings
-SELECT * FROM restore_events(NULL);
-SELECT * FROM restore_events('');
+SELECT * FROM restore_events_from(NULL);
+SELECT * FROM restore_events_from('');
 SELECT * FROM restore_events(fromHost := NULL, fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := 'p');
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := '', fromDatabaseUser := 'u', fromDatabasePassword := 'p');
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := NULL, fromDatabasePassword := 'p');
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := NULL);
-SELECT * FROM restore_events('dbname=backup', remote_table := '');
-SELECT * FROM restore_events('dbname=backup', remote_table := 'a.b.c');
+SELECT * FROM restore_events_from('dbname=backup', remote_table := '');
+SELECT * FROM restore_events_from('dbname=backup', remote_table := 'a.b.c');
 -- a bad remote_table is named as such, and not repeated
-SELECT * FROM restore_events('dbname=backup', remote_table := 'events; DROP TABLE x');
+SELECT * FROM restore_events_from('dbname=backup', remote_table := 'events; DROP TABLE x');
 SELECT * FROM sync_events('dbname=backup', remote_table := 'events x');
 SELECT * FROM compare_events('dbname=backup', remote_table := '.events');
 SELECT * FROM sync_events(NULL);
@@ -35,37 +35,37 @@ SELECT * FROM compare_events(NULL);
 SELECT * FROM compare_events('');
 
 -- neither a connection string nor a foreign server
-SELECT * FROM restore_events('no_such_server');
+SELECT * FROM restore_events_from('no_such_server');
 SELECT * FROM sync_events('no_such_server');
 
 -- dblink is needed, but not required by the extension
-SELECT * FROM restore_events('dbname=backup');
+SELECT * FROM restore_events_from('dbname=backup');
 SELECT * FROM sync_events('dbname=backup');
 SELECT * FROM compare_events('dbname=backup');
 CREATE EXTENSION dblink;
 
 -- no store, unknown store, a table that is not a store
-SELECT * FROM restore_events('dbname=backup');
+SELECT * FROM restore_events_from('dbname=backup');
 SELECT * FROM sync_events('dbname=backup');
 SELECT * FROM compare_events('dbname=backup');
-SELECT * FROM restore_events('dbname=backup', 'no_such_table');
+SELECT * FROM restore_events_from('dbname=backup', 'no_such_table');
 CREATE TABLE not_a_store (id bigint PRIMARY KEY, ts timestamptz, event jsonb);
-SELECT * FROM restore_events('dbname=backup', 'not_a_store');
+SELECT * FROM restore_events_from('dbname=backup', 'not_a_store');
 SELECT * FROM sync_events('dbname=backup', 'not_a_store');
 
 -- a destination store where a source store is needed, and the reverse
 CREATE SCHEMA dest;
 SELECT create_event_store('destination', 'dest') IS NOT NULL AS created;
-SELECT * FROM restore_events('dbname=backup', 'dest.events');
+SELECT * FROM restore_events_from('dbname=backup', 'dest.events');
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := 'p', store := 'dest.events');
 SELECT create_event_store('source') IS NOT NULL AS created;
 SELECT * FROM sync_events('dbname=backup', 'events');
 -- with one source and one destination store, neither needs naming, and
 -- restoring into a store that is not empty is refused before connecting
-SELECT count(*) FROM insert_events(ARRAY['{"n": 1}'::jsonb]);
-SELECT * FROM restore_events('dbname=backup');
+SELECT count(*) FROM append_events(ARRAY['{"n": 1}'::jsonb]);
+SELECT * FROM restore_events_from('dbname=backup');
 -- store 0 ('-') names no store: it is not taken for "the only one"
-SELECT * FROM restore_events('dbname=backup', 0);
+SELECT * FROM restore_events_from('dbname=backup', 0);
 SELECT * FROM sync_events('dbname=backup', '-');
 SELECT * FROM compare_events('dbname=backup', 0);
 SELECT * FROM restore_events(fromHost := 'h', fromDatabase := 'b', fromDatabaseUser := 'u', fromDatabasePassword := 'p', store := 0);

@@ -8,15 +8,17 @@
  * The original EXECUTEd that string, so anything after the list ran as
  * SQL.  Here it is only ever parsed: the grammar is
  *
- *		list   := ws tuple (ws ',' ws tuple)* ws
+ *		list   := ws tuple (ws ',' ws tuple)* ws (';' ws)*
  *		tuple  := '(' ws '$1' ws '[' ws digits ws ']' ws ','
  *				  [ ws '$2' ws ',' ] ws literal ws ')'
  *		literal:= "'" ( any character but "'" | "''" )* "'"
  *
- * with ws the SQL whitespace characters.  The "$2" is optional in the
- * grammar only so that a row without it gets slate's own error message;
- * everything else (casts, comments, E'' or dollar quotes, other columns,
- * function calls, a semicolon) is a syntax error that names the position.
+ * with ws the SQL whitespace characters and comments, and the list may
+ * end with semicolons: slate ran those without effect.  The "$2" is
+ * optional in the grammar only so that a row without it gets slate's own
+ * error message; everything else (casts, E'' or dollar quotes, other
+ * columns, function calls, a statement after a semicolon) is a syntax
+ * error that names the position.
  * The slate validations (consecutive indexes from 1, one "$2" per row) are
  * applied afterwards with slate's message texts, since clients match on
  * them.  Placeholders inside the JSON literal are data.
@@ -24,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "miscadmin.h"
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -43,7 +47,6 @@ typedef struct ParseState
 	const char *str;
 	int			len;
 	int			pos;
-	StringInfoData literal;		/* scratch buffer for parse_literal */
 } ParseState;
 
 static void syntax_error(ParseState *ps, const char *expected) pg_attribute_noreturn();
@@ -55,11 +58,62 @@ is_sql_space(char c)
 		c == '\v';
 }
 
-static inline void
+/*
+ * Skip white space and SQL comments ("--" to the end of the line, and
+ * C-style comments, which nest as in PostgreSQL): slate EXECUTEd the list,
+ * so they were inert there and are accepted here.
+ */
+static void
 skip_ws(ParseState *ps)
 {
-	while (ps->pos < ps->len && is_sql_space(ps->str[ps->pos]))
-		ps->pos++;
+	for (;;)
+	{
+		while (ps->pos < ps->len && is_sql_space(ps->str[ps->pos]))
+			ps->pos++;
+		if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '-' &&
+			ps->str[ps->pos + 1] == '-')
+		{
+			while (ps->pos < ps->len && ps->str[ps->pos] != '\n' &&
+				   ps->str[ps->pos] != '\r')
+				ps->pos++;
+		}
+		else if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '/' &&
+				 ps->str[ps->pos + 1] == '*')
+		{
+			int			start = ps->pos;
+			int			depth = 0;
+
+			do
+			{
+				CHECK_FOR_INTERRUPTS();
+				if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '/' &&
+					ps->str[ps->pos + 1] == '*')
+				{
+					depth++;
+					ps->pos += 2;
+				}
+				else if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '*' &&
+						 ps->str[ps->pos + 1] == '/')
+				{
+					depth--;
+					ps->pos += 2;
+				}
+				else if (ps->pos < ps->len)
+					ps->pos++;
+				else
+				{
+					ps->pos = start;
+					ereport(ERROR,
+							(errcode(ERRCODE_SYNTAX_ERROR),
+							 errmsg("unterminated comment in event list at position %d",
+									pg_mbstrlen_with_len(ps->str, start) + 1),
+							 errhint("The event list must be ($1[n], $2, '<json>') tuples separated by commas, and nothing else.")));
+				}
+			} while (depth > 0);
+		}
+		else
+			return;
+	}
 }
 
 /*
@@ -158,16 +212,17 @@ parse_index(ParseState *ps)
 }
 
 /*
- * A standard SQL string literal; returns its value with doubled quotes
- * undone.  Backslashes are ordinary characters, as they are for the
- * original's EXECUTE with standard_conforming_strings on (the default);
- * with it off the original would have read escapes, so refuse rather than
- * store something different.
+ * A standard SQL string literal: finds its end and remembers where its text
+ * is (row->lit_start, row->lit_len, quotes still doubled); the value is
+ * made by event_text_literal when it is needed, so the parse keeps nothing
+ * per row but a few numbers.  Backslashes are ordinary characters, as
+ * they are for the original's EXECUTE with standard_conforming_strings on
+ * (the default); with it off the original would have read escapes, so
+ * refuse rather than store something different.
  */
-static char *
-parse_literal(ParseState *ps)
+static void
+parse_literal(ParseState *ps, EventTextRow *row)
 {
-	StringInfo	buf = &ps->literal;
 	int			start;
 
 	skip_ws(ps);
@@ -175,13 +230,11 @@ parse_literal(ParseState *ps)
 		syntax_error(ps, "a quoted JSON literal");
 	start = ps->pos;
 	ps->pos++;
-	resetStringInfo(buf);
 	for (;;)
 	{
-		const char *q;
-		int			chunk;
+		const char *q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
 
-		if (ps->pos >= ps->len)
+		if (q == NULL)
 		{
 			ps->pos = start;
 			ereport(ERROR,
@@ -190,29 +243,48 @@ parse_literal(ParseState *ps)
 							pg_mbstrlen_with_len(ps->str, start) + 1),
 					 errhint("Single quotes inside the JSON text must be doubled.")));
 		}
-		q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
-		chunk = (q ? q - (ps->str + ps->pos) : ps->len - ps->pos);
 		if (!standard_conforming_strings &&
-			memchr(ps->str + ps->pos, '\\', chunk) != NULL)
+			memchr(ps->str + ps->pos, '\\', q - (ps->str + ps->pos)) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("backslash in event list while standard_conforming_strings is off"),
 					 errhint("Set standard_conforming_strings to on.")));
-		appendBinaryStringInfo(buf, ps->str + ps->pos, chunk);
-		ps->pos += chunk;
-		if (!q)
-			continue;			/* reports the unterminated string */
-		ps->pos++;				/* the quote */
+		ps->pos = (q - ps->str) + 1;	/* past the quote */
 		if (ps->pos < ps->len && ps->str[ps->pos] == '\'')
 		{
-			appendStringInfoChar(buf, '\'');
-			ps->pos++;
+			ps->pos++;			/* a doubled quote */
 			continue;
 		}
 		break;
 	}
-	/* an exact copy: a StringInfo per row would cost 1 kB for each */
-	return pnstrdup(buf->data, buf->len);
+	row->lit_start = start + 1;
+	row->lit_len = ps->pos - 1 - row->lit_start;
+}
+
+/*
+ * event_text_literal
+ *		The value of a row's JSON literal (doubled quotes undone), in buf,
+ *		which is reset first.
+ */
+void
+event_text_literal(const char *str, const EventTextRow *row, StringInfo buf)
+{
+	const char *p = str + row->lit_start;
+	const char *end = p + row->lit_len;
+
+	resetStringInfo(buf);
+	while (p < end)
+	{
+		const char *q = memchr(p, '\'', end - p);
+
+		if (q == NULL)
+		{
+			appendBinaryStringInfo(buf, p, end - p);
+			break;
+		}
+		appendBinaryStringInfo(buf, p, q - p + 1);
+		p = q + 2;				/* the quote, and its double */
+	}
 }
 
 /*
@@ -235,7 +307,6 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	ps.str = str;
 	ps.len = len;
 	ps.pos = 0;
-	initStringInfo(&ps.literal);
 	rows = palloc(sizeof(EventTextRow) * maxrows);
 
 	skip_ws(&ps);
@@ -243,8 +314,21 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	{
 		EventTextRow *row;
 
+		CHECK_FOR_INTERRUPTS();
 		if (nrows > 0)
 		{
+			/* trailing semicolons end the list, as they ended slate's INSERT */
+			if (ps.str[ps.pos] == ';')
+			{
+				while (ps.pos < ps.len && ps.str[ps.pos] == ';')
+				{
+					ps.pos++;
+					skip_ws(&ps);
+				}
+				if (ps.pos < ps.len)
+					syntax_error(&ps, "the end of the list after \";\"");
+				break;
+			}
 			expect(&ps, ",", "\",\" or the end of the list");
 			skip_ws(&ps);
 		}
@@ -278,7 +362,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 			nts++;
 			expect(&ps, ",", "\",\"");
 		}
-		row->json = parse_literal(&ps);
+		parse_literal(&ps, row);
 		expect(&ps, ")", "\")\"");
 		nrows++;
 		skip_ws(&ps);
@@ -312,7 +396,6 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 						nrows, nts),
 				 errhint("ts column parameter substitution value for row to be inserted must be \"$2\"")));
 
-	pfree(ps.literal.data);
 	*rows_out = rows;
 	return nrows;
 }

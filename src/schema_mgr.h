@@ -5,7 +5,8 @@
  *
  * Each concern lives in its own file: migrate*.c (migrations and version
  * tracking, declared in the private header migrate.h), checksum.c
- * (normalised SHA-256 of migration SQL), events.c (gapless event stores), restore.c (restore_events over dblink, and the
+ * (normalised SHA-256 of migration SQL), events_*.c (gapless event stores,
+ * private header events.h), restore.c (restore_events over dblink, and the
  * row loading sync shares), sync.c (sync_events), compare.c (compare_events
  * and the range hashes restore and sync check with), remote.c (dblink
  * connections, the remote table's checks and the job runner the three share)
@@ -38,7 +39,7 @@ extern void events_init(void);
 extern void restore_init(void);
 
 /*
- * events.c: what the restore, sync and compare code needs of an event store.
+ * events_*.c: what the restore, sync and compare code needs of an event store.
  *
  * A store is an events table (id bigint primary key, ts timestamptz, event
  * jsonb, plus the six slate indexes) registered in the extension's
@@ -79,6 +80,7 @@ extern void events_end_direct_insert(Oid relid);
 
 /* util.c */
 extern char *sm_extension_schema(void);
+extern Oid	sm_extension_namespace(void);
 extern char *sm_extension_schema_of(const char *extname);
 extern Oid	sm_extension_owner(void);
 extern char *sm_function_schema(FunctionCallInfo fcinfo);

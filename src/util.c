@@ -80,6 +80,21 @@ sm_extension_schema_of(const char *extname)
 }
 
 /*
+ * sm_extension_namespace
+ *		The schema schema_mgr is installed in, InvalidOid when it is not (as
+ *		while it is being dropped).  Needs no privilege on the schema.
+ */
+Oid
+sm_extension_namespace(void)
+{
+	Oid			nspoid;
+	Oid			owner;
+
+	(void) extension_row("schema_mgr", &nspoid, &owner);
+	return nspoid;
+}
+
+/*
  * sm_extension_schema
  *		Name of the schema schema_mgr is installed in, quoted for use in SQL.
  */

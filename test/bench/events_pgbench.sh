@@ -7,9 +7,10 @@
 # Loads the slate reference ($REFERENCE/slate_source.sql) into database
 # bench_ref, a schema_mgr source store into bench_sm, and an identically
 # indexed table with a bigserial id and no triggers (the ceiling: not
-# gapless, nothing serialised) into bench_plain, all on the same durable
-# server, then runs the same workloads with pgbench and prints events/s
-# and ratios.  Events are ~250 bytes of realistic JSON with varying values.
+# gapless, nothing serialised) into bench_plain, and a schema_mgr store
+# with a CHECK constraint of its owner's into bench_smsql, all on the same
+# durable server, then runs the same workloads with pgbench and prints
+# events/s and ratios.  Events are ~250 bytes of realistic JSON with varying values.
 # Environment: DURATION (seconds per run, default 6), CLIENTS (default 8),
 # ROUNDS (interleaved repetitions per comparison, best kept, default 4).
 # ----------------------------------------------------------------------
@@ -23,13 +24,16 @@ mkdir -p "$D"
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-for db in bench_ref bench_sm bench_plain; do
+for db in bench_ref bench_sm bench_smsql bench_plain; do
     dropdb --if-exists "$db"
     createdb "$db"
 done
 psql_q -d bench_ref -f "$REFERENCE/slate_source.sql" >/dev/null
 psql_q -d bench_sm -c "CREATE EXTENSION schema_mgr" \
     -c "SELECT create_event_store('source')" >/dev/null
+psql_q -d bench_smsql -c "CREATE EXTENSION schema_mgr" \
+    -c "SELECT create_event_store('source')" \
+    -c "ALTER TABLE events ADD CONSTRAINT owners_check CHECK (event ? 'entityName')" >/dev/null
 psql_q -d bench_plain <<'SQL'
 CREATE TABLE events (id bigserial PRIMARY KEY,
     ts timestamptz NOT NULL DEFAULT clock_timestamp(), event jsonb NOT NULL);
@@ -125,6 +129,12 @@ notify_mode none
 sm100n=$(best bench_sm "$D/slate_100.sql" "$CLIENTS" 100)
 row "schema_mgr, 100 events/call, notify=none" "$sm100n"
 notify_mode row
+pair smd1 sms1 bench_sm "$D/slate_1.sql" bench_smsql "$D/slate_1.sql" "$CLIENTS" 1
+row "schema_mgr, 1 event/call" "$smd1"
+row "schema_mgr, CHECK constraint, 1 event/call" "$sms1"
+pair smd100 sms100 bench_sm "$D/slate_100.sql" bench_smsql "$D/slate_100.sql" "$CLIENTS" 100
+row "schema_mgr, 100 events/call" "$smd100"
+row "schema_mgr, CHECK constraint, 100 events/call" "$sms100"
 
 echo "== ratios"
 echo "schema_mgr / reference, 1 event/call, $CLIENTS clients:    $(ratio "$sm1" "$ref1")  (goal >= 2.5)"
@@ -132,9 +142,11 @@ echo "schema_mgr / reference, 100 events/call, $CLIENTS clients: $(ratio "$sm100
 echo "schema_mgr / ceiling, 1 event, 1 client:           $(ratio "$sm1_1" "$pl1_1")"
 echo "schema_mgr / ceiling, 1 event, $CLIENTS clients:          $(ratio "$sm1" "$pl1")"
 echo "schema_mgr / ceiling, 100 events, $CLIENTS clients:       $(ratio "$sm100" "$pl100")"
+echo "with a CHECK constraint / without, 1 event/call:    $(ratio "$sms1" "$smd1")"
+echo "with a CHECK constraint / without, 100 events/call: $(ratio "$sms100" "$smd100")"
 
 # the logs must still be gapless
-for db in bench_ref bench_sm; do
+for db in bench_ref bench_sm bench_smsql; do
     psql_q -d "$db" -At -c "SELECT '$db: ' || count(*) || ' events, ids 1..' || max(id) ||
         CASE WHEN count(*) = max(id) THEN ' gapless' ELSE ' GAPS' END FROM events"
 done

@@ -108,7 +108,7 @@ echo "reference restore_events:           $t_ref s   (max RssAnon ${anon_ref} kB
 new_store sm
 $PSQL -c "CHECKPOINT"
 read -r t_sm anon_sm hwm_sm < <(timed_restore sm_restore sm \
-    "SELECT * FROM restore_events('$CONN dbname=bk')")
+    "SELECT * FROM restore_events_from('$CONN dbname=bk')")
 echo "schema_mgr restore_events:          $t_sm s   (max RssAnon ${anon_sm} kB, VmHWM ${hwm_sm} kB)"
 $PSQL -d sm -At -c "SELECT 'restored: ' || count(*) || ' events, max id ' || max(id) FROM events"
 
@@ -138,9 +138,9 @@ echo "COPY pipe, PK only, then 6 indexes: $t_cp_pk s (load $t_cp_load s)"
 new_store sm100k
 new_store smmem
 read -r t_sm100 anon_sm100 hwm_sm100 < <(timed_restore sm_restore100k sm100k \
-    "SET maintenance_work_mem = '1MB'; SELECT * FROM restore_events('$CONN dbname=bk100k')")
+    "SET maintenance_work_mem = '1MB'; SELECT * FROM restore_events_from('$CONN dbname=bk100k')")
 read -r t_smN anon_smN hwm_smN < <(timed_restore sm_restoreN smmem \
-    "SET maintenance_work_mem = '1MB'; SELECT * FROM restore_events('$CONN dbname=bk')")
+    "SET maintenance_work_mem = '1MB'; SELECT * FROM restore_events_from('$CONN dbname=bk')")
 
 echo
 echo "== results ($N events)"

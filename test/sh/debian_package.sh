@@ -143,9 +143,9 @@ tap_is "the migrations ran" "placed_at" \
                 WHERE attrelid = 'orders'::regclass AND attnum = 3")"
 
 # events, synced to a backup database and compared, over dblink
-tap_is "insert_events allocates ids 1 and 2" "1|2" \
+tap_is "append_events allocates ids 1 and 2" "1|2" \
     "$(sql -c "SELECT create_event_store('source')" >/dev/null &&
-        sql -c "SELECT first_id, last_id FROM insert_events(
+        sql -c "SELECT first_id, last_id FROM append_events(
                     ARRAY['{\"entityName\": \"order\"}', '{\"entityName\": \"payment\"}']::jsonb[])")"
 conn="host=$WORK port=5432 dbname=postgres user=postgres"
 sql -c 'CREATE DATABASE backup' >/dev/null

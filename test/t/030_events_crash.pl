@@ -23,7 +23,7 @@ $node->safe_psql('postgres', q{
 my $script = $node->basedir . '/load.sql';
 PostgreSQL::Test::Utils::append_to_file($script, q{
 \set n random(1, 20)
-SELECT first_id FROM insert_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g, 'entityName', 'crash') FROM generate_series(1, :n) g));
+SELECT first_id FROM append_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g, 'entityName', 'crash') FROM generate_series(1, :n) g));
 });
 
 my ($out, $err) = ('', '');
@@ -56,7 +56,7 @@ is($node->safe_psql('postgres',
 	q{SELECT id FROM events WHERE event ->> 'after' = 'crash'}), $n + 1,
 	'the next insert continues at N+1');
 is($node->safe_psql('postgres',
-	'SELECT last_id FROM insert_events(ARRAY[\'{"typed": true}\'::jsonb, \'{}\'])'),
+	'SELECT last_id FROM append_events(ARRAY[\'{"typed": true}\'::jsonb, \'{}\'])'),
 	$n + 3, 'and the typed call after it at N+2..N+3');
 
 $node->stop;

@@ -38,10 +38,10 @@ $node->pgbench(
 BEGIN;
 SELECT insert_events(format('($1[1], $2, %L)', jsonb_build_object('client', :client_id, 'entityName', 'stress')));
 INSERT INTO committed VALUES (:client_id, 1);
-SELECT first_id FROM insert_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :a) g));
+SELECT first_id FROM append_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :a) g));
 INSERT INTO committed VALUES (:client_id, :a);
 SAVEPOINT s;
-SELECT first_id FROM insert_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :b) g));
+SELECT first_id FROM append_events(ARRAY(SELECT jsonb_build_object('client', :client_id, 'k', g) FROM generate_series(1, :b) g));
 INSERT INTO committed VALUES (:client_id, :b);
 \if :r = 2
 ROLLBACK TO SAVEPOINT s;

@@ -45,7 +45,7 @@ is(join("\n", @p), $slate, 'payloads are exactly slate\'s json_build_object text
 
 # 2: a 1 MB event, and events around the size limit
 my $mb = 1024 * 1024;
-@p = payloads(qq{SELECT last_id FROM insert_events(ARRAY[
+@p = payloads(qq{SELECT last_id FROM append_events(ARRAY[
 	jsonb_build_object('blob', repeat('x', $mb)),
 	jsonb_build_object('blob', repeat('y', 7900)),
 	jsonb_build_object('blob', repeat('z', 7940)),
@@ -85,7 +85,7 @@ is_deeply(\@p, ['{"table" : "events", "id" : 12, "event" : {"n": 12}}'], 'row mo
 $node->safe_psql('postgres', q{CREATE DATABASE utf8 ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0});
 $node->safe_psql('utf8', q{CREATE EXTENSION schema_mgr; SELECT create_event_store('source')});
 local $ENV{PGCLIENTENCODING} = 'UTF8';
-@p = payloads(q{SELECT last_id FROM insert_events(ARRAY[
+@p = payloads(q{SELECT last_id FROM append_events(ARRAY[
 	jsonb_build_object('blob', repeat(U&'\00E9', 3990)),
 	jsonb_build_object('blob', repeat(U&'\00E9', 3900))]);}, 'utf8');
 is($p[0], '{"table" : "events", "id" : 1, "truncated" : true}',

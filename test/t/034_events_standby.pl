@@ -23,7 +23,7 @@ $standby->init_from_backup($primary, 'b', has_streaming => 1);
 $standby->start;
 
 $primary->safe_psql('postgres',
-	q{SELECT last_id FROM insert_events(ARRAY['{"n": 3}']::jsonb[])});
+	q{SELECT last_id FROM append_events(ARRAY['{"n": 3}']::jsonb[])});
 $primary->wait_for_catchup($standby);
 
 is($standby->safe_psql('postgres', 'SELECT count(*), max(id) FROM events'),
@@ -33,11 +33,11 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 like($err, qr/ERROR:  cannot insert events during recovery/,
 	'insert_events on a standby: clear error');
 ($ret, $out, $err) = $standby->psql('postgres',
-	q{SELECT * FROM insert_events(ARRAY['{}']::jsonb[])});
+	q{SELECT * FROM append_events(ARRAY['{}']::jsonb[])});
 like($err, qr/ERROR:  cannot insert events during recovery/,
 	'the typed call too');
 is($primary->safe_psql('postgres',
-	q{SELECT first_id FROM insert_events(ARRAY['{"n": 4}']::jsonb[])}), '4',
+	q{SELECT first_id FROM append_events(ARRAY['{"n": 4}']::jsonb[])}), '4',
 	'the primary carries on');
 
 $standby->stop;

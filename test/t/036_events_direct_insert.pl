@@ -34,18 +34,18 @@ $call;
 SAVEPOINT s;
 INSERT INTO events SELECT coalesce(max(id), 0) + 1, now(), '{"direct": true}' FROM events;
 ROLLBACK TO SAVEPOINT s;
-SELECT first_id FROM insert_events(ARRAY['{"by": "insert_events"}']::jsonb[]);
+SELECT first_id FROM append_events(ARRAY['{"by": "insert_events"}']::jsonb[]);
 COMMIT;
 }, on_error_stop => 0);
 	return ($out, $err);
 }
 
-my $guard = qr/cannot insert into event store "events" directly/;
+my $guard = qr/cannot insert into event store "public.events" directly/;
 my $contents = "SELECT count(*), max(id), count(*) FILTER (WHERE event ? 'direct') FROM events";
 
 # after a successful restore
 my ($out, $err) = call_then_insert('target',
-	"SELECT rows_restored FROM restore_events('$backup')");
+	"SELECT rows_restored FROM restore_events_from('$backup')");
 like($err, $guard, 'a direct INSERT after restore_events in the same transaction is refused');
 is($out, "5\n6", 'restore returned 5 rows, insert_events continued at 6');
 is($node->safe_psql('target', $contents), '6|6|0',
@@ -54,7 +54,7 @@ is($node->safe_psql('target', $contents), '6|6|0',
 # after a restore that failed midway, its error caught by the caller
 ($out, $err) = call_then_insert('target2', qq{DO \$\$
 BEGIN
-  PERFORM * FROM restore_events('$badts');
+  PERFORM * FROM restore_events_from('$badts');
 EXCEPTION WHEN OTHERS THEN
   RAISE NOTICE 'restore failed: %', SQLERRM;
 END \$\$});

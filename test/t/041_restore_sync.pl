@@ -18,7 +18,7 @@ my $replica = sm_new_node('replica');
 sm_make_backup($primary, 'seed', 50000);
 sm_new_store_db($primary, 'src', 'source');
 $primary->safe_psql('src',
-	"SELECT * FROM restore_events('" . sm_tcp_connstr($primary, 'seed') . "')");
+	"SELECT * FROM restore_events_from('" . sm_tcp_connstr($primary, 'seed') . "')");
 my $src = sm_tcp_connstr($primary, 'src');
 
 sm_new_store_db($replica, 'dst', 'destination');
@@ -38,7 +38,7 @@ is($replica->safe_psql('dst',
 sub insert_tx
 {
 	my ($tx) = @_;
-	return "SELECT insert_events(ARRAY['{\"tx\": $tx, \"n\": 1}', "
+	return "SELECT append_events(ARRAY['{\"tx\": $tx, \"n\": 1}', "
 	  . "'{\"tx\": $tx, \"n\": 2}', '{\"tx\": $tx, \"n\": 3}']::jsonb[]);\n";
 }
 $primary->safe_psql('src', join('', map { insert_tx($_) } 1 .. 5));

@@ -135,7 +135,7 @@ my $conn = sm_tcp_connstr($backup, 'hostile');
 # --------------------------------------------------- restore, sync, compare
 sm_new_store_db($target, 'restored', 'source');
 is($target->safe_psql('restored',
-	"SET client_min_messages = warning; SELECT * FROM restore_events('$conn', remote_table => 'events')"),
+	"SET client_min_messages = warning; SELECT * FROM restore_events_from('$conn', remote_table => 'events')"),
 	"$N|" . ($N + 1), 'restore_events from the hostile backup');
 is(marks(), '', 'restore_events ran none of the planted code');
 
@@ -163,7 +163,7 @@ $backup->safe_psql('hostile', q{SET ROLE mallory; SET search_path = pg_catalog;
 CREATE VIEW public.events AS SELECT * FROM backup.events WHERE public.sm_mark('view')});
 sm_new_store_db($target, 'viewed', 'source');
 ($ret, $out, $err) = $target->psql('viewed',
-	"SELECT * FROM restore_events('$conn', remote_table => 'events')");
+	"SELECT * FROM restore_events_from('$conn', remote_table => 'events')");
 like($err, qr/relation public\.events in the backup database is not an events table.*DETAIL:  It is not a table\./s,
 	'a view found first on the remote search_path is refused');
 is(marks(), '', 'the view was not read');
@@ -180,7 +180,7 @@ CREATE POLICY evts_mark ON public.evts USING (public.sm_mark('policy'));
 GRANT SELECT ON public.evts TO PUBLIC});
 my $as_bob = sm_tcp_connstr($backup, 'hostile', user => 'bob');
 ($ret, $out, $err) = $target->psql('viewed',
-	"SELECT * FROM restore_events('$as_bob', remote_table => 'public.evts')");
+	"SELECT * FROM restore_events_from('$as_bob', remote_table => 'public.evts')");
 like($err, qr/query would be affected by row-level security policy for table "evts"/,
 	'a table whose policy applies to the connecting role is refused');
 unlike($err, qr/external program/, 'the policy did not run');
@@ -199,7 +199,7 @@ UPDATE textevents SET event = 'neither' WHERE id = 25010;
 my $odd = sm_tcp_connstr($backup, 'odd');
 sm_new_store_db($target, 'odd', 'source');
 ($ret, $out, $err) = $target->psql('odd',
-	"SELECT * FROM restore_events('$odd', remote_table => 'notevents')");
+	"SELECT * FROM restore_events_from('$odd', remote_table => 'notevents')");
 like($err, qr/ERROR:  relation public\.notevents in the backup database is not an events table\nDETAIL:  It has no column "ts" of type timestamp with time zone\. An events table has the columns id bigint, ts timestamp with time zone and event jsonb\.\nHINT:  Name the events table of the backup database with the remote_table argument\./,
 	'a table that is not an events table: said so, with the column that is missing');
 unlike($err, qr/CONTEXT/, 'a table that is not an events table: no dblink context');
@@ -210,12 +210,12 @@ like($err, qr/relation public\.notevents in the other database is not an events 
 
 my $long = 'x' x 200;
 ($ret, $out, $err) = $target->psql('odd',
-	"SELECT * FROM restore_events('$odd', remote_table => '$long')");
+	"SELECT * FROM restore_events_from('$odd', remote_table => '$long')");
 like($err, qr/ERROR:  table "x{63}" does not exist in the backup database\n/,
 	'a missing table is named as the remote would name it, not with the whole argument');
 
 ($ret, $out, $err) = $target->psql('odd',
-	"SET client_min_messages = warning; SELECT * FROM restore_events('$odd', remote_table => 'textevents')");
+	"SET client_min_messages = warning; SELECT * FROM restore_events_from('$odd', remote_table => 'textevents')");
 like($err, qr/ERROR:  the event with id 25007 in the backup database is not valid JSON\nDETAIL:  invalid input syntax for type json: .*\nHINT:  Correct that event in table public\.textevents of the backup database, or load from another database\./,
 	'an event that is not valid JSON is named by its id');
 unlike($err, qr/CONTEXT/, 'an event that is not valid JSON: no dblink context');
@@ -223,7 +223,7 @@ is($target->safe_psql('odd', 'SELECT count(*) FROM events'), '0',
 	'nothing was restored');
 $backup->safe_psql('odd', q{UPDATE textevents SET event = '{}' WHERE id IN (25007, 25010)});
 is($target->safe_psql('odd',
-	"SET client_min_messages = warning; SELECT * FROM restore_events('$odd', remote_table => 'textevents')"),
+	"SET client_min_messages = warning; SELECT * FROM restore_events_from('$odd', remote_table => 'textevents')"),
 	'30000|30001', 'events kept as valid JSON text restore');
 
 # ------------------------------------------------------ an infinite ts
