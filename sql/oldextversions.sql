@@ -126,11 +126,11 @@ SELECT pg_describe_object(m.classid, m.objid, 0) AS object,
                  FROM pg_attribute a
                  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-                || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_get_indexdef(i.indexrelid))
                              FROM pg_index i WHERE i.indrelid = c.oid), '')
-                || coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY pg_get_constraintdef(k.oid))
                              FROM pg_constraint k WHERE k.conrelid = c.oid), '')
-                || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY pg_get_triggerdef(t.oid))
                              FROM pg_trigger t WHERE t.tgrelid = c.oid), '')
                 || coalesce(pg_get_viewdef(c.oid), '')
             FROM pg_class c WHERE c.oid = m.objid)
