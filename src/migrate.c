@@ -80,7 +80,7 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"SELECT component, version FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND version OPERATOR(pg_catalog.<=) $1 "
-		"ORDER BY component, version LIMIT 1",
+		"ORDER BY component COLLATE \"C\", version LIMIT 1",
 	1, {INT8OID}},
 	[P_PENDING_ONE] = {
 		"SELECT component, version FROM %1$s.migration "

@@ -189,9 +189,17 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		MemoryContextReset(stepcxt);
 		proccxt = MemoryContextSwitchTo(stepcxt);
 
-		/* read as the extension's owner */
+		/*
+		 * Read as the extension's owner.  Components go in byte order, as
+		 * apply_migrations() takes them; the one being applied is kept
+		 * while it has pending migrations, so the search over every
+		 * pending row happens once per component, not once per step.
+		 */
 		mig_enter_internal(&c);
-		if (!mig_first_pending(&c, component, target, &next_component,
+		if (!(component == NULL && last_component != NULL &&
+			  mig_first_pending(&c, last_component, target, &next_component,
+								&next_version)) &&
+			!mig_first_pending(&c, component, target, &next_component,
 							   &next_version))
 		{
 			mig_leave_internal(&c);

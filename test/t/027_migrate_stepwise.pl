@@ -100,5 +100,27 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM migration_status('tables') WHERE status <> 'applied'}),
 	"$n\n$n\n0", 'every table, every history row, nothing pending');
 
+# Components go in byte order (COLLATE "C"), as apply_migrations() takes
+# them, whatever the database's collation: in an ICU "en" database "Zeta"
+# sorts after "alpha", in byte order before it.
+$node->safe_psql('postgres', q{
+	CREATE DATABASE icu TEMPLATE template0 LOCALE_PROVIDER = icu ICU_LOCALE = 'en'});
+$node->safe_psql('icu', q{
+	CREATE EXTENSION schema_mgr;
+	CREATE TABLE applied_order (n serial, component text);
+	SELECT register_migration(c, v, c || v,
+		format('INSERT INTO applied_order (component) VALUES (%L)', c))
+	FROM (VALUES ('beta', 1), ('Yak', 1), ('beta', 2)) r(c, v);
+	SELECT count(*) FROM apply_migrations();
+	SELECT register_migration(c, v, c || v,
+		format('INSERT INTO applied_order (component) VALUES (%L)', c))
+	FROM (VALUES ('alpha', 1), ('Zeta', 1), ('alpha', 2), ('Zeta', 2)) r(c, v);
+	CALL apply_migrations_stepwise();
+});
+is($node->safe_psql('icu', q{
+	SELECT string_agg(component, ',' ORDER BY n) FROM applied_order}),
+	'Yak,beta,beta,Zeta,Zeta,alpha,alpha',
+	'both forms take components in byte order, whatever the collation');
+
 $node->stop;
 done_testing();
