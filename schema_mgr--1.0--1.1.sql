@@ -315,6 +315,23 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.register_migrations_from_directory(text, text, boolean)
 	FROM PUBLIC;
 
+-- Apply pending migrations one transaction each: the procedure commits
+-- after every migration (each still atomic with its history row, each
+-- under its component's transaction-scoped lock), so a failure leaves the
+-- migrations before it applied, a migration may use an enum value an
+-- earlier one added, and long chains do not fill the lock table.  applied
+-- is set to how many migrations the call applied.
+CREATE PROCEDURE @extschema@.apply_migrations_stepwise(
+	component text DEFAULT NULL,
+	target_version bigint DEFAULT NULL,
+	allow_out_of_order boolean DEFAULT false,
+	INOUT applied integer DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'sm_apply_migrations_stepwise'
+LANGUAGE C;
+
+REVOKE ALL ON PROCEDURE @extschema@.apply_migrations_stepwise(text, bigint, boolean, integer)
+	FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
 	@extschema@.repair(text),
 	@extschema@.schema_version_forget(),

@@ -88,6 +88,13 @@ SELECT current_version('billing'), current_version('shop'), current_version('leg
 SELECT component, version, outcome FROM apply_migrations();
 SELECT register_migration('shop', 2, 'add total',
                           'ALTER TABLE orders ADD COLUMN total numeric');
+-- a chain of the 1.0 registry applies one transaction per migration
+SELECT register_migration('shop', 3, 'add placed_at',
+                          'ALTER TABLE orders ADD COLUMN placed_at timestamptz');
+SELECT register_migration('shop', 4, 'index placed_at',
+                          'CREATE INDEX ON orders (placed_at)');
+CALL apply_migrations_stepwise('shop');
+SELECT version, status FROM migration_status('shop');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
 SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[]);
 -- and a 1.0 store can be switched to grouped commits and back
@@ -125,11 +132,11 @@ SELECT pg_describe_object(m.classid, m.objid, 0) AS object,
                  FROM pg_attribute a
                  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-                || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_get_indexdef(i.indexrelid))
                              FROM pg_index i WHERE i.indrelid = c.oid), '')
-                || coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY pg_get_constraintdef(k.oid))
                              FROM pg_constraint k WHERE k.conrelid = c.oid), '')
-                || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY 1)
+                || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY pg_get_triggerdef(t.oid))
                              FROM pg_trigger t WHERE t.tgrelid = c.oid), '')
                 || coalesce(pg_get_viewdef(c.oid), '')
             FROM pg_class c WHERE c.oid = m.objid)
