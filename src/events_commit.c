@@ -60,9 +60,10 @@
 #include "events.h"
 
 /*
- * Per transaction: the stores whose allocator lock it asked for (insert_events,
- * restore, sync), how often, and how many of those were appends in grouped
- * mode.  A store is grouped for this commit only if every one was.
+ * Per transaction: the stores whose allocator lock it asked for
+ * (insert_events, restore, sync), how often, and how many of those were
+ * appends in grouped mode.  A store is grouped for this commit only if
+ * every one was.
  */
 #define MAX_COMMIT_STORES	8
 
@@ -106,7 +107,8 @@ registry_commit_grouped(HeapTuple tuple, TupleDesc desc)
 		bool		isnull;
 		Datum		d;
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), "commit_mode") != 0)
+		if (att->attisdropped ||
+			strcmp(NameStr(att->attname), "commit_mode") != 0)
 			continue;
 		d = heap_getattr(tuple, i + 1, desc, &isnull);
 		return !isnull && strcmp(TextDatumGetCString(d), "grouped") == 0;
@@ -164,7 +166,7 @@ allocator_lock_held(Oid relid, LOCKTAG *tag)
 #endif
 }
 
-/* The notification queue's lock, see the header comment: async.c takes it once */
+/* The notification queue's lock (see the header comment), taken once */
 static void
 release_notify_lock(void)
 {
@@ -239,7 +241,8 @@ commit_grouped(void)
 	release_notify_lock();
 
 	synchronous_commit = saved_synchronous_commit;
-	if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF && !XLogRecPtrIsInvalid(lsn))
+	if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF &&
+		!XLogRecPtrIsInvalid(lsn))
 	{
 		/* as in RecordTransactionCommit: a failure to flush is a PANIC */
 		START_CRIT_SECTION();
