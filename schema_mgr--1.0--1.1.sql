@@ -315,6 +315,23 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.register_migrations_from_directory(text, text, boolean)
 	FROM PUBLIC;
 
+-- Apply pending migrations one transaction each: the procedure commits
+-- after every migration (each still atomic with its history row, each
+-- under its component's transaction-scoped lock), so a failure leaves the
+-- migrations before it applied, a migration may use an enum value an
+-- earlier one added, and long chains do not fill the lock table.  applied
+-- is set to how many migrations the call applied.
+CREATE PROCEDURE @extschema@.apply_migrations_stepwise(
+	component text DEFAULT NULL,
+	target_version bigint DEFAULT NULL,
+	allow_out_of_order boolean DEFAULT false,
+	INOUT applied integer DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'sm_apply_migrations_stepwise'
+LANGUAGE C;
+
+REVOKE ALL ON PROCEDURE @extschema@.apply_migrations_stepwise(text, bigint, boolean, integer)
+	FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
 	@extschema@.repair(text),
 	@extschema@.schema_version_forget(),
@@ -409,6 +426,23 @@ BEGIN
 END
 $$;
 
+
+-- When insert_events hands a store's allocator to the next writer: once
+-- the commit is flushed ('durable', 1.0's behaviour), or once its commit
+-- record is written and it is visible, the flush following before the
+-- caller is answered ('grouped': concurrent commits share flushes).
+ALTER TABLE @extschema@.event_store
+    ADD COLUMN commit_mode pg_catalog.text NOT NULL DEFAULT 'durable'
+    CHECK (commit_mode OPERATOR(pg_catalog.=) ANY (ARRAY['durable', 'grouped']));
+
+CREATE FUNCTION @extschema@.set_event_store_commit(
+    store       pg_catalog.regclass,
+    commit_mode pg_catalog.text)
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'set_event_store_commit';
+COMMENT ON FUNCTION @extschema@.set_event_store_commit(pg_catalog.regclass, pg_catalog.text) IS
+    'choose when insert_events hands the allocator on: durable (after the flush) or grouped (before it)';
 
 -- ----------------------------------------------------------------------
 -- Restore, sync and compare

@@ -61,6 +61,8 @@ SELECT count(*) AS events_lost FROM (
     SELECT * FROM events_before EXCEPT SELECT * FROM events) lost;
 SELECT count(*) AS backup_rows FROM backup.events;
 SELECT relid, kind, notify FROM event_store ORDER BY relid::text;
+-- 1.0 stores commit as they did
+SELECT relid, commit_mode FROM event_store ORDER BY relid::text;
 -- the DROP guard fires in replica mode too
 SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'schema_mgr_guard_drop';
 
@@ -86,8 +88,19 @@ SELECT current_version('billing'), current_version('shop'), current_version('leg
 SELECT component, version, outcome FROM apply_migrations();
 SELECT register_migration('shop', 2, 'add total',
                           'ALTER TABLE orders ADD COLUMN total numeric');
+-- a chain of the 1.0 registry applies one transaction per migration
+SELECT register_migration('shop', 3, 'add placed_at',
+                          'ALTER TABLE orders ADD COLUMN placed_at timestamptz');
+SELECT register_migration('shop', 4, 'index placed_at',
+                          'CREATE INDEX ON orders (placed_at)');
+CALL apply_migrations_stepwise('shop');
+SELECT version, status FROM migration_status('shop');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "ship"}')$$);
 SELECT first_id, last_id FROM append_events(ARRAY['{"after": "update"}']::jsonb[]);
+-- and a 1.0 store can be switched to grouped commits and back
+SELECT set_event_store_commit('events', 'grouped');
+SELECT first_id, last_id FROM append_events(ARRAY['{"after": "grouped"}']::jsonb[]);
+SELECT set_event_store_commit('events', 'durable');
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
 -- the 1.0 store's guard now fires in replica mode too

@@ -14,6 +14,8 @@
  * events_guard.c	the append-only guard triggers of source stores and the
  *					direct-insert grants of restore and sync
  * events_notify.c	the eventsinsert notifications
+ * events_commit.c	commit modes: set_event_store_commit and the grouped
+ *					commit of insert_events
  *
  * What restore, sync and compare need of a store is declared in
  * schema_mgr.h.
@@ -57,6 +59,7 @@ typedef struct StoreEntry
 	bool		valid;
 	bool		is_source;
 	NotifyMode	notify;
+	bool		grouped;		/* commit_mode 'grouped' (events_commit.c) */
 	Oid			pkey_oid;		/* the primary key index on id */
 	AttrNumber	id_attnum;
 	AttrNumber	ts_attnum;
@@ -78,6 +81,7 @@ extern void registry_set_notify(Oid relid, NotifyMode mode);
 extern void registry_forget_dropped(void);
 extern void registry_execute(const char *sql, int nargs, Oid *argtypes,
 							 Datum *args);
+extern void registry_set(Oid relid, const char *column, const char *value);
 
 /* events_append.c */
 extern void events_append_xact_end(void);
@@ -99,5 +103,11 @@ extern NotifyMode parse_notify_mode(const char *s);
 extern const char *notify_mode_name(NotifyMode mode);
 extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
 						int nevents);
+
+/* events_commit.c */
+extern void events_commit_init(void);
+extern bool registry_commit_grouped(HeapTuple tuple, TupleDesc desc);
+extern void commit_note_lock(Oid relid);
+extern void commit_note_append(StoreEntry *store);
 
 #endif							/* EVENTS_H */

@@ -105,6 +105,7 @@ events_lock_store(Oid relid)
 	char	   *appname = NULL;
 	int			ret;
 
+	commit_note_lock(relid);
 	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;
@@ -336,6 +337,7 @@ append_events(Oid relid, ArrayType *arr, int nevents,
 
 	/* --- the allocator lock, held until the transaction ends --- */
 	events_lock_store(relid);
+	commit_note_append(store);
 
 	CommandCounterIncrement();	/* see our own earlier rows */
 	(void) read_last_row(heap, index, store, &last_id, &last_ts);

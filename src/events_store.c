@@ -66,6 +66,7 @@ events_init(void)
 	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
 	RegisterXactCallback(events_xact_callback, NULL);
 	events_guard_init();
+	events_commit_init();
 }
 
 static void
@@ -163,6 +164,7 @@ typedef struct RegistryRow
 	Oid			relid;
 	bool		is_source;
 	NotifyMode	notify;
+	bool		grouped;		/* commit_mode 'grouped' */
 } RegistryRow;
 
 /*
@@ -204,6 +206,7 @@ registry_read(Oid relid, RegistryRow **rows_out)
 		rows[n].is_source = !isnull && strcmp(TextDatumGetCString(d), "source") == 0;
 		d = heap_getattr(tuple, 3, desc, &isnull);
 		rows[n].notify = isnull ? NOTIFY_ROW : parse_notify_mode(TextDatumGetCString(d));
+		rows[n].grouped = registry_commit_grouped(tuple, desc);
 		n++;
 	}
 	systable_endscan(scan);
@@ -410,6 +413,7 @@ store_get(Oid relid, bool want_source)
 					 errhint("Create event stores with create_event_store().")));
 		entry->is_source = row->is_source;
 		entry->notify = row->notify;
+		entry->grouped = row->grouped;
 		pfree(row);
 
 		check_events_table(rel, NULL, entry);
@@ -587,10 +591,19 @@ registry_has(Oid relid)
 void
 registry_set_notify(Oid relid, NotifyMode mode)
 {
+	registry_set(relid, "notify", notify_mode_name(mode));
+}
+
+/*
+ * Set a text column of relid's registry row (a column name the callers
+ * spell, never user input).  Within SPI.
+ */
+void
+registry_set(Oid relid, const char *column, const char *value)
+{
 	(void) registry_locate(false);	/* registry_name */
-	registry_execute(psprintf("UPDATE %s SET notify = $2 WHERE relid OPERATOR(pg_catalog.=) $1",
-							  registry_name),
+	registry_execute(psprintf("UPDATE %s SET %s = $2 WHERE relid OPERATOR(pg_catalog.=) $1",
+							  registry_name, quote_identifier(column)),
 					 2, (Oid[]) {REGCLASSOID, TEXTOID},
-					 (Datum[]) {ObjectIdGetDatum(relid),
-								CStringGetTextDatum(notify_mode_name(mode))});
+					 (Datum[]) {ObjectIdGetDatum(relid), CStringGetTextDatum(value)});
 }

@@ -77,13 +77,13 @@ typedef struct PlanDef
 
 static const PlanDef plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
-		"SELECT 1 FROM %1$s.migration "
+		"SELECT component, version FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND version OPERATOR(pg_catalog.<=) $1 "
-		"ORDER BY component, version LIMIT 1",
+		"ORDER BY component COLLATE \"C\", version LIMIT 1",
 	1, {INT8OID}},
 	[P_PENDING_ONE] = {
-		"SELECT 1 FROM %1$s.migration "
+		"SELECT component, version FROM %1$s.migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
 		"AND component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.<=) $2 "
@@ -372,6 +372,62 @@ mig_run_plan(MigCall *c, PlanId id, Datum *values, const char *nulls)
 		elog(ERROR, "internal query %d failed: %s", (int) id,
 			 SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * mig_first_pending
+ *		The first pending migration of one component (or of all, components
+ *		in index order) up to the target version: one probe of the partial
+ *		index of pending rows.  Sets *first_component (unless NULL) and
+ *		*first_version; returns false when nothing is pending, and raises an
+ *		error for a component that does not exist.  Inside
+ *		mig_enter_internal().
+ */
+bool
+mig_first_pending(MigCall *c, const char *component, int64 target,
+				  char **first_component, int64 *first_version)
+{
+	Datum		values[2];
+	bool		found;
+
+	if (component != NULL)
+	{
+		values[0] = CStringGetTextDatum(component);
+		values[1] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_ONE, values, NULL);
+	}
+	else
+	{
+		values[0] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_ANY, values, NULL);
+	}
+	found = SPI_processed > 0;
+	if (found && first_component != NULL)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		*first_component = mig_datum_text(tup, desc, 1);
+		*first_version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (!found && component != NULL && !mig_component_exists(c, component))
+		mig_unknown_component(component);
+	return found;
+}
+
+/* what a call that finds nothing pending says */
+void
+mig_notice_nothing_pending(const char *component)
+{
+	if (component != NULL)
+		ereport(NOTICE,
+				(errmsg("no pending migrations for component \"%s\", nothing to apply",
+						component)));
+	else
+		ereport(NOTICE,
+				(errmsg("no pending migrations, nothing to apply")));
 }
 
 void

@@ -9,6 +9,7 @@
  *	  migrate_statements.c	parsing and checking migration SQL
  *	  migrate_register.c	register_migration
  *	  migrate_apply.c		apply_migrations
+ *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_messages.c	how much of a migration's SQL messages show
@@ -140,6 +141,9 @@ extern void mig_component_param(MigCall *c, const char *component,
 								Datum *value, char *null);
 extern void mig_lock_component(MigCall *c, const char *component);
 extern Datum mig_lock_listed_components(MigCall *c, int *n);
+extern bool mig_first_pending(MigCall *c, const char *component, int64 target,
+							  char **first_component, int64 *first_version);
+extern void mig_notice_nothing_pending(const char *component);
 extern void mig_put_rows(ReturnSetInfo *rsinfo);
 extern int	mig_lock_capacity(void);
 extern void mig_require_read_committed(const char *what, const char *subject,

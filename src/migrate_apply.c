@@ -277,7 +277,7 @@ raise_migration_error(Pending *p, ErrorData *edata)
 	/* what to do about errors the checks up front cannot foresee */
 	if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && hint != NULL &&
 		strstr(hint, "max_locks_per_transaction") != NULL)
-		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), or raise max_locks_per_transaction."),
+		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), CALL apply_migrations_stepwise() to commit after each migration, or raise max_locks_per_transaction."),
 						p->version, p->component);
 	else if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
 		hint = _(OUTSIDE_TRANSACTION_HINT);
@@ -406,30 +406,11 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	/* the fast path: nothing pending, one probe of an empty index */
 	mig_enter_internal(&c);
-	if (component != NULL)
+	if (!mig_first_pending(&c, component, target, NULL, NULL))
 	{
-		values[0] = CStringGetTextDatum(component);
-		values[1] = Int64GetDatum(target);
-		mig_run_plan(&c, P_PENDING_ONE, values, NULL);
-	}
-	else
-	{
-		values[0] = Int64GetDatum(target);
-		mig_run_plan(&c, P_PENDING_ANY, values, NULL);
-	}
-	if (SPI_processed == 0)
-	{
-		if (component != NULL && !mig_component_exists(&c, component))
-			mig_unknown_component(component);
 		mig_leave_internal(&c);
 		SPI_finish();
-		if (component != NULL)
-			ereport(NOTICE,
-					(errmsg("no pending migrations for component \"%s\", nothing to apply",
-							component)));
-		else
-			ereport(NOTICE,
-					(errmsg("no pending migrations, nothing to apply")));
+		mig_notice_nothing_pending(component);
 		return (Datum) 0;
 	}
 

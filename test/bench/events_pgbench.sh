@@ -11,8 +11,15 @@
 # with a CHECK constraint of its owner's into bench_smsql, all on the same
 # durable server, then runs the same workloads with pgbench and prints
 # events/s and ratios.  Events are ~250 bytes of realistic JSON with varying values.
+# A second part (bench_smg: a store in commit mode 'grouped') prints
+# events/s by client count for plain INSERT, the reference and both commit
+# modes, with each mode's ratio to the plain INSERT ceiling and to the
+# reference.
 # Environment: DURATION (seconds per run, default 6), CLIENTS (default 8),
-# ROUNDS (interleaved repetitions per comparison, best kept, default 4).
+# ROUNDS (interleaved repetitions per comparison, best kept, default 4),
+# SCALING (client counts of the second part, default "1 8 32 64"),
+# SCALE_ROUNDS (its repetitions, default 2), PARTS ("compare scaling",
+# the default, or either alone).
 # ----------------------------------------------------------------------
 set -euo pipefail
 : "${PGHOST:?}" "${REFERENCE:?}" "${WORK:?}"
@@ -24,13 +31,16 @@ mkdir -p "$D"
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-for db in bench_ref bench_sm bench_smsql bench_plain; do
+for db in bench_ref bench_sm bench_smsql bench_smg bench_plain; do
     dropdb --if-exists "$db"
     createdb "$db"
 done
 psql_q -d bench_ref -f "$REFERENCE/slate_source.sql" >/dev/null
 psql_q -d bench_sm -c "CREATE EXTENSION schema_mgr" \
     -c "SELECT create_event_store('source')" >/dev/null
+psql_q -d bench_smg -c "CREATE EXTENSION schema_mgr" \
+    -c "SELECT create_event_store('source')" \
+    -c "SELECT set_event_store_commit('events', 'grouped')" >/dev/null
 psql_q -d bench_smsql -c "CREATE EXTENSION schema_mgr" \
     -c "SELECT create_event_store('source')" \
     -c "ALTER TABLE events ADD CONSTRAINT owners_check CHECK (event ? 'entityName')" >/dev/null
@@ -108,6 +118,8 @@ pair() {   # pair VAR_A VAR_B DB_A SCRIPT_A DB_B SCRIPT_B CLIENTS PER
 }
 notify_mode() { psql_q -d bench_sm -c "SELECT set_event_store_notify('events', '$1')" >/dev/null; }
 
+PARTS=${PARTS:-compare scaling}
+if [[ " $PARTS " == *" compare "* ]]; then
 echo "== $DURATION s per run, best of $ROUNDS, fsync and synchronous_commit on"
 pair ref1 sm1 bench_ref "$D/slate_1.sql" bench_sm "$D/slate_1.sql" "$CLIENTS" 1
 row "reference, 1 event/call, $CLIENTS clients" "$ref1"
@@ -144,9 +156,33 @@ echo "schema_mgr / ceiling, 1 event, $CLIENTS clients:          $(ratio "$sm1" "
 echo "schema_mgr / ceiling, 100 events, $CLIENTS clients:       $(ratio "$sm100" "$pl100")"
 echo "with a CHECK constraint / without, 1 event/call:    $(ratio "$sms1" "$smd1")"
 echo "with a CHECK constraint / without, 100 events/call: $(ratio "$sms100" "$smd100")"
+fi
+
+# events/s by client count: plain INSERT (the ceiling), the reference and
+# schema_mgr in both commit modes, interleaved round by round
+SCALING=${SCALING:-1 8 32 64}
+SCALE_ROUNDS=${SCALE_ROUNDS:-2}
+if [[ " $PARTS " == *" scaling "* ]]; then
+    echo "== scaling: $DURATION s per run, best of $SCALE_ROUNDS, fsync and synchronous_commit on"
+    printf '%-6s %-7s %10s %10s %10s %10s %9s %9s %9s %9s\n' events clients plain reference durable grouped \
+        dur/plain grp/plain dur/ref grp/ref
+    for per in 1 100; do
+        for c in $SCALING; do
+            pl=0 rf=0 sd=0 sg=0
+            for ((r = 1; r <= SCALE_ROUNDS; r++)); do
+                v=$(run bench_plain "$D/plain_$per.sql" "$c" "$per"); [ "$v" -gt "$pl" ] && pl=$v
+                v=$(run bench_ref "$D/slate_$per.sql" "$c" "$per"); [ "$v" -gt "$rf" ] && rf=$v
+                v=$(run bench_sm "$D/slate_$per.sql" "$c" "$per"); [ "$v" -gt "$sd" ] && sd=$v
+                v=$(run bench_smg "$D/slate_$per.sql" "$c" "$per"); [ "$v" -gt "$sg" ] && sg=$v
+            done
+            printf '%-6s %-7s %10s %10s %10s %10s %9s %9s %9s %9s\n' "$per" "$c" "$pl" "$rf" "$sd" "$sg" \
+                "$(ratio "$sd" "$pl")" "$(ratio "$sg" "$pl")" "$(ratio "$sd" "$rf")" "$(ratio "$sg" "$rf")"
+        done
+    done
+fi
 
 # the logs must still be gapless
-for db in bench_ref bench_sm bench_smsql; do
+for db in bench_ref bench_sm bench_smsql bench_smg; do
     psql_q -d "$db" -At -c "SELECT '$db: ' || count(*) || ' events, ids 1..' || max(id) ||
         CASE WHEN count(*) = max(id) THEN ' gapless' ELSE ' GAPS' END FROM events"
 done

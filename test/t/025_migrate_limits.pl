@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaMgrTest;
 
 my $node = PostgreSQL::Test::Cluster->new('limits');
 $node->init;
@@ -20,13 +21,7 @@ max_connections = 10
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_mgr');
-my $capacity = $node->safe_psql('postgres', q{
-	SELECT current_setting('max_locks_per_transaction')::int
-	     * (current_setting('max_connections')::int
-	        + current_setting('autovacuum_max_workers')::int + 1
-	        + current_setting('max_worker_processes')::int
-	        + current_setting('max_wal_senders')::int
-	        + current_setting('max_prepared_transactions')::int)});
+my $capacity = sm_lock_capacity($node);
 note("lock table: about $capacity locks");
 
 # far more components than that: a warning before locking, naming the

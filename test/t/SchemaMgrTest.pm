@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
 our @EXPORT = qw(sm_new_node sm_tcp_connstr sm_make_backup sm_new_store_db
-  sm_set_password_auth);
+  sm_set_password_auth sm_lock_capacity sm_poll_events);
 
 # sm_new_node(NAME): a started cluster listening on its Unix socket (for
 # the test's own psql) and on 127.0.0.1 at its port (for dblink).
@@ -36,6 +36,20 @@ log_min_error_statement = error
 });
 	$node->start;
 	return $node;
+}
+
+# sm_lock_capacity(NODE): about how many locks the lock table of NODE
+# holds for all sessions together.
+sub sm_lock_capacity
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+	SELECT current_setting('max_locks_per_transaction')::int
+	     * (current_setting('max_connections')::int
+	        + current_setting('autovacuum_max_workers')::int + 1
+	        + current_setting('max_worker_processes')::int
+	        + current_setting('max_wal_senders')::int
+	        + current_setting('max_prepared_transactions')::int)});
 }
 
 # sm_tcp_connstr(NODE, DBNAME, [key => value ...]): a libpq connection
@@ -98,6 +112,32 @@ CREATE EXTENSION schema_mgr;
 SELECT create_event_store('$kind');
 });
 	return;
+}
+
+# sm_poll_events(NODE, HARNESS): while the IPC::Run HARNESS (a load) runs,
+# poll NODE's events table as a reader does, "id > last_seen", and count
+# the polls that did not return exactly last_seen+1 .. last_seen+k.
+# Returns (last id seen, polls that saw new ids, polls that skipped).
+sub sm_poll_events
+{
+	my ($node, $load) = @_;
+	my $reader = $node->background_psql('postgres');
+	my ($last, $seen, $skips) = (0, 0, 0);
+	while ($load->pumpable)
+	{
+		my ($min, $max, $count) = split /\|/, $reader->query_safe(
+			"SELECT coalesce(min(id), 0), coalesce(max(id), 0), count(*) FROM events WHERE id > $last");
+		if ($count > 0)
+		{
+			$seen++;
+			$skips++ if $min != $last + 1 || $max != $last + $count;
+			$last = $max;
+		}
+		$load->pump_nb;
+	}
+	$load->finish;
+	$reader->quit;
+	return ($last, $seen, $skips);
 }
 
 1;
