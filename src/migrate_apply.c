@@ -540,8 +540,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 				 errdetail("Each migration's locks are held until the transaction ends, and the lock table has room for about %d locks in all (max_locks_per_transaction = %d).",
 						   mig_lock_capacity(), max_locks_per_xact),
 				 errhint("Should it fail with \"out of shared memory\", apply in batches with target_version, for example up to version " INT64_FORMAT " of component \"%s\" first.",
-						 ((Pending *) list_nth(pending, mig_lock_capacity() / 2))->version,
-						 ((Pending *) list_nth(pending, mig_lock_capacity() / 2))->component)));
+						 ((Pending *) list_nth(pending, mig_lock_capacity() / 4))->version,
+						 ((Pending *) list_nth(pending, mig_lock_capacity() / 4))->component)));
 
 	oldcontext = CurrentMemoryContext;
 	oldowner = CurrentResourceOwner;

@@ -63,15 +63,17 @@ $node->safe_psql('postgres', qq{
 ($rc, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM apply_migrations()');
 like($err, qr/WARNING:  applying $n migrations in one transaction may run out of lock table space/,
 	'a warning before running, naming how many');
-my $half = int($capacity / 2) + 1;
-like($err, qr/apply in batches with target_version, for example up to version $half of component "tables" first/,
+# a batch of a quarter of the room: a CREATE TABLE keeps more than one
+# lock, and from PostgreSQL 19 on the lock table never grows past its size
+my $batch = int($capacity / 4) + 1;
+like($err, qr/apply in batches with target_version, for example up to version $batch of component "tables" first/,
 	'with a target version to batch with');
 isnt($rc, 0, 'and the call fails');
 like($err, qr/out of shared memory/, 'with out of shared memory');
 like($err, qr/apply them in batches with target_version \(this call failed at version \d+ of component "tables"\)/,
 	'saying how to batch');
 is($node->safe_psql('postgres',
-	qq{SELECT count(*) FROM apply_migrations('tables', $half)}), $half,
+	qq{SELECT count(*) FROM apply_migrations('tables', $batch)}), $batch,
 	'batches work');
 
 $node->stop;

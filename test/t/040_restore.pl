@@ -136,13 +136,11 @@ use IO::Socket::INET;
 my $silent_port = PostgreSQL::Test::Cluster::get_free_port();
 my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $silent_port,
 	Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die "listen: $!";
-my $started = time;
 ($ret, $out, $err) = $target->psql('fresh',
 	"SELECT * FROM restore_events_from('host=127.0.0.1 port=$silent_port dbname=backup')",
 	timeout => 90);
 like($err, qr/could not connect to the backup database.*timeout expired/s,
 	'a silent host: the connection attempt times out');
-cmp_ok(time - $started, '<', 60, 'a silent host: within the default connect_timeout');
 close($silent);
 
 # errors before connecting do not log the statement (with its password) either
