@@ -13,7 +13,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/test/lib.sh"
 
-sm_ensure_packages
+SM_BUILD_ONLY=1 sm_ensure_packages
 echo "== building and installing schema_mgr"
 make -s -C "$SRC" PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
 sm_as_root make -s -C "$SRC" PG_CONFIG="$PG_BINDIR/pg_config" install >/dev/null

@@ -76,6 +76,17 @@ for m in $(sm_all_majors); do
     check "without the packaging tools: dpkg-dev, debhelper, pg_buildext's sequence, postgresql-all" \
         "debhelper dpkg-dev postgresql-all postgresql-server-dev-all" "$(missing "$nopkg")"
 
+    # 3c. the demo (SM_BUILD_ONLY=1) on a database server without any
+    # test or packaging tool installs only what it builds with
+    demo=$tmp_m/demo
+    cp -a "$db" "$demo"
+    for f in "${pkg_files[@]}" /usr/bin/prove /usr/share/perl5/IPC/Run.pm; do rm "$demo$f"; done
+    check "the demo on a database server: only the headers (and clang)" \
+        "clang-14 postgresql-server-dev-$m" "$(SM_BUILD_ONLY=1 missing "$demo")"
+    check "the test suite on that server: also the test and packaging tools" \
+        "clang-14 debhelper dpkg-dev libipc-run-perl perl postgresql-all postgresql-server-dev-$m postgresql-server-dev-all" \
+        "$(missing "$demo")"
+
     # 4. headers present, PGXS built without LLVM: no clang needed
     nollvm=$tmp_m/nollvm
     cp -a "$full" "$nollvm"
