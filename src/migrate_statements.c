@@ -67,8 +67,8 @@ try_parse(const char *sql, List **stmts)
  * output) gets an error of its own; p points at the error in sql.
  */
 static void
-psql_input_error(const char *component, int64 version, const char *sql,
-				 const char *p, int line)
+psql_input_error(const char *subject, const char *sql, const char *p,
+				 int line)
 {
 	const char *line_start = p;
 	List	   *before;
@@ -83,8 +83,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("psql meta-command \"%.*s\" cannot be part of a migration",
 						len, p),
-				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is psql input; the server runs migrations as SQL.",
-						   line, component, version),
+				 errdetail("Line %d of %s is psql input; the server runs migrations as SQL.",
+						   line, subject),
 				 (len == 9 && strncmp(p, "\\restrict", 9) == 0) ||
 				 (len == 11 && strncmp(p, "\\unrestrict", 11) == 0) ?
 				 errhint("pg_dump 15.14 and later write \\restrict and \\unrestrict lines into plain-text dumps; remove them from the migration.") :
@@ -95,8 +95,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("psql variable cannot be part of a migration"),
-				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " refers to a psql variable, which only psql substitutes.",
-						   line, component, version),
+				 errdetail("Line %d of %s refers to a psql variable, which only psql substitutes.",
+						   line, subject),
 				 errhint("Write the value into the migration.")));
 
 	/* data after a COPY ... FROM stdin that ends the lines before */
@@ -113,8 +113,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("COPY data cannot be part of a migration"),
-					 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is data for the COPY FROM stdin at line %d, which only psql sends.",
-							   line, component, version,
+					 errdetail("Line %d of %s is data for the COPY FROM stdin at line %d, which only psql sends.",
+							   line, subject,
 							   mig_line_of(sql, last->stmt_location)),
 					 errhint("Load the data with INSERT statements, or with COPY from a file on the server.")));
 	}
@@ -123,6 +123,19 @@ psql_input_error(const char *component, int64 version, const char *sql,
 List *
 mig_parse_sql(const char *component, int64 version, const char *sql,
 			  bool show_sql)
+{
+	return mig_parse_sql_of(mig_subject(MIG_RUN_APPLY, component, version,
+										NULL),
+							sql, show_sql);
+}
+
+/*
+ * mig_parse_sql_of
+ *		Parse the SQL of subject (see mig_subject): a syntax error is
+ *		reported at its line of that SQL.
+ */
+List *
+mig_parse_sql_of(const char *subject, const char *sql, bool show_sql)
 {
 	List	   *stmts;
 	ErrorData  *edata;
@@ -146,14 +159,12 @@ mig_parse_sql(const char *component, int64 version, const char *sql,
 		for (i = 1; i < edata->cursorpos && *p; i++)
 			p += pg_mblen(p);
 		if (edata->sqlerrcode == ERRCODE_SYNTAX_ERROR)
-			psql_input_error(component, version, sql, p, line);
+			psql_input_error(subject, sql, p, line);
 	}
 	if (line > 0)
-		where = psprintf(_("line %d of migration \"%s\" version " INT64_FORMAT),
-						 line, component, version);
+		where = psprintf(_("line %d of %s"), line, subject);
 	else
-		where = psprintf(_("migration \"%s\" version " INT64_FORMAT),
-						 component, version);
+		where = pstrdup(subject);
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
 			 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
@@ -340,6 +351,15 @@ void
 mig_check_statements(const char *component, int64 version, const char *sql,
 				 List *stmts)
 {
+	mig_check_statements_of(mig_subject(MIG_RUN_APPLY, component, version,
+										NULL),
+							sql, stmts);
+}
+
+/* mig_check_statements for the SQL of subject (see mig_subject) */
+void
+mig_check_statements_of(const char *subject, const char *sql, List *stmts)
+{
 	ListCell   *lc;
 	int			n = 0;
 
@@ -357,9 +377,9 @@ mig_check_statements(const char *component, int64 version, const char *sql,
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 					 errmsg("%s cannot run inside a migration", what),
-					 errdetail("Statement %d (line %d) of migration \"%s\" version " INT64_FORMAT " cannot run inside a transaction block.",
+					 errdetail("Statement %d (line %d) of %s cannot run inside a transaction block.",
 							   n, mig_line_of(sql, rs->stmt_location),
-							   component, version),
+							   subject),
 					 errhint("%s", hint)));
 	}
 }
