@@ -8,7 +8,8 @@
  *							and the per-component lock
  *	  migrate_statements.c	parsing and checking migration SQL
  *	  migrate_register.c	register_migration
- *	  migrate_apply.c		apply_migrations
+ *	  migrate_apply.c		apply_migrations; checking, running and
+ *							recording any migration (also undo SQL)
  *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
@@ -238,6 +239,7 @@ extern void mig_session_begin(MigCall *c, MigSession *s);
 extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
 
 /* migrate_owner.c */
+extern void mig_check_registrant(MigCall *c, Pending *p);
 extern Oid	mig_role_if_same(Oid roleid, const char *name);
 extern void mig_check_component_writer(MigCall *c, const char *component);
 extern void mig_check_replace(MigCall *c, const char *subject,
@@ -249,7 +251,6 @@ extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,
 							   Interval *duration, const char *kind);
 extern const char *mig_step_repeatable;
 extern Pending *mig_running_migration(void);
-extern void mig_check_registrant(MigCall *c, Pending *p);
 extern void mig_prepare_run(MigCall *c, Pending *p, MemoryContext checkcxt);
 extern ErrorData *mig_try_migration(MigCall *c, Pending *p, TimestampTz start,
 									Interval **duration);

@@ -20,7 +20,8 @@
  * Applying runs a migration's SQL with the caller's privileges, so it
  * requires that someone with those privileges vouches for it: the
  * registrant, or a role that approved exactly this SQL, by checksum, with
- * approve_migration (see check_registrant in migrate_apply.c).
+ * approve_migration (mig_check_registrant, for versions, repeatable
+ * migrations and undo SQL alike).
  *
  *-------------------------------------------------------------------------
  */
@@ -154,6 +155,75 @@ mig_check_replace(MigCall *c, const char *subject, Oid registrant,
 					   registered_by),
 			 errhint("Register the change under a new version or name, or have role \"%s\" make it.",
 					 registered_by)));
+}
+
+/*
+ * mig_check_registrant
+ *		Refuse to run SQL registered by a role that does not have the
+ *		privileges of the caller: a role allowed to register migrations must
+ *		not get its SQL run with the rights of whoever applies them next (a
+ *		superuser, typically).
+ *
+ *		SET ROLE and RESET ROLE reach every role the session user is a member
+ *		of, so when the registrant lacks the session user's privileges (a
+ *		superuser session that did SET ROLE to apply an application's
+ *		migrations), the SQL runs "confined": in a local user id context,
+ *		where changing role is refused.
+ */
+void
+mig_check_registrant(MigCall *c, Pending *p)
+{
+	Oid			registrant;
+	Oid			approver;
+	Oid			session = GetSessionUserId();
+	const char *hint;
+
+	if (c->owners)
+		registrant = mig_role_if_same(p->registrant, p->registered_by);
+	else
+		registrant = get_role_oid(p->registered_by, true);
+	approver = mig_role_if_same(p->approver, p->approved_by);
+
+	/* who wrote it may read it, and so may who may read any migration */
+	p->show_sql = c->read_all_sql ||
+		(OidIsValid(registrant) && has_privs_of_role(c->caller_id, registrant));
+
+	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
+		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
+	{
+		p->confined =
+			!((OidIsValid(registrant) && has_privs_of_role(registrant, session)) ||
+			  (OidIsValid(approver) && has_privs_of_role(approver, session)));
+		return;
+	}
+	if (p->kind == MIG_RUN_REPEAT)
+		hint = _("Review its SQL and checksum with migration_sql(), approve that checksum with approve_repeatable(), and apply again.");
+	else if (p->kind == MIG_RUN_UNDO)
+		hint = _("Review its SQL and undo SQL with migration_sql(), approve both checksums with approve_migration(component, version, checksum, undo_checksum), and revert again.");
+	else
+		hint = _("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.");
+	if (!OidIsValid(registrant))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s was registered by role \"%s\", which no longer exists",
+						p->subject, p->registered_by),
+				 errdetail("A role of that name created since is not taken for the registrant, so no role vouches for its SQL."),
+				 c->owners ?
+				 errhint("%s", hint) :
+				 errhint("Register it again as an existing role.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s was registered by role \"%s\", which does not have the privileges of role \"%s\"",
+					p->subject, p->registered_by, c->caller),
+			 p->kind == MIG_RUN_UNDO ?
+			 errdetail("Reverting it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller) :
+			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller),
+			 c->owners ?
+			 errhint("%s", hint) :
+			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
+					 p->registered_by)));
 }
 
 /* ----------------------------------------------------------------
