@@ -469,6 +469,37 @@ mig_run_pending(MigCall *c, ReturnSetInfo *rsinfo, List *pending,
 	return n_done;
 }
 
+/*
+ * anything_pending
+ *		The fast path with repeatable migrations: whether a version up to
+ *		target or a repeatable migration is pending, of the component or of
+ *		any, in one statement; an error for a component that does not
+ *		exist.  Inside mig_enter_internal().
+ */
+static bool
+anything_pending(MigCall *c, const char *component, int64 target)
+{
+	Datum		values[2];
+	bool		found;
+
+	if (component != NULL)
+	{
+		values[0] = CStringGetTextDatum(component);
+		values[1] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_PROBE_ONE, values, NULL);
+	}
+	else
+	{
+		values[0] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_PROBE_ANY, values, NULL);
+	}
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	if (!found && component != NULL && !mig_component_exists(c, component))
+		mig_unknown_component(component);
+	return found;
+}
+
 /* the pending versions, as read under the lock (inside mig_enter_internal) */
 static List *
 pending_versions(MigCall *c, Datum *values, char *nulls)
@@ -601,9 +632,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	/* the fast path: nothing pending, one probe of an empty index (two) */
 	mig_enter_internal(&c);
-	if (!mig_first_pending(&c, component, target, NULL, NULL) &&
-		!(repeatables &&
-		  mig_first_pending_repeatable(&c, component, NULL, NULL)))
+	if (!(repeatables ? anything_pending(&c, component, target)
+		  : mig_first_pending(&c, component, target, NULL, NULL)))
 	{
 		mig_leave_internal(&c);
 		SPI_finish();

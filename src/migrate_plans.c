@@ -404,6 +404,34 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND name OPERATOR(pg_catalog.=) $2",
 	5, {TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID}},
+	/*
+	 * 1.1's no-op apply_migrations(): is a version up to the target or a
+	 * repeatable migration pending, of any component or of one?  One
+	 * statement probing both partial indexes (and no parameter that a
+	 * custom plan would fold: the plan is generic, planned once).
+	 */
+	[P_PENDING_PROBE_ANY] = {
+		"SELECT 1 FROM ("
+		" (SELECT 1 FROM %1$s.migration "
+		"  WHERE applied_checksum IS DISTINCT FROM checksum "
+		"  AND version OPERATOR(pg_catalog.<=) $1 LIMIT 1) "
+		" UNION ALL "
+		" (SELECT 1 FROM %1$s.repeatable_migration "
+		"  WHERE applied_checksum IS DISTINCT FROM checksum LIMIT 1)) x "
+		"LIMIT 1",
+	1, {INT8OID}},
+	[P_PENDING_PROBE_ONE] = {
+		"SELECT 1 FROM ("
+		" (SELECT 1 FROM %1$s.migration "
+		"  WHERE applied_checksum IS DISTINCT FROM checksum "
+		"  AND component OPERATOR(pg_catalog.=) $1 "
+		"  AND version OPERATOR(pg_catalog.<=) $2 LIMIT 1) "
+		" UNION ALL "
+		" (SELECT 1 FROM %1$s.repeatable_migration "
+		"  WHERE applied_checksum IS DISTINCT FROM checksum "
+		"  AND component OPERATOR(pg_catalog.=) $1 LIMIT 1)) x "
+		"LIMIT 1",
+	2, {TEXTOID, INT8OID}},
 	[P_REP_PENDING_ANY] = {
 		"SELECT component, name FROM %1$s.repeatable_migration "
 		"WHERE applied_checksum IS DISTINCT FROM checksum "
