@@ -63,6 +63,7 @@ typedef struct StoreEntry
 	Oid			pkey_oid;		/* the primary key index on id */
 	AttrNumber	id_attnum;
 	AttrNumber	ts_attnum;
+	AttrNumber	event_attnum;
 	char	   *qualified_name; /* quoted schema.table */
 	char	   *payload_table;	/* table name as a JSON string */
 	SPIPlanPtr	plan;			/* the INSERT, prepared on first use */
@@ -101,7 +102,8 @@ extern void warn_insert_triggers(Oid relid, const char *qname,
 /* events_notify.c */
 extern NotifyMode parse_notify_mode(const char *s);
 extern const char *notify_mode_name(NotifyMode mode);
-extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
+extern void notify_send(StoreEntry *store, Relation heap, Relation index,
+						ArrayType *arr, bool owned, int64 first_id,
 						int nevents);
 
 /* events_commit.c */

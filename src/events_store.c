@@ -325,6 +325,7 @@ check_events_table(Relation rel, const char *qname, StoreEntry *entry)
 		entry->pkey_oid = pkey;
 		entry->id_attnum = id_att;
 		entry->ts_attnum = ts_att;
+		entry->event_attnum = ev_att;
 	}
 }
 
