@@ -551,10 +551,13 @@ insert_events_array(PG_FUNCTION_ARGS)
 		int			i;
 
 		for (i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			if (!(bitmap[i / 8] & (1 << (i % 8))))
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("event %d is null", i + 1)));
+		}
 	}
 
 	/*
