@@ -80,6 +80,7 @@ extern bool registry_has(Oid relid);
 extern void registry_add(Oid relid, bool is_source, NotifyMode notify);
 extern void registry_set_notify(Oid relid, NotifyMode mode);
 extern void registry_forget_dropped(void);
+extern void drop_orphaned_id_views(void);
 extern void registry_execute(const char *sql, int nargs, Oid *argtypes,
 							 Datum *args);
 extern void registry_set(Oid relid, const char *column, const char *value);

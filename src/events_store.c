@@ -501,6 +501,7 @@ event_store_sql_drop(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	SPI_connect();
 	registry_forget_dropped();
+	drop_orphaned_id_views();
 	SPI_finish();
 	PG_RETURN_NULL();
 }
