@@ -178,6 +178,31 @@ notify_rows(StoreEntry *store, Relation heap, Relation index, ArrayType *arr,
 }
 
 /*
+ * notify_rows with NOTIFY's copies in a generation context that stands in
+ * for CurTransactionContext (see notify_send).
+ */
+static void
+notify_rows_apart(StoreEntry *store, Relation heap, Relation index,
+				  ArrayType *arr, int64 first_id, int nevents)
+{
+	MemoryContext xactcxt = CurTransactionContext;
+
+	CurTransactionContext = GenerationContextCreate(xactcxt,
+													"insert_events notifications",
+													0, 64 * 1024,
+													8 * 1024 * 1024);
+	PG_TRY();
+	{
+		notify_rows(store, heap, index, arr, first_id, nevents);
+	}
+	PG_FINALLY();
+	{
+		CurTransactionContext = xactcxt;
+	}
+	PG_END_TRY();
+}
+
+/*
  * notify_send
  *		Under the lock, once the ids are known: queue the notifications of
  *		the nevents events appended from first_id on, whose array is arr.
@@ -203,24 +228,10 @@ notify_send(StoreEntry *store, Relation heap, Relation index, ArrayType *arr,
 		notify_rows(store, heap, index, arr, first_id, nevents);
 	else if (store->notify == NOTIFY_ROW)
 	{
-		MemoryContext xactcxt = CurTransactionContext;
-		ArrayType  *const events = owned ? NULL : arr;
-		MemoryContext copies;
-
-		copies = GenerationContextCreate(xactcxt, "insert_events notifications",
-										 0, 64 * 1024, 8 * 1024 * 1024);
 		if (owned)
 			pfree(arr);
-		CurTransactionContext = copies;
-		PG_TRY();
-		{
-			notify_rows(store, heap, index, events, first_id, nevents);
-		}
-		PG_FINALLY();
-		{
-			CurTransactionContext = xactcxt;
-		}
-		PG_END_TRY();
+		notify_rows_apart(store, heap, index, owned ? NULL : arr,
+						  first_id, nevents);
 	}
 	else if (store->notify == NOTIFY_STATEMENT)
 		Async_Notify(EVENTS_CHANNEL,
