@@ -122,6 +122,13 @@ SELECT first_id, last_id FROM append_events(ARRAY['{"after": "grouped"}']::jsonb
 SELECT set_event_store_commit('events', 'durable');
 SELECT array_agg(id ORDER BY id) AS ids FROM events;
 DELETE FROM events WHERE id = 1;
+-- a 1.0 store gets no view "id" from the update (it would become a member
+-- of the extension); the one statement the README gives makes it, and it
+-- shows the next id
+SELECT to_regclass('public.id') AS id_view;
+CREATE VIEW public.id AS SELECT event_store_next_id('public.events') AS id;
+SELECT id FROM id;
+DROP VIEW public.id;
 -- the 1.0 store's guard now fires in replica mode too
 SELECT tgname, tgenabled, tgfoid::regproc FROM pg_trigger WHERE tgrelid = 'events'::regclass ORDER BY 1;
 SET session_replication_role = replica;
