@@ -327,7 +327,7 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 	bool		isnull;
 	MigCall		c;
 	Datum		values[6];
-	char		nulls[6] = "     n";
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};
 
 	checksum = mig_arg_text(fcinfo, 2, "checksum to approve");
 	if (PG_NARGS() > 3)
