@@ -213,10 +213,11 @@ extern void mig_check_statements_of(const char *subject, const char *sql,
 									List *stmts);
 extern int	mig_line_of(const char *sql, int location);
 
-/* migrate_messages.c: how much of a migration's SQL messages show */
-#define MIG_EXCERPT_BYTES	200
+/*
+ * migrate_messages.c: how much of a migration's SQL messages show (at most
+ * SM_EXCERPT_BYTES of it; message texts at most MIG_MESSAGE_BYTES)
+ */
 #define MIG_MESSAGE_BYTES	500
-extern char *mig_clip(const char *s, int maxbytes);
 extern char *mig_excerpt(const char *sql, int pos, int *newpos, int *line);
 extern char *mig_clip_context(const char *context, bool show_sql);
 extern char *mig_subject(MigRunKind kind, const char *component,

@@ -248,11 +248,11 @@ mig_raise_migration_error(Pending *p, ErrorData *edata)
 			(errcode(edata->sqlerrcode),
 			 p->kind == MIG_RUN_REPEAT ?
 			 errmsg("%s failed: %s", p->subject,
-					mig_clip(edata->message, MIG_MESSAGE_BYTES)) :
+					sm_clip(edata->message, MIG_MESSAGE_BYTES)) :
 			 errmsg("%s (\"%s\") failed: %s", p->subject,
-					mig_clip(p->description, MIG_MESSAGE_BYTES),
-					mig_clip(edata->message, MIG_MESSAGE_BYTES)),
-			 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
+					sm_clip(p->description, MIG_MESSAGE_BYTES),
+					sm_clip(edata->message, MIG_MESSAGE_BYTES)),
+			 edata->detail ? errdetail_internal("%s", sm_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 edata->schema_name ? err_generic_string(PG_DIAG_SCHEMA_NAME, edata->schema_name) : 0,
 			 edata->table_name ? err_generic_string(PG_DIAG_TABLE_NAME, edata->table_name) : 0,
@@ -391,10 +391,10 @@ outcome_error(Pending *p, ErrorData *edata)
 	if (p->stmt_no < 0)
 		return psprintf("%s: %s",
 						p->stmt_no == -2 ? "while recording it" : "at the end",
-						mig_clip(edata->message, MIG_MESSAGE_BYTES));
+						sm_clip(edata->message, MIG_MESSAGE_BYTES));
 	return psprintf("statement %d at line %d: %s",
 					p->stmt_no, p->stmt_line,
-					mig_clip(edata->message, MIG_MESSAGE_BYTES));
+					sm_clip(edata->message, MIG_MESSAGE_BYTES));
 }
 
 /*

@@ -6,7 +6,7 @@
  * A migration can be tens of megabytes (a data load) and can hold secrets
  * (CREATE ROLE ... PASSWORD).  Messages about it therefore never carry it
  * whole: they say where the error is (statement and line), and show the
- * statement (or migration) when it has at most MIG_EXCERPT_BYTES, or else
+ * statement (or migration) when it has at most SM_EXCERPT_BYTES, or else
  * at most that much of the line the error is on, around the error.  Message
  * texts and each line of context are cut at MIG_MESSAGE_BYTES (a scanner
  * error quotes the rest of the input).  A role that may not read the
@@ -24,28 +24,10 @@
 #include "migrate.h"
 
 /*
- * mig_clip
- *		s, or its first maxbytes bytes (whole characters) followed by "...".
- */
-char *
-mig_clip(const char *s, int maxbytes)
-{
-	int			len;
-
-	if (s == NULL)
-		return NULL;
-	len = strlen(s);
-	if (len <= maxbytes)
-		return pstrdup(s);
-	len = pg_mbcliplen(s, len, maxbytes);
-	return psprintf("%.*s...", len, s);
-}
-
-/*
  * mig_excerpt
  *		The part of sql to show for an error at (1-based, character)
  *		position pos: all of it when it is short, or else the line it is
- *		on, cut to at most MIG_EXCERPT_BYTES around the position ("..."
+ *		on, cut to at most SM_EXCERPT_BYTES around the position ("..."
  *		marks what is cut).  Sets *newpos to the
  *		position inside the excerpt and *line to the 1-based line number.
  */
@@ -70,7 +52,7 @@ mig_excerpt(const char *sql, int pos, int *newpos, int *line)
 		p += pg_mblen(p);
 	}
 	/* short enough: all of it */
-	if (strlen(sql) <= MIG_EXCERPT_BYTES)
+	if (strlen(sql) <= SM_EXCERPT_BYTES)
 	{
 		*newpos = pos;
 		return pstrdup(sql);
@@ -85,14 +67,14 @@ mig_excerpt(const char *sql, int pos, int *newpos, int *line)
 
 	/* a window around p, on character boundaries */
 	from = start;
-	if (p - start > MIG_EXCERPT_BYTES / 2)
+	if (p - start > SM_EXCERPT_BYTES / 2)
 	{
 		q = start;
-		while (q < p && p - q > MIG_EXCERPT_BYTES / 2)
+		while (q < p && p - q > SM_EXCERPT_BYTES / 2)
 			q += pg_mblen(q);
 		from = q;
 	}
-	to = from + pg_mbcliplen(from, end - from, MIG_EXCERPT_BYTES);
+	to = from + pg_mbcliplen(from, end - from, SM_EXCERPT_BYTES);
 	if (to < p)
 		to = p;
 	cut_front = from > start;
@@ -131,7 +113,7 @@ mig_clip_context(const char *context, bool show_sql)
 		{
 			if (buf.len > 0)
 				appendStringInfoChar(&buf, '\n');
-			appendStringInfoString(&buf, mig_clip(ln, MIG_MESSAGE_BYTES));
+			appendStringInfoString(&buf, sm_clip(ln, MIG_MESSAGE_BYTES));
 		}
 		pfree(ln);
 		p += len;

@@ -395,7 +395,7 @@ sm_approve_repeatable(PG_FUNCTION_ARGS)
 	Datum		values[5];
 
 	if (strlen(name) > MIG_REPEATABLE_NAME_BYTES)
-		name = mig_clip(name, MIG_REPEATABLE_NAME_BYTES);
+		name = sm_clip(name, MIG_REPEATABLE_NAME_BYTES);
 	subject = mig_subject(MIG_RUN_REPEAT, component, 0, name);
 
 	if (SPI_connect() != SPI_OK_CONNECT)

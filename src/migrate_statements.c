@@ -167,8 +167,8 @@ mig_parse_sql_of(const char *subject, const char *sql, bool show_sql)
 		where = pstrdup(subject);
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
-			 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
-			 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
+			 errmsg_internal("%s", sm_clip(edata->message, MIG_MESSAGE_BYTES)),
+			 edata->detail ? errdetail_internal("%s", sm_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
 			 edata->hint ? errhint("%s", edata->hint) : 0,
 			 excerpt && show_sql ? internalerrquery(excerpt) : 0,
 			 excerpt && show_sql ? internalerrposition(pos) : 0,

@@ -97,6 +97,14 @@ extern char *sm_spi_text(uint64 row, int col);
 extern ErrorData *sm_try_subxact(void (*fn) (void *arg), void *arg);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 
+/*
+ * util.c: messages never carry a user's text whole (a migration can be tens
+ * of megabytes, an event's bad token one megabyte): they say where it is and
+ * quote at most SM_EXCERPT_BYTES of it.
+ */
+#define SM_EXCERPT_BYTES	200
+extern char *sm_clip(const char *s, int maxbytes);
+
 /* checksum.c: hex SHA-256 of SQL with BOM and CRLF/CR normalised away */
 extern char *sm_sql_checksum(const char *data, size_t len);
 

@@ -3,8 +3,8 @@
  * util.c
  *	  Helpers shared by more than one concern: where the extension lives,
  *	  a safe search_path for internal queries, running them through SPI,
- *	  catching an error in a subtransaction, and schema_mgr's advisory
- *	  lock tags.
+ *	  catching an error in a subtransaction, schema_mgr's advisory lock
+ *	  tags, and how much of a user's text a message quotes.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +19,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/fmgroids.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -265,4 +266,24 @@ void
 sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, SM_LOCKTAG_FIELD4);
+}
+
+/*
+ * sm_clip
+ *		s, or its first maxbytes bytes (whole characters) followed by "...".
+ *		Messages quote a user's text (a migration's SQL, an event) through
+ *		this, at most SM_EXCERPT_BYTES of it, and say where the rest is.
+ */
+char *
+sm_clip(const char *s, int maxbytes)
+{
+	int			len;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	if (len <= maxbytes)
+		return pstrdup(s);
+	len = pg_mbcliplen(s, len, maxbytes);
+	return psprintf("%.*s...", len, s);
 }
