@@ -60,6 +60,27 @@ SELECT insert_events(repeat('(', 100000));
 SELECT insert_events($$($1[1], $2, 'not json')$$);
 SELECT insert_events($$($1[1], $2, '{}'), ($1[2], $2, '{"a": [1, 2}')$$);
 SELECT insert_events($$($1[1], $2, '')$$);
+-- a megabyte-long bad token: the error names the event, keeps PostgreSQL's
+-- SQLSTATE, quotes its message and at most 200 bytes of the token
+SELECT insert_events(format($$($1[1], $2, '{}'), ($1[2], $2, '{"a": %s}')$$,
+                            repeat('x', 1048576)));
+DO $$
+DECLARE
+    state text;
+    message text;
+    detail text;
+    hint text;
+BEGIN
+    PERFORM insert_events(format($f$($1[1], $2, '[1]'), ($1[2], $2, '[2]'), ($1[3], $2, '[%s]')$f$,
+                                 repeat('é', 1048576)));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE 'SQLSTATE %: %', state, message;
+    RAISE NOTICE 'detail: % bytes, ends in "%"', octet_length(detail), right(detail, 6);
+    RAISE NOTICE 'hint: %', hint;
+END
+$$;
 SELECT insert_events(NULL);
 
 -- nothing was written and nothing ran

@@ -123,4 +123,12 @@
 extern void sm_connect_deadline_arm(const char *connstr);
 extern bool sm_connect_deadline_disarm(bool failed);
 
+/*
+ * compat_input.c: the jsonb of JSON text str, into *result; or, when str is
+ * not valid JSON, a copy of PostgreSQL's error (a data exception), which the
+ * caller must turn into an error of its own at once: from 16 on it is a
+ * soft error, but on 15 it was caught without a subtransaction.
+ */
+extern ErrorData *sm_jsonb_in_safe(char *str, Datum *result);
+
 #endif							/* SM_COMPAT_H */

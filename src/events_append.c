@@ -393,7 +393,7 @@ store_argument(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * Error context: which row of the event list had bad JSON.
+ * Error context: which row of the event list an error is about.
  */
 typedef struct JsonRowContext
 {
@@ -485,14 +485,21 @@ insert_events_text(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		MemoryContext oldcxt;
+		Datum		jb;
+		SmInvalidJson invalid;
 
 		CHECK_FOR_INTERRUPTS();
 		jc.rowno = i + 1;
 		jc.offset = rows[i].offset;
 		event_text_literal(VARDATA_ANY(values), &rows[i], &literal);
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		event_array_add(&buf, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																 CStringGetDatum(literal.data))));
+		if (!sm_jsonb_in(literal.data, &jb, &invalid))
+			ereport(ERROR,
+					(errcode(invalid.sqlerrcode),
+					 errmsg("event %d of the event list is not valid JSON", i + 1),
+					 errdetail_internal("%s", invalid.detail),
+					 errhint("Correct that event, or leave it out of the list; none of the list's events were written.")));
+		event_array_add(&buf, DatumGetJsonbP(jb));
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}

@@ -306,24 +306,18 @@ restore_copy_rows(Job *job, int64 from_id, int64 to_id, const char *verb)
 
 /*
  * A row of the batch being loaded could not be taken (a data exception,
- * such as an event that is not valid JSON): find the first such row of the
- * batch and name its id, with the original error as detail, instead of
- * dblink's context.  Called on the error path of remote_run_job while the
- * remote transaction is still open; gives back edata unchanged if the row
- * cannot be found.
+ * such as an event that is not valid JSON): find the first row of the batch
+ * that is not valid JSON and name its id, with PostgreSQL's error, bounded,
+ * as detail (see sm_jsonb_in), instead of dblink's context.  Called on the
+ * error path of remote_run_job while the remote transaction is still open;
+ * gives back edata, its detail bounded the same way, if no such row is
+ * found.
  */
 typedef struct BadRowSearch
 {
 	Job		   *job;
 	int64		id;				/* out: the first bad id, or 0 */
-	ErrorData  *error;			/* out: its error */
 } BadRowSearch;
-
-static void
-parse_event_call(void *arg)
-{
-	(void) DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) arg));
-}
 
 static void
 find_bad_row_call(void *arg)
@@ -342,45 +336,34 @@ find_bad_row_call(void *arg)
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *event = sm_spi_text(i, 2);
-		ErrorData  *e;
+		Datum		jb;
+		SmInvalidJson invalid;
 
 		CHECK_FOR_INTERRUPTS();
-		if (event == NULL)
+		if (event == NULL || sm_jsonb_in(event, &jb, &invalid))
 			continue;
-		e = sm_try_subxact(parse_event_call, event);
-		if (e != NULL)
-		{
-			search->id = sm_spi_int8(i, 1, NULL);
-			search->error = e;
-			return;
-		}
+		search->id = sm_spi_int8(i, 1, NULL);
+		ereport(ERROR,
+				(errcode(invalid.sqlerrcode),
+				 errmsg("the event with id " INT64_FORMAT " in the %s is not valid JSON",
+						search->id, remote_noun(job->remote.role)),
+				 errdetail_internal("%s", invalid.detail),
+				 errhint("Correct that event in table %s of the %s, or load from another database.",
+						 job->remote.table, remote_noun(job->remote.role))));
 	}
 }
 
 ErrorData *
 restore_explain_load_error(Job *job, ErrorData *edata)
 {
-	BadRowSearch search = {job, 0, NULL};
+	BadRowSearch search = {job, 0};
 	ErrorData  *e;
-	ErrorData  *result;
 
 	e = sm_try_subxact(find_bad_row_call, &search);
-	if (e != NULL || search.id == 0)
-		return edata;
-	result = palloc0(sizeof(ErrorData));
-	*result = *edata;
-	result->message = psprintf("the event with id " INT64_FORMAT " in the %s is not valid JSON",
-							   search.id, remote_noun(job->remote.role));
-	result->detail = search.error->detail
-		? psprintf("%s: %s", search.error->message, search.error->detail)
-		: pstrdup(search.error->message);
-	result->detail_log = NULL;
-	result->hint = psprintf("Correct that event in table %s of the %s, or load from another database.",
-							job->remote.table, remote_noun(job->remote.role));
-	result->context = NULL;
-	result->internalquery = NULL;
-	result->sqlerrcode = search.error->sqlerrcode;
-	return result;
+	if (e != NULL && search.id != 0)
+		return e;
+	edata->detail = sm_clip(edata->detail, SM_EXCERPT_BYTES);
+	return edata;
 }
 
 /* ------------------------------------------------------------------------

@@ -12,8 +12,8 @@
  * connections, the remote table's checks and the job runner the three share)
  * and remote_args.c (their arguments), declared in the private header
  * remote.h, and util.c (helpers used by more than one of them).  schema_mgr.c
- * is the module entry point; compat.h (with compat_connect.c) holds what
- * differs between PostgreSQL majors.
+ * is the module entry point; compat.h (with compat_connect.c and
+ * compat_input.c) holds what differs between PostgreSQL majors.
  *
  *-------------------------------------------------------------------------
  */
@@ -104,6 +104,15 @@ extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
  */
 #define SM_EXCERPT_BYTES	200
 extern char *sm_clip(const char *s, int maxbytes);
+
+/* util.c: an event's JSON text as jsonb, or why it is not valid JSON */
+typedef struct SmInvalidJson
+{
+	int			sqlerrcode;		/* PostgreSQL's (22P02 for a syntax error) */
+	char	   *detail;			/* its message and detail, bounded */
+} SmInvalidJson;
+
+extern bool sm_jsonb_in(char *str, Datum *result, SmInvalidJson *invalid);
 
 /* checksum.c: hex SHA-256 of SQL with BOM and CRLF/CR normalised away */
 extern char *sm_sql_checksum(const char *data, size_t len);

@@ -4,7 +4,8 @@
  *	  Helpers shared by more than one concern: where the extension lives,
  *	  a safe search_path for internal queries, running them through SPI,
  *	  catching an error in a subtransaction, schema_mgr's advisory lock
- *	  tags, and how much of a user's text a message quotes.
+ *	  tags, how much of a user's text a message quotes, and an event's
+ *	  JSON as jsonb.
  *
  *-------------------------------------------------------------------------
  */
@@ -286,4 +287,28 @@ sm_clip(const char *s, int maxbytes)
 		return pstrdup(s);
 	len = pg_mbcliplen(s, len, maxbytes);
 	return psprintf("%.*s...", len, s);
+}
+
+/*
+ * sm_jsonb_in
+ *		The jsonb of JSON text str from a user (an event), into *result.
+ *		When str is not valid JSON, returns false with PostgreSQL's SQLSTATE
+ *		and, as detail, its message and detail cut to SM_EXCERPT_BYTES:
+ *		PostgreSQL's detail quotes the bad token whole, a megabyte of it if
+ *		that is what was sent.  The caller throws at once an error of its
+ *		own with them, naming the event (see sm_jsonb_in_safe in compat.h).
+ */
+bool
+sm_jsonb_in(char *str, Datum *result, SmInvalidJson *invalid)
+{
+	ErrorData  *error = sm_jsonb_in_safe(str, result);
+
+	if (error == NULL)
+		return true;
+	invalid->sqlerrcode = error->sqlerrcode;
+	invalid->detail = sm_clip(error->detail
+							  ? psprintf("%s: %s", error->message, error->detail)
+							  : error->message,
+							  SM_EXCERPT_BYTES);
+	return false;
 }

@@ -221,6 +221,25 @@ like($err, qr/ERROR:  the event with id 25007 in the backup database is not vali
 unlike($err, qr/CONTEXT/, 'an event that is not valid JSON: no dblink context');
 is($target->safe_psql('odd', 'SELECT count(*) FROM events'), '0',
 	'nothing was restored');
+
+# a megabyte-long bad token: the error quotes at most 200 bytes of it, for
+# restore and sync alike
+$backup->safe_psql('odd',
+	q{UPDATE textevents SET event = '{"n": ' || repeat('y', 1048576) || '}' WHERE id = 25007});
+($ret, $out, $err) = $target->psql('odd',
+	"SET client_min_messages = warning; SELECT * FROM restore_events_from('$odd', remote_table => 'textevents')");
+like($err, qr/ERROR:  the event with id 25007 in the backup database is not valid JSON\nDETAIL:  invalid input syntax for type json: Token "y{100,200}\.\.\.\nHINT:  Correct that event in table public\.textevents of the backup database, or load from another database\./,
+	'a megabyte-long bad token: the event is named by its id');
+cmp_ok(length($err), '<', 1000, 'and the error quotes only the start of the token');
+sm_new_store_db($target, 'oddsync', 'destination');
+($ret, $out, $err) = $target->psql('oddsync',
+	"SET client_min_messages = warning; SELECT * FROM sync_events('$odd', remote_table => 'textevents')");
+like($err, qr/ERROR:  the event with id 25007 in the source database is not valid JSON\nDETAIL:  invalid input syntax for type json: Token "y{100,200}\.\.\.\nHINT:  Correct that event in table public\.textevents of the source database, or load from another database\./,
+	'sync_events names it too');
+cmp_ok(length($err), '<', 1000, 'and quotes only the start of the token');
+is($target->safe_psql('oddsync', 'SELECT count(*) FROM events'), '0',
+	'nothing was synced');
+
 $backup->safe_psql('odd', q{UPDATE textevents SET event = '{}' WHERE id IN (25007, 25010)});
 is($target->safe_psql('odd',
 	"SET client_min_messages = warning; SELECT * FROM restore_events_from('$odd', remote_table => 'textevents')"),
