@@ -293,6 +293,23 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	5, {TEXTOID, INT8OID, TEXTOID, OIDOID, TEXTOID}},
+	/* non-transactional migrations: is this one marked? (the start of it) */
+	[P_NOTX_PROBE] = {
+		"SELECT pg_catalog.left(sql, 256), pg_catalog.octet_length(sql) "
+		"       OPERATOR(pg_catalog.>) pg_catalog.octet_length(pg_catalog.left(sql, 256)) "
+		"FROM %1$s.migration "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
+	/* pending ones that may be marked (mig_no_transaction() decides) */
+	[P_NOTX_CANDIDATES] = {
+		"SELECT component, version, sql FROM %1$s.migration "
+		"WHERE applied_checksum IS DISTINCT FROM checksum "
+		"AND ($1 IS NULL OR component OPERATOR(pg_catalog.=) $1) "
+		"AND pg_catalog.strpos(pg_catalog.left(sql, 64), '" MIG_NOTX_MARKER "') "
+		"    OPERATOR(pg_catalog.>) 0 "
+		"ORDER BY component COLLATE \"C\", version",
+	1, {TEXTOID}},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];

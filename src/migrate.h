@@ -10,6 +10,10 @@
  *	  migrate_register.c	register_migration
  *	  migrate_apply.c		apply_migrations
  *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
+ *	  migrate_notx.c		non-transactional migrations: the marker, the
+ *							statements allowed, what a failure leaves
+ *	  migrate_notx_apply.c	applying one, from apply_migrations_stepwise
+ *	  migrate_worker.c		the background worker that runs it
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_messages.c	how much of a migration's SQL messages show
@@ -77,6 +81,8 @@ typedef enum PlanId
 	P_MIGRATION_SQL,
 	P_REPAIR_COMPONENTS,
 	P_REPAIR,
+	P_NOTX_PROBE,
+	P_NOTX_CANDIDATES,
 	NUM_PLANS
 } PlanId;
 
@@ -189,8 +195,47 @@ extern void mig_check_replace(MigCall *c, const char *component, int64 version,
 							  Oid registrant, const char *registered_by,
 							  const char *what);
 
-/* migrate_apply.c: also used by baseline */
+/* migrate_apply.c: also used by baseline and non-transactional applies */
 extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,
 							   Interval *duration, const char *kind);
+extern void mig_fetch_sql(MigCall *c, Pending *p);
+extern void mig_read_pending(MigCall *c, Datum components, int64 target,
+							 List **pending);
+extern bool mig_check_pending(Pending *p, bool allow_out_of_order);
+extern void mig_check_registrant(MigCall *c, Pending *p);
+sm_noreturn extern void mig_raise_migration_error(Pending *p, ErrorData *edata);
+
+/*
+ * migrate_notx.c: non-transactional migrations.  The marker is the first
+ * line of the SQL, exactly (after a byte order mark; trailing blanks are
+ * allowed).
+ */
+#define MIG_NOTX_MARKER "-- schema_mgr:no-transaction"
+typedef enum MigMark
+{
+	MIG_MARK_NO,
+	MIG_MARK_YES,
+	MIG_MARK_UNKNOWN			/* the start of the SQL does not tell */
+} MigMark;
+extern MigMark mig_marker_state(const char *text, bool truncated);
+extern bool mig_no_transaction(const char *sql);
+extern const char *mig_notx_statement_kind(Node *stmt);
+extern bool mig_check_notx_statements(const char *component, int64 version,
+									  const char *sql, List *stmts);
+extern void mig_refuse_notx(const char *component, int64 version,
+							const char *sql);
+extern Node *mig_notx_statement(const char *sql);
+extern Oid	mig_notx_index(Node *stmt, bool *valid);
+extern List *mig_notx_states(MigCall *c, Datum component, char null);
+extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);
+
+/* migrate_notx_apply.c */
+extern bool mig_pending_notx(MigCall *c, const char *component, int64 version);
+extern int	mig_apply_notx(MigCall *c, const char *component, int64 version,
+						   bool allow_out_of_order);
+
+/* migrate_worker.c */
+extern ErrorData *mig_worker_run(const char *application_name, int n,
+								 const char **statements, int *failed);
 
 #endif							/* MIGRATE_H */

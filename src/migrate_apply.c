@@ -42,9 +42,7 @@ PG_FUNCTION_INFO_V1(sm_apply_migrations);
 /* The migration whose SQL is running: a nested apply_migrations() is refused */
 static Pending *running_migration = NULL;
 
-static void check_registrant(MigCall *c, Pending *p);
 static void run_migration(Pending *p);
-static void raise_migration_error(Pending *p, ErrorData *edata);
 static Interval *duration_since(TimestampTz start);
 static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
 								 Interval **duration);
@@ -56,7 +54,7 @@ static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
  */
 
 /*
- * check_registrant
+ * mig_check_registrant
  *		Refuse to run SQL registered by a role that does not have the
  *		privileges of the caller: a role allowed to register migrations must
  *		not get its SQL run with the rights of whoever applies them next (a
@@ -68,8 +66,8 @@ static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
  *		migrations), the SQL runs "confined": in a local user id context,
  *		where changing role is refused.
  */
-static void
-check_registrant(MigCall *c, Pending *p)
+void
+mig_check_registrant(MigCall *c, Pending *p)
 {
 	Oid			registrant;
 	Oid			approver;
@@ -115,12 +113,12 @@ check_registrant(MigCall *c, Pending *p)
 }
 
 /*
- * fetch_sql
+ * mig_fetch_sql
  *		Read a pending migration's SQL into p->sql (inside
  *		mig_enter_internal()); release_sql frees it again.
  */
-static void
-fetch_sql(MigCall *c, Pending *p)
+void
+mig_fetch_sql(MigCall *c, Pending *p)
 {
 	Datum		values[2];
 
@@ -132,6 +130,89 @@ fetch_sql(MigCall *c, Pending *p)
 			 p->component, p->version);
 	p->sql = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * mig_read_pending
+ *		Read the pending rows of the components (a text[]) up to target,
+ *		without their SQL, onto *pending.  Inside mig_enter_internal(),
+ *		under the components' locks.
+ */
+void
+mig_read_pending(MigCall *c, Datum components, int64 target, List **pending)
+{
+	Datum		values[2];
+	int			i;
+
+	values[0] = components;
+	values[1] = Int64GetDatum(target);
+	mig_run_plan(c, c->owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
+				 values, NULL);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Pending    *p = palloc0(sizeof(Pending));
+		bool		isnull;
+		Datum		d;
+
+		p->component = mig_datum_text(tup, desc, 1);
+		p->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		p->description = mig_datum_text(tup, desc, 3);
+		p->sql = mig_datum_text(tup, desc, 4);
+		p->checksum = mig_datum_text(tup, desc, 5);
+		p->in_history = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		p->history_checksum = mig_datum_text(tup, desc, 7);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		p->has_max_applied = !isnull;
+		if (!isnull)
+			p->max_applied = DatumGetInt64(d);
+		p->registered_by = mig_datum_text(tup, desc, 9);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		p->registrant = isnull ? InvalidOid : DatumGetObjectId(d);
+		p->approved_by = mig_datum_text(tup, desc, 11);
+		d = SPI_getbinval(tup, desc, 12, &isnull);
+		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
+		*pending = lappend(*pending, p);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * mig_check_pending
+ *		Refuse a pending migration changed since it was applied, or one
+ *		that would apply out of order.  Returns true when it is already in
+ *		the history, with the same SQL (or under a baseline marker): then it
+ *		is only to be marked as applied.
+ */
+bool
+mig_check_pending(Pending *p, bool allow_out_of_order)
+{
+	if (p->in_history)
+	{
+		if (p->history_checksum != NULL &&
+			strcmp(p->history_checksum, p->checksum) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" version " INT64_FORMAT " has changed since it was applied",
+							p->component, p->version),
+					 errdetail("It was applied with checksum %s; the registered SQL now has checksum %s.",
+							   p->history_checksum, p->checksum),
+					 errhint("Restore the original SQL of this migration and register the change as a new migration with a higher version.")));
+		return true;
+	}
+	if (p->has_max_applied && p->version < p->max_applied &&
+		!allow_out_of_order)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" version " INT64_FORMAT " is older than the current version " INT64_FORMAT,
+						p->component, p->version, p->max_applied),
+				 errdetail("Applying it now would apply migrations out of order."),
+				 p->max_applied == PG_INT64_MAX ?
+				 errhint("Pass allow_out_of_order => true to apply it anyway: no version is above the current one.") :
+				 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
+						 p->max_applied)));
+	return false;
 }
 
 static void
@@ -249,8 +330,8 @@ mig_record_applied(MigCall *c, Pending *p, TimestampTz start, Interval *duration
 }
 
 /* Re-raise a migration's error with its SQLSTATE and where it happened. */
-static void
-raise_migration_error(Pending *p, ErrorData *edata)
+void
+mig_raise_migration_error(Pending *p, ErrorData *edata)
 {
 	const char *hint = edata->hint;
 	const char *where;
@@ -333,7 +414,7 @@ run_and_record(void *arg)
 		SetUserIdAndSecContext(save_userid,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	mig_enter_internal(r->c);
-	fetch_sql(r->c, r->p);
+	mig_fetch_sql(r->c, r->p);
 	mig_leave_internal(r->c);
 	mig_session_begin(r->c, &session);
 	run_migration(r->p);
@@ -444,36 +525,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	/* re-read with a fresh snapshot, now that nobody else can apply */
 	mig_enter_internal(&c);
-	mig_run_plan(&c, c.owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
-				 values, nulls);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Pending    *p = palloc0(sizeof(Pending));
-		bool		isnull;
-		Datum		d;
-
-		p->component = mig_datum_text(tup, desc, 1);
-		p->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		p->description = mig_datum_text(tup, desc, 3);
-		p->sql = mig_datum_text(tup, desc, 4);
-		p->checksum = mig_datum_text(tup, desc, 5);
-		p->in_history = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		p->history_checksum = mig_datum_text(tup, desc, 7);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		p->has_max_applied = !isnull;
-		if (!isnull)
-			p->max_applied = DatumGetInt64(d);
-		p->registered_by = mig_datum_text(tup, desc, 9);
-		d = SPI_getbinval(tup, desc, 10, &isnull);
-		p->registrant = isnull ? InvalidOid : DatumGetObjectId(d);
-		p->approved_by = mig_datum_text(tup, desc, 11);
-		d = SPI_getbinval(tup, desc, 12, &isnull);
-		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
-		pending = lappend(pending, p);
-	}
-	SPI_freetuptable(SPI_tuptable);
+	mig_read_pending(&c, values[0], target, &pending);
 
 	/*
 	 * Check everything before running anything: changed since applied, out
@@ -488,38 +540,17 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
 
-		if (p->in_history)
-		{
-			if (p->history_checksum != NULL &&
-				strcmp(p->history_checksum, p->checksum) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("migration \"%s\" version " INT64_FORMAT " has changed since it was applied",
-								p->component, p->version),
-						 errdetail("It was applied with checksum %s; the registered SQL now has checksum %s.",
-								   p->history_checksum, p->checksum),
-						 errhint("Restore the original SQL of this migration and register the change as a new migration with a higher version.")));
+		if (mig_check_pending(p, allow_out_of_order))
 			continue;
-		}
-		if (p->has_max_applied && p->version < p->max_applied &&
-			!allow_out_of_order)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("migration \"%s\" version " INT64_FORMAT " is older than the current version " INT64_FORMAT,
-							p->component, p->version, p->max_applied),
-					 errdetail("Applying it now would apply migrations out of order."),
-					 p->max_applied == PG_INT64_MAX ?
-					 errhint("Pass allow_out_of_order => true to apply it anyway: no version is above the current one.") :
-					 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
-							 p->max_applied)));
-		check_registrant(&c, p);
+		mig_check_registrant(&c, p);
 		/*
 		 * One migration's SQL and parse tree at a time: only where its
 		 * statements are is kept, for running it.
 		 */
-		fetch_sql(&c, p);
+		mig_fetch_sql(&c, p);
 		MemoryContextSwitchTo(checkcxt);
 		stmts = mig_parse_sql(p->component, p->version, p->sql, p->show_sql);
+		mig_refuse_notx(p->component, p->version, p->sql);
 		mig_check_statements(p->component, p->version, p->sql, stmts);
 		MemoryContextSwitchTo(oldcontext);
 		statement_bounds(p, stmts);
@@ -608,7 +639,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		/* a cancel or timeout ends a dry run too: it is no outcome */
 		if (edata != NULL &&
 			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
-			raise_migration_error(p, edata);
+			mig_raise_migration_error(p, edata);
 
 		row[3] = IntervalPGetDatum(duration ? duration : duration_since(start));
 		if (edata == NULL)

@@ -230,14 +230,14 @@ transaction_block_statement(Node *stmt, const char **hint)
 		case T_IndexStmt:
 			if (((IndexStmt *) stmt)->concurrent)
 			{
-				*hint = "Remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds), or create the index outside the migration chain.";
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds).";
 				return "CREATE INDEX CONCURRENTLY";
 			}
 			break;
 		case T_DropStmt:
 			if (((DropStmt *) stmt)->concurrent)
 			{
-				*hint = "Remove CONCURRENTLY to drop the index inside the migration, or drop it outside the migration chain.";
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to drop the index inside the migration.";
 				return "DROP INDEX CONCURRENTLY";
 			}
 			break;
@@ -253,7 +253,9 @@ transaction_block_statement(Node *stmt, const char **hint)
 					if (strcmp(opt->defname, "concurrently") == 0 &&
 						defGetBoolean(opt))
 					{
-						*hint = "Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
+						*hint = mig_notx_statement_kind(stmt) != NULL ?
+							"Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to reindex inside the migration." :
+							"Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
 						return "REINDEX CONCURRENTLY";
 					}
 				}
@@ -264,7 +266,10 @@ transaction_block_statement(Node *stmt, const char **hint)
 			break;
 		case T_VacuumStmt:
 			if (((VacuumStmt *) stmt)->is_vacuumcmd)
+			{
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\".";
 				return "VACUUM";
+			}
 			break;
 		case T_SmClusterStmt:
 			if (((SmClusterStmt *) stmt)->relation == NULL)
@@ -335,6 +340,8 @@ transaction_block_statement(Node *stmt, const char **hint)
  *		Refuse migration SQL that contains a statement that cannot run inside
  *		a transaction block.  Empty SQL (or only comments) is fine: a
  *		migration that does nothing, as tools write for an empty migration.
+ *		A non-transactional migration has checks of its own
+ *		(migrate_notx.c).
  */
 void
 mig_check_statements(const char *component, int64 version, const char *sql,
@@ -343,6 +350,8 @@ mig_check_statements(const char *component, int64 version, const char *sql,
 	ListCell   *lc;
 	int			n = 0;
 
+	if (mig_check_notx_statements(component, version, sql, stmts))
+		return;
 	sql = mig_skip_bom(sql);
 
 	foreach(lc, stmts)

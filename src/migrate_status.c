@@ -178,6 +178,7 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	MigCall		c;
 	Datum		values[1];
 	char		nulls[1] = {' '};
+	List	   *notx;
 
 	if (!PG_ARGISNULL(0))
 		component = mig_arg_component(fcinfo, 0);
@@ -190,8 +191,9 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	mig_call_init(&c, fcinfo, true);
 	mig_enter_internal(&c);
 	mig_component_param(&c, component, &values[0], &nulls[0]);
+	notx = mig_notx_states(&c, values[0], nulls[0]);
 	mig_run_plan(&c, P_STATUS, values, nulls);
-	mig_put_rows(rsinfo);
+	mig_put_status_rows(rsinfo, notx);
 	mig_leave_internal(&c);
 	SPI_finish();
 	return (Datum) 0;

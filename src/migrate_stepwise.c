@@ -17,6 +17,11 @@
  * adds an enum value and a later one that uses it, and chains whose locks
  * (one or more per table) would not fit the lock table all at once.
  *
+ * A non-transactional migration (migrate_notx.c) is a step of its own,
+ * begun right after a commit so that it holds no snapshot while its
+ * statement runs at top level in a background worker
+ * (migrate_notx_apply.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -235,8 +240,17 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		last_version = next_version;
 
 		MemoryContextSwitchTo(stepcxt);
-		applied += apply_one(query, last_component, last_version,
-							 allow_out_of_order);
+		if (mig_pending_notx(&c, last_component, last_version))
+		{
+			MemoryContextSwitchTo(proccxt);
+			SPI_commit();
+			MemoryContextSwitchTo(stepcxt);
+			applied += mig_apply_notx(&c, last_component, last_version,
+									  allow_out_of_order);
+		}
+		else
+			applied += apply_one(query, last_component, last_version,
+								 allow_out_of_order);
 		MemoryContextSwitchTo(proccxt);
 		SPI_commit();
 	}

@@ -1,0 +1,363 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate_notx.c
+ *	  Non-transactional migrations: the marker that makes one, the
+ *	  statements it may hold, and what a failed attempt leaves behind.
+ *
+ * A migration whose first line is "-- schema_mgr:no-transaction" runs its
+ * statement at top level, outside any transaction block, so that CREATE
+ * INDEX CONCURRENTLY and its kin can run (migrate_notx_apply.c runs it,
+ * migrate_worker.c is the process it runs in).  The marker is part of the
+ * SQL, so the checksum, approvals and the "applied with different SQL"
+ * check cover the mode.  Such a migration holds exactly one statement of
+ * a short list, each of which can be retried after a failure halfway:
+ *
+ *	  CREATE INDEX CONCURRENTLY (with an index name), DROP INDEX
+ *	  CONCURRENTLY, REINDEX CONCURRENTLY of an index or a table, VACUUM and
+ *	  ANALYZE.
+ *
+ * A failed or interrupted CREATE INDEX CONCURRENTLY leaves its index
+ * behind, INVALID: migration_status shows the migration as
+ * 'pending (invalid index)', and the next apply drops that index before it
+ * builds it again (mig_notx_index finds it, from the migration's own
+ * statement).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+#include "schema_mgr.h"
+#include "migrate.h"
+
+/* ----------------------------------------------------------------
+ * The marker
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * marker_state
+ *		Whether text (after a UTF-8 byte order mark) starts with the marker
+ *		line: the marker, then nothing but spaces, tabs or a carriage return
+ *		up to the newline or the end.  When text is only the start of the SQL
+ *		(truncated) and ends inside that line, the answer is MIG_MARK_UNKNOWN.
+ */
+MigMark
+mig_marker_state(const char *text, bool truncated)
+{
+	const char *p = mig_skip_bom(text);
+	size_t		len = strlen(MIG_NOTX_MARKER);
+
+	if (strncmp(p, MIG_NOTX_MARKER, len) != 0)
+		return (truncated && strlen(p) < len &&
+				strncmp(p, MIG_NOTX_MARKER, strlen(p)) == 0) ?
+			MIG_MARK_UNKNOWN : MIG_MARK_NO;
+	for (p += len; *p == ' ' || *p == '\t' || *p == '\r'; p++)
+		;
+	if (*p == '\n')
+		return MIG_MARK_YES;
+	if (*p == '\0')
+		return truncated ? MIG_MARK_UNKNOWN : MIG_MARK_YES;
+	return MIG_MARK_NO;
+}
+
+bool
+mig_no_transaction(const char *sql)
+{
+	return mig_marker_state(sql, false) == MIG_MARK_YES;
+}
+
+/*
+ * A marker that is almost right (another case, blank lines or spaces
+ * before it, no space after "--", text after it) would leave the migration
+ * transactional without a word: refused when it is registered.
+ */
+static void
+check_misspelled_marker(const char *component, int64 version, const char *sql)
+{
+	const char *p = mig_skip_bom(sql);
+	const char *word = "schema_mgr:no-transaction";
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (p[0] != '-' || p[1] != '-')
+		return;
+	for (p += 2; *p == ' ' || *p == '\t'; p++)
+		;
+	if (pg_strncasecmp(p, word, strlen(word)) != 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("malformed no-transaction marker in migration \"%s\" version " INT64_FORMAT,
+					component, version),
+			 errdetail("The first line of a non-transactional migration must be exactly \"%s\".",
+					   MIG_NOTX_MARKER),
+			 errhint("Write the marker on the first line as shown, or remove it to run the migration in a transaction.")));
+}
+
+/* ----------------------------------------------------------------
+ * What a non-transactional migration may hold
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * mig_notx_statement_kind
+ *		What to call stmt when a non-transactional migration may hold it, or
+ *		NULL.
+ */
+const char *
+mig_notx_statement_kind(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_IndexStmt:
+			if (((IndexStmt *) stmt)->concurrent)
+				return "CREATE INDEX CONCURRENTLY";
+			break;
+		case T_DropStmt:
+			if (((DropStmt *) stmt)->concurrent)
+				return "DROP INDEX CONCURRENTLY";
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *r = (ReindexStmt *) stmt;
+				ListCell   *lc;
+
+				if (r->kind != REINDEX_OBJECT_INDEX &&
+					r->kind != REINDEX_OBJECT_TABLE)
+					break;
+				foreach(lc, r->params)
+				{
+					DefElem    *opt = (DefElem *) lfirst(lc);
+
+					if (strcmp(opt->defname, "concurrently") == 0 &&
+						defGetBoolean(opt))
+						return "REINDEX CONCURRENTLY";
+				}
+			}
+			break;
+		case T_VacuumStmt:
+			return ((VacuumStmt *) stmt)->is_vacuumcmd ? "VACUUM" : "ANALYZE";
+		default:
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * mig_check_notx_statements
+ *		Check the statements of migration SQL: a misspelled marker is
+ *		refused; a marked migration holds exactly one statement that
+ *		mig_notx_statement_kind() knows.  Returns whether the SQL is marked
+ *		(the caller then skips the checks of ordinary migrations).
+ */
+bool
+mig_check_notx_statements(const char *component, int64 version,
+						  const char *sql, List *stmts)
+{
+	RawStmt    *rs;
+
+	if (!mig_no_transaction(sql))
+	{
+		check_misspelled_marker(component, version, sql);
+		return false;
+	}
+	sql = mig_skip_bom(sql);
+	if (list_length(stmts) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("non-transactional migration \"%s\" version " INT64_FORMAT " must hold exactly one statement",
+						component, version),
+				 stmts == NIL ?
+				 errdetail("It holds none.") :
+				 errdetail("Its statement 2 starts at line %d.",
+						   mig_line_of(sql, lsecond_node(RawStmt, stmts)->stmt_location)),
+				 errhint("Put each statement that must run outside a transaction into a migration of its own, and the others into ordinary migrations.")));
+	rs = linitial_node(RawStmt, stmts);
+	if (mig_notx_statement_kind(rs->stmt) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("statement cannot be part of a non-transactional migration"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is not CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY of an index or table, VACUUM or ANALYZE.",
+						   mig_line_of(sql, rs->stmt_location), component, version),
+				 errhint("Remove the \"%s\" line to run the migration in a transaction.",
+						 MIG_NOTX_MARKER)));
+	if (IsA(rs->stmt, IndexStmt) && ((IndexStmt *) rs->stmt)->idxname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("CREATE INDEX CONCURRENTLY in a migration must name its index"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " builds an index without a name; a failed build leaves an invalid index that the next attempt must find by name.",
+						   mig_line_of(sql, rs->stmt_location), component, version),
+				 errhint("Write CREATE INDEX CONCURRENTLY name ON ...")));
+	return true;
+}
+
+/*
+ * mig_refuse_notx
+ *		apply_migrations() applies everything in the caller's transaction:
+ *		a non-transactional migration in its way is refused before anything
+ *		is applied.
+ */
+void
+mig_refuse_notx(const char *component, int64 version, const char *sql)
+{
+	if (mig_no_transaction(sql))
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot apply a non-transactional migration inside a transaction"),
+				 errdetail("Migration \"%s\" version " INT64_FORMAT " is marked \"%s\" and runs outside any transaction block; nothing was applied.",
+						   component, version, MIG_NOTX_MARKER),
+				 errhint("Apply with CALL apply_migrations_stepwise(), which runs it on its own, or apply up to the version before it with target_version.")));
+}
+
+/* ----------------------------------------------------------------
+ * What a failed attempt leaves behind
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * mig_notx_index
+ *		The index a CREATE INDEX CONCURRENTLY migration (its statement, as
+ *		parsed) builds, when it exists: its oid, with *valid set; else
+ *		InvalidOid.  The table is looked up as the statement will look it
+ *		up (the current search_path), and the index in the table's schema,
+ *		where CREATE INDEX puts it; an index of that name on another table
+ *		is not it.
+ */
+Oid
+mig_notx_index(Node *stmt, bool *valid)
+{
+	IndexStmt  *is;
+	Oid			relid;
+	Oid			indexid;
+
+	*valid = false;
+	if (!IsA(stmt, IndexStmt) || !((IndexStmt *) stmt)->concurrent ||
+		((IndexStmt *) stmt)->idxname == NULL)
+		return InvalidOid;
+	is = (IndexStmt *) stmt;
+	relid = RangeVarGetRelid(is->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	indexid = get_relname_relid(is->idxname, get_rel_namespace(relid));
+	if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX ||
+		IndexGetRelation(indexid, false) != relid)
+		return InvalidOid;
+	*valid = get_index_isvalid(indexid);
+	return indexid;
+}
+
+/* the one statement of a marked migration's SQL */
+Node *
+mig_notx_statement(const char *sql)
+{
+	List	   *stmts = raw_parser(mig_skip_bom(sql), RAW_PARSE_DEFAULT);
+
+	return linitial_node(RawStmt, stmts)->stmt;
+}
+
+/* ----------------------------------------------------------------
+ * migration_status: what it says of pending non-transactional migrations
+ * ----------------------------------------------------------------
+ */
+typedef struct NotxState
+{
+	char	   *component;
+	int64		version;
+	const char *status;
+} NotxState;
+
+/*
+ * mig_notx_states
+ *		The status of each pending non-transactional migration (of one
+ *		component, or of all: component is the query parameter):
+ *		'pending (no transaction)', or 'pending (invalid index)' when an
+ *		earlier attempt left its index invalid.  Inside mig_enter_internal();
+ *		the index is looked up outside it, with the caller's search_path.
+ */
+List *
+mig_notx_states(MigCall *c, Datum component, char null)
+{
+	List	   *rows = NIL;
+	List	   *sqls = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	uint64		i;
+
+	mig_run_plan(c, P_NOTX_CANDIDATES, &component, &null);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		NotxState  *s = palloc(sizeof(NotxState));
+		bool		isnull;
+		char	   *sql = mig_datum_text(tup, desc, 3);
+
+		if (!mig_no_transaction(sql))
+			continue;
+		s->component = mig_datum_text(tup, desc, 1);
+		s->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		s->status = "pending (no transaction)";
+		rows = lappend(rows, s);
+		sqls = lappend(sqls, sql);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	mig_leave_internal(c);
+	forboth(lc, rows, lc2, sqls)
+	{
+		NotxState  *s = (NotxState *) lfirst(lc);
+		bool		valid;
+
+		if (OidIsValid(mig_notx_index(mig_notx_statement((char *) lfirst(lc2)),
+									  &valid)) && !valid)
+			s->status = "pending (invalid index)";
+	}
+	mig_enter_internal(c);
+	return rows;
+}
+
+/*
+ * mig_put_status_rows
+ *		mig_put_rows for migration_status: a pending row of a
+ *		non-transactional migration gets the status mig_notx_states found.
+ */
+void
+mig_put_status_rows(ReturnSetInfo *rsinfo, List *states)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	Datum	   *row = palloc(sizeof(Datum) * desc->natts);
+	bool	   *rownulls = palloc(sizeof(bool) * desc->natts);
+	uint64		i;
+	int			col;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		ListCell   *lc;
+
+		for (col = 0; col < desc->natts; col++)
+			row[col] = SPI_getbinval(SPI_tuptable->vals[i], desc, col + 1,
+									 &rownulls[col]);
+		foreach(lc, states)
+		{
+			NotxState  *s = (NotxState *) lfirst(lc);
+
+			if (s->version == DatumGetInt64(row[1]) &&
+				strcmp(s->component, TextDatumGetCString(row[0])) == 0 &&
+				strcmp(TextDatumGetCString(row[3]), "pending") == 0)
+				row[3] = CStringGetTextDatum(s->status);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+							 rownulls);
+	}
+}
