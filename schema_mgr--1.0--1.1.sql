@@ -151,7 +151,10 @@ LANGUAGE C VOLATILE;
 -- (bin/schema_mgr_load_dir): Flyway's V<version>__<description>.sql,
 -- golang-migrate's <version>_<description>.up.sql (the .down.sql files are
 -- not loaded), dbmate's <version>_<description>.sql (the lines between
--- "-- migrate:up" and "-- migrate:down", each ended by a newline), Prisma's
+-- "-- migrate:up" and "-- migrate:down", each ended by a newline; an up
+-- line saying transaction:false becomes the first line
+-- "-- schema_mgr:no-transaction", which makes the migration
+-- non-transactional), Prisma's
 -- <version>_<description>/migration.sql (its migration_lock.toml is not
 -- loaded).  Names starting with "." are
 -- not looked at; anything else is an error unless ignore_unknown.
@@ -174,6 +177,7 @@ DECLARE
 	dbmate boolean;
 	t text;
 	i integer;
+	marker text;
 BEGIN
 	IF path IS NULL OR path OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'directory path must not be empty'
@@ -248,6 +252,10 @@ BEGIN
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:up');
 				t := pg_catalog.substr(t, i);
 				i := pg_catalog.strpos(t, E'\n');
+				marker := CASE WHEN (CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN t
+										ELSE pg_catalog.substr(t, 1, i) END)
+								  OPERATOR(pg_catalog.~) '[ \t]transaction:false([ \t\r\n]|$)'
+							 THEN E'-- schema_mgr:no-transaction\n' END;
 				t := CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN ''
 						  ELSE pg_catalog.substr(t, i OPERATOR(pg_catalog.+) 1) END;
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:down');
@@ -257,7 +265,7 @@ BEGIN
 				IF t OPERATOR(pg_catalog.<>) '' AND pg_catalog.right(t, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
 					t := t OPERATOR(pg_catalog.||) E'\n';
 				END IF;
-				sql := t;
+				sql := COALESCE(marker, '') OPERATOR(pg_catalog.||) t;
 			END IF;
 		END IF;
 		RETURN NEXT;
