@@ -177,7 +177,6 @@ DECLARE
 	dbmate boolean;
 	t text;
 	i integer;
-	marker text;
 BEGIN
 	IF path IS NULL OR path OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'directory path must not be empty'
@@ -252,7 +251,8 @@ BEGIN
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:up');
 				t := pg_catalog.substr(t, i);
 				i := pg_catalog.strpos(t, E'\n');
-				marker := CASE WHEN (CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN t
+				-- the marker line first, when the up line says transaction:false
+				sql := CASE WHEN (CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN t
 										ELSE pg_catalog.substr(t, 1, i) END)
 								  OPERATOR(pg_catalog.~) '[ \t]transaction:false([ \t\r\n]|$)'
 							 THEN E'-- schema_mgr:no-transaction\n' END;
@@ -265,7 +265,7 @@ BEGIN
 				IF t OPERATOR(pg_catalog.<>) '' AND pg_catalog.right(t, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
 					t := t OPERATOR(pg_catalog.||) E'\n';
 				END IF;
-				sql := COALESCE(marker, '') OPERATOR(pg_catalog.||) t;
+				sql := COALESCE(sql, '') OPERATOR(pg_catalog.||) t;
 			END IF;
 		END IF;
 		RETURN NEXT;

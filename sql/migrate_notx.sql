@@ -66,6 +66,18 @@ SELECT register_migration('done', 1, 'index id',
 CALL apply_migrations_stepwise('done');
 SELECT version, status FROM migration_status('done');
 
+-- REINDEX CONCURRENTLY stopped halfway leaves an invalid "_ccnew" index
+-- (here: a failed build of that name); the next attempt drops it first
+\set VERBOSITY terse
+CREATE UNIQUE INDEX CONCURRENTLY notx_t_v_ccnew ON notx_t ((v % 2));
+\set VERBOSITY default
+SELECT register_migration('re', 1, 'reindex v',
+	E'-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY notx_t_v');
+SELECT version, status FROM migration_status('re');
+CALL apply_migrations_stepwise('re');
+SELECT c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+WHERE c.relname LIKE 'notx_t_v%' ORDER BY 1;
+
 -- an error names the statement's line; the history stays as it was
 SELECT register_migration('bad', 1, 'no such table',
 	E'-- schema_mgr:no-transaction\n\nVACUUM notx_nope');
@@ -82,6 +94,27 @@ CALL apply_migrations_stepwise('bad');
 SELECT version, status FROM migration_status('bad');
 SELECT count(*) FROM pg_class WHERE relname = 'notx_t_id';
 
+-- the worker runs as the caller's current user, with the caller's
+-- search_path; the caller's settings are as before after the call
+CREATE ROLE regress_notx_caller;
+CREATE SCHEMA notx_s;
+CREATE TABLE notx_s.hidden (a int);
+GRANT USAGE ON SCHEMA notx_s TO regress_notx_caller;
+GRANT EXECUTE ON PROCEDURE apply_migrations_stepwise(text, bigint, boolean, integer)
+	TO regress_notx_caller;
+SELECT register_migration('who', 1, 'index hidden',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY hidden_a ON hidden (a)');
+SET search_path = notx_s, public;
+SET ROLE regress_notx_caller;
+CALL apply_migrations_stepwise('who');
+RESET ROLE;
+SET lock_timeout = '42s';
+CALL apply_migrations_stepwise('who');
+SELECT current_user = session_user, current_setting('search_path'), current_setting('lock_timeout');
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'notx_s.hidden'::regclass;
+RESET search_path;
+RESET lock_timeout;
+
 -- inside a transaction block the procedure refuses as before
 BEGIN;
 SELECT register_migration('tx', 1, 'idx',
@@ -92,3 +125,5 @@ ROLLBACK;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 DROP TABLE notx_t, notx_u;
+DROP SCHEMA notx_s CASCADE;
+DROP ROLE regress_notx_caller;

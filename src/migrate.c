@@ -310,6 +310,14 @@ static const PlanDef plan_defs[NUM_PLANS] = {
 		"    OPERATOR(pg_catalog.>) 0 "
 		"ORDER BY component COLLATE \"C\", version",
 	1, {TEXTOID}},
+	/* the invalid indexes of a table */
+	[P_INVALID_INDEXES] = {
+		"SELECT i.indexrelid, c.relname::pg_catalog.text "
+		"FROM pg_catalog.pg_index i "
+		"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+		"WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND NOT i.indisvalid "
+		"ORDER BY c.relname COLLATE \"C\"",
+	1, {OIDOID}},
 };
 
 static SPIPlanPtr plans[NUM_PLANS];

@@ -83,6 +83,7 @@ typedef enum PlanId
 	P_REPAIR,
 	P_NOTX_PROBE,
 	P_NOTX_CANDIDATES,
+	P_INVALID_INDEXES,
 	NUM_PLANS
 } PlanId;
 
@@ -225,7 +226,7 @@ extern bool mig_check_notx_statements(const char *component, int64 version,
 extern void mig_refuse_notx(const char *component, int64 version,
 							const char *sql);
 extern Node *mig_notx_statement(const char *sql);
-extern Oid	mig_notx_index(Node *stmt, bool *valid);
+extern List *mig_notx_leftovers(MigCall *c, Node *stmt, bool *built);
 extern List *mig_notx_states(MigCall *c, Datum component, char null);
 extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);
 

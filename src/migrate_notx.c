@@ -17,9 +17,10 @@
  *	  ANALYZE.
  *
  * A failed or interrupted CREATE INDEX CONCURRENTLY leaves its index
- * behind, INVALID: migration_status shows the migration as
- * 'pending (invalid index)', and the next apply drops that index before it
- * builds it again (mig_notx_index finds it, from the migration's own
+ * behind, INVALID, and REINDEX CONCURRENTLY its "_ccnew" (or "_ccold")
+ * index: migration_status shows the migration as 'pending (invalid
+ * index)', and the next apply drops those indexes before it runs the
+ * statement again (mig_notx_leftovers finds them, from the migration's own
  * statement).
  *
  *-------------------------------------------------------------------------
@@ -226,27 +227,20 @@ mig_refuse_notx(const char *component, int64 version, const char *sql)
  */
 
 /*
- * mig_notx_index
- *		The index a CREATE INDEX CONCURRENTLY migration (its statement, as
- *		parsed) builds, when it exists: its oid, with *valid set; else
- *		InvalidOid.  The table is looked up as the statement will look it
- *		up (the current search_path), and the index in the table's schema,
- *		where CREATE INDEX puts it; an index of that name on another table
- *		is not it.
+ * cic_index
+ *		The index a CREATE INDEX CONCURRENTLY statement builds, when it
+ *		exists: its oid, with *valid set; else InvalidOid.  The table is
+ *		looked up as the statement will look it up (the current
+ *		search_path), and the index in the table's schema, where CREATE
+ *		INDEX puts it; an index of that name on another table is not it.
  */
-Oid
-mig_notx_index(Node *stmt, bool *valid)
+static Oid
+cic_index(IndexStmt *is, bool *valid)
 {
-	IndexStmt  *is;
-	Oid			relid;
+	Oid			relid = RangeVarGetRelid(is->relation, NoLock, true);
 	Oid			indexid;
 
 	*valid = false;
-	if (!IsA(stmt, IndexStmt) || !((IndexStmt *) stmt)->concurrent ||
-		((IndexStmt *) stmt)->idxname == NULL)
-		return InvalidOid;
-	is = (IndexStmt *) stmt;
-	relid = RangeVarGetRelid(is->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return InvalidOid;
 	indexid = get_relname_relid(is->idxname, get_rel_namespace(relid));
@@ -255,6 +249,89 @@ mig_notx_index(Node *stmt, bool *valid)
 		return InvalidOid;
 	*valid = get_index_isvalid(indexid);
 	return indexid;
+}
+
+/*
+ * reindex_leftover
+ *		Whether name is what REINDEX CONCURRENTLY names the copy it builds
+ *		("_ccnew") or the original it swaps out ("_ccold"), with a number
+ *		when the name is taken, for an index whose name starts with the
+ *		part before (NULL: any index).
+ */
+static bool
+reindex_leftover(const char *name, const char *of)
+{
+	const char *p = name + strlen(name);
+
+	while (p > name && isdigit((unsigned char) p[-1]))
+		p--;
+	if (p - name < 7 || (strncmp(p - 6, "_ccnew", 6) != 0 &&
+						 strncmp(p - 6, "_ccold", 6) != 0))
+		return false;
+	return of == NULL ||
+		(p - 6 > name && strncmp(of, name, (p - 6) - name) == 0);
+}
+
+/*
+ * mig_notx_leftovers
+ *		What an earlier attempt of a non-transactional migration's statement
+ *		left behind, to drop before it runs again: invalid indexes, by oid.
+ *		CREATE INDEX CONCURRENTLY leaves its own index; REINDEX CONCURRENTLY
+ *		leaves "_ccnew" and "_ccold" indexes on the table, of the index it
+ *		rebuilds (or of any index of the table it rebuilds).  *built: the
+ *		index of a CREATE INDEX CONCURRENTLY exists and is valid.  Nothing
+ *		is locked: the statement that runs next must not wait for this
+ *		transaction.
+ */
+List *
+mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
+{
+	List	   *result = NIL;
+	Oid			relid = InvalidOid;
+	const char *of = NULL;
+	Datum		values[1];
+	uint64		i;
+
+	*built = false;
+	if (IsA(stmt, IndexStmt) && ((IndexStmt *) stmt)->concurrent)
+	{
+		bool		valid;
+		Oid			indexid = cic_index((IndexStmt *) stmt, &valid);
+
+		if (OidIsValid(indexid) && !valid)
+			result = list_make1_oid(indexid);
+		*built = OidIsValid(indexid) && valid;
+		return result;
+	}
+	if (!IsA(stmt, ReindexStmt) || mig_notx_statement_kind(stmt) == NULL)
+		return NIL;
+	relid = RangeVarGetRelid(((ReindexStmt *) stmt)->relation, NoLock, true);
+	if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_INDEX)
+	{
+		of = get_rel_name(relid);
+		relid = IndexGetRelation(relid, true);
+	}
+	if (!OidIsValid(relid))
+		return NIL;
+
+	mig_enter_internal(c);
+	values[0] = ObjectIdGetDatum(relid);
+	mig_run_plan(c, P_INVALID_INDEXES, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = mig_datum_text(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 2);
+		bool		isnull;
+
+		if (reindex_leftover(name, of))
+			result = lappend_oid(result,
+								 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																SPI_tuptable->tupdesc,
+																1, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	mig_leave_internal(c);
+	return result;
 }
 
 /* the one statement of a marked migration's SQL */
@@ -317,10 +394,10 @@ mig_notx_states(MigCall *c, Datum component, char null)
 	forboth(lc, rows, lc2, sqls)
 	{
 		NotxState  *s = (NotxState *) lfirst(lc);
-		bool		valid;
+		bool		built;
 
-		if (OidIsValid(mig_notx_index(mig_notx_statement((char *) lfirst(lc2)),
-									  &valid)) && !valid)
+		if (mig_notx_leftovers(c, mig_notx_statement((char *) lfirst(lc2)),
+							   &built) != NIL)
 			s->status = "pending (invalid index)";
 	}
 	mig_enter_internal(c);

@@ -17,8 +17,9 @@
  *
  * What an attempt that did not finish leaves behind:
  * - a failed, cancelled or crashed CREATE INDEX CONCURRENTLY leaves its
- *	 index INVALID: the next attempt drops it (DROP INDEX CONCURRENTLY, in
- *	 the worker, before the statement) and builds it again;
+ *	 index INVALID, REINDEX CONCURRENTLY a "_ccnew" or "_ccold" index: the
+ *	 next attempt drops them (DROP INDEX CONCURRENTLY, in the worker, before
+ *	 the statement) and runs the statement again;
  * - an attempt that ended after the worker's commit and before the history
  *	 row's (a crash) leaves the index built and valid: the next attempt
  *	 records the migration as applied without building it again;
@@ -141,11 +142,12 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	List	   *stmts;
 	RawStmt    *rs;
 	const char *sql;
-	const char *statements[2];
+	const char **statements;
+	List	   *leftovers;
+	ListCell   *lc;
 	int			n = 0;
 	int			failed = 0;
-	Oid			index;
-	bool		valid;
+	bool		built;
 	ErrorData  *edata;
 	TimestampTz start;
 	ErrorContextCallback errcb;
@@ -188,9 +190,12 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	p->stmt_line = mig_line_of(sql, rs->stmt_location);
 
 	/* what an earlier attempt left behind */
-	index = mig_notx_index(rs->stmt, &valid);
-	if (OidIsValid(index) && !valid)
+	leftovers = mig_notx_leftovers(c, rs->stmt, &built);
+	statements = palloc(sizeof(char *) * (list_length(leftovers) + 1));
+	foreach(lc, leftovers)
 	{
+		Oid			index = lfirst_oid(lc);
+
 		ereport(NOTICE,
 				(errmsg("dropping invalid index \"%s\" left by an earlier attempt of migration \"%s\" version " INT64_FORMAT,
 						get_rel_name(index), p->component, p->version)));
@@ -199,11 +204,12 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(index)),
 												get_rel_name(index)));
 	}
-	else if (OidIsValid(index) && !((IndexStmt *) rs->stmt)->if_not_exists)
+	if (built && !((IndexStmt *) rs->stmt)->if_not_exists)
 	{
 		ereport(NOTICE,
 				(errmsg("index \"%s\" of migration \"%s\" version " INT64_FORMAT " exists and is valid, recorded as applied",
-						get_rel_name(index), p->component, p->version),
+						((IndexStmt *) rs->stmt)->idxname, p->component,
+						p->version),
 				 errdetail("An earlier attempt built it and ended before it was recorded.")));
 		mig_record_applied(c, p, GetCurrentTimestamp(),
 						   palloc0(sizeof(Interval)), "run");

@@ -4,8 +4,9 @@
 # under concurrent inserts completes while the writers go on (counted, not
 # timed); a cancelled caller takes its worker with it and leaves an
 # INVALID index that migration_status shows and the next apply drops and
-# builds again; a worker killed with SIGKILL (the server restarts) leaves
-# no history row, and the next apply retries cleanly: one history row.
+# builds again (for REINDEX CONCURRENTLY: its "_ccnew" copy); a worker
+# killed with SIGKILL (the server restarts) leaves no history row, and the
+# next apply retries cleanly: one history row.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -36,7 +37,9 @@ $node->safe_psql('postgres', q{
 		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v ON big (v)');
 	SELECT register_migration('app', 2, 'index id',
 		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_id ON big (id)');
-	SELECT register_migration('app', 3, 'index v and id',
+	SELECT register_migration('app', 3, 'reindex id',
+		E'-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY big_id');
+	SELECT register_migration('app', 4, 'index v and id',
 		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v_id ON big (v, id)');
 });
 
@@ -126,10 +129,37 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM schema_version WHERE version = 2}),
 	"t\n1", 'the index is valid, one history row');
 
-# ------------------------------------------------ crash
+# ------------------------------------------------ REINDEX CONCURRENTLY cancelled
 hold();
 ($h, $out, $err) = start_caller(3);
-ok(worker_waiting(), 'the worker of version 3 waits');
+ok(worker_waiting(), 'the worker of version 3 (REINDEX) waits');
+$node->safe_psql('postgres', q{
+	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'notx_caller'});
+$h->finish;
+like($$err, qr/canceling statement due to user request/, 'the caller is cancelled');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'schema_mgr migration'}), 'the worker is gone');
+release();
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class c
+	JOIN pg_index i ON i.indexrelid = c.oid WHERE NOT i.indisvalid}),
+	'big_id_ccnew', 'REINDEX left its invalid copy');
+is(status_of(3), 'pending (invalid index)', 'migration_status shows it');
+($h, $out, $err) = start_caller(3);
+$h->finish;
+is($$out, "1\n", 'the next call applies it');
+like($$err, qr/dropping invalid index "big_id_ccnew"/, '... after dropping the copy');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_index WHERE NOT indisvalid;
+	SELECT count(*) FROM schema_version WHERE version = 3}),
+	"0\n1", 'no invalid index is left, one history row');
+
+# ------------------------------------------------ crash
+hold();
+($h, $out, $err) = start_caller(4);
+ok(worker_waiting(), 'the worker of version 4 waits');
 my $wpid = $node->safe_psql('postgres', q{
 	SELECT pid FROM pg_stat_activity WHERE backend_type = 'schema_mgr migration'});
 kill 'KILL', $wpid;
@@ -140,16 +170,16 @@ ok($node->poll_query_until('postgres', 'SELECT 1', '1'),
 	'the server is back after crash recovery');
 is($node->safe_psql('postgres', q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_id'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 3}),
+	SELECT count(*) FROM schema_version WHERE version = 4}),
 	"f\n0", 'an invalid index and no history row are left');
-is(status_of(3), 'pending (invalid index)', 'migration_status shows it');
+is(status_of(4), 'pending (invalid index)', 'migration_status shows it');
 is($node->safe_psql('postgres', "CALL apply_migrations_stepwise('app')"),
 	'1', 'the next call applies it');
 is($node->safe_psql('postgres', q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_id'::regclass;
 	SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version;
 	SELECT count(*) FROM big WHERE v = 1}),
-	"t\n1,2,3\n" . $node->safe_psql('postgres',
+	"t\n1,2,3,4\n" . $node->safe_psql('postgres',
 		'SELECT count(*) FROM big WHERE v + 0 = 1'),
 	'valid, each version once, the index finds every row');
 
