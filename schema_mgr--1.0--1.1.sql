@@ -83,24 +83,6 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'sm_approve_migration'
 LANGUAGE C VOLATILE;
 
--- Read registered SQL: revoked from PUBLIC, since migrations can hold
--- secrets (CREATE ROLE ... PASSWORD); grant it to reviewers.
--- approved_by is shown only while the approval holds for the current SQL.
-CREATE FUNCTION @extschema@.migration_sql(component text DEFAULT NULL)
-RETURNS TABLE (component text, version bigint, description text,
-			   checksum text, registered_by name, approved_by name, sql text)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT m.component, m.version, m.description, m.checksum, m.registered_by,
-		   CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum
-				THEN m.approved_by END,
-		   m.sql
-	FROM @extschema@.migration m
-	WHERE $1 IS NULL OR m.component OPERATOR(pg_catalog.=) $1
-	ORDER BY m.component COLLATE "C", m.version
-$$;
-
 -- The registry's applied_checksum caches the history for the fast path;
 -- deleting history rows by hand (to run a migration again) or truncating
 -- the history makes those migrations pending again, so that
@@ -148,22 +130,27 @@ AS 'MODULE_PATHNAME', 'sm_repair'
 LANGUAGE C VOLATILE;
 
 -- The server-side loader reads the layouts the client loader reads
--- (bin/schema_mgr_load_dir): Flyway's V<version>__<description>.sql,
--- golang-migrate's <version>_<description>.up.sql (the .down.sql files are
--- not loaded), dbmate's <version>_<description>.sql (the lines between
--- "-- migrate:up" and "-- migrate:down", each ended by a newline; an up
--- line saying transaction:false becomes the first line
+-- (bin/schema_mgr_load_dir): Flyway's V<version>__<description>.sql, its
+-- repeatable R__<description>.sql and its undo U<version>__<description>.sql,
+-- golang-migrate's <version>_<description>.up.sql with the undo
+-- <version>_<description>.down.sql, dbmate's <version>_<description>.sql
+-- (the lines between "-- migrate:up" and "-- migrate:down", each ended by a
+-- newline; the non-blank lines after "-- migrate:down" are its undo; an
+-- up line saying transaction:false becomes the first line
 -- "-- schema_mgr:no-transaction", which makes the migration
--- non-transactional), Prisma's
--- <version>_<description>/migration.sql (its migration_lock.toml is not
--- loaded).  Names starting with "." are
--- not looked at; anything else is an error unless ignore_unknown.
--- migration_files() says what a directory holds, one row per entry: the
--- files to load with their version, description and SQL, and the entries
--- it does not load with why.  Reading the directory and the files takes
--- the caller's own privileges (superuser or pg_read_server_files).
+-- non-transactional),
+-- Prisma's <version>_<description>/migration.sql (its migration_lock.toml
+-- is not loaded).  Names starting with "." are not looked at; anything
+-- else is an error unless ignore_unknown, and so is an undo file without
+-- its migration.  migration_files() says what a directory holds, one row
+-- per entry: the files to load with their version (NULL: repeatable),
+-- description, SQL and undo SQL, and the entries it does not load itself
+-- with why (an undo file is loaded with its migration).  Reading the
+-- directory and the files takes the caller's own privileges (superuser or
+-- pg_read_server_files).
 CREATE FUNCTION @extschema@.migration_files(path text, ignore_unknown boolean DEFAULT false)
-RETURNS TABLE (version bigint, description text, file text, sql text, note text)
+RETURNS TABLE (version bigint, description text, file text, sql text, note text,
+			   undo text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -173,7 +160,11 @@ DECLARE
 	m text[];
 	v text;
 	seen bigint[] := '{}';
+	names text[] := '{}';
 	unknown text[] := '{}';
+	undo_versions bigint[] := '{}';
+	undo_files text[] := '{}';
+	undo_used boolean[] := '{}';
 	dbmate boolean;
 	t text;
 	i integer;
@@ -183,11 +174,36 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	dir := pg_catalog.rtrim(path, '/');
+	-- the undo files first: each goes with the migration of its version
+	FOR f, m IN SELECT d, COALESCE(pg_catalog.regexp_match(d, '^U([0-9]+)__(.+)[.]sql$'),
+								   pg_catalog.regexp_match(d, '^([0-9]+)_(.+)[.]down[.]sql$'))
+			 FROM pg_catalog.pg_ls_dir(path) AS d
+			 WHERE d OPERATOR(pg_catalog.!~) '^[.]' ORDER BY d
+	LOOP
+		CONTINUE WHEN m IS NULL;
+		v := pg_catalog.ltrim(m[1], '0');
+		IF pg_catalog.length(v) NOT BETWEEN 1 AND 18 THEN
+			RAISE EXCEPTION 'invalid migration version in file name "%"', f
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Migration versions must be positive integers below 10^18.';
+		END IF;
+		IF v::bigint OPERATOR(pg_catalog.=) ANY (undo_versions) THEN
+			RAISE EXCEPTION 'the undo of migration version % appears in more than one file', v
+				USING ERRCODE = 'duplicate_object',
+					  DETAIL = pg_catalog.format('The second one is "%s".', f);
+		END IF;
+		undo_versions := undo_versions OPERATOR(pg_catalog.||) v::bigint;
+		undo_files := undo_files OPERATOR(pg_catalog.||) f;
+		undo_used := undo_used OPERATOR(pg_catalog.||) false;
+	END LOOP;
+
 	FOR f IN SELECT d FROM pg_catalog.pg_ls_dir(path) AS d
 			 WHERE d OPERATOR(pg_catalog.!~) '^[.]' ORDER BY d
 	LOOP
+		CONTINUE WHEN f OPERATOR(pg_catalog.=) ANY (undo_files);
 		file := f;
 		sql := NULL;
+		undo := NULL;
 		note := NULL;
 		version := NULL;
 		description := NULL;
@@ -205,10 +221,19 @@ BEGIN
 				CONTINUE;
 			END IF;
 			file := f OPERATOR(pg_catalog.||) '/migration.sql';
-		ELSIF f OPERATOR(pg_catalog.~) '^[0-9]+_.+[.]down[.]sql$' THEN
-			note := 'a down migration, not loaded';
 		ELSIF f OPERATOR(pg_catalog.=) 'migration_lock.toml' THEN
 			note := 'Prisma''s lock file, not loaded';
+		ELSIF f OPERATOR(pg_catalog.~) '^R__.+[.]sql$' THEN
+			-- a repeatable migration, named by its description
+			description := pg_catalog.replace(pg_catalog.substr(f, 4,
+				pg_catalog.length(f) OPERATOR(pg_catalog.-) 7), '_', ' ');
+			IF description OPERATOR(pg_catalog.=) ANY (names) THEN
+				RAISE EXCEPTION 'repeatable migration "%" appears in more than one file', description
+					USING ERRCODE = 'duplicate_object',
+						  DETAIL = pg_catalog.format('The second one is "%s".', f);
+			END IF;
+			names := names OPERATOR(pg_catalog.||) description;
+			sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f);
 		ELSIF f OPERATOR(pg_catalog.~) '^[0-9]+_.+[.]sql$' AND f OPERATOR(pg_catalog.!~) '[.]up[.]sql$' THEN
 			t := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f);
 			IF t OPERATOR(pg_catalog.!~) '(^|\n)-- migrate:up' THEN
@@ -260,16 +285,56 @@ BEGIN
 						  ELSE pg_catalog.substr(t, i OPERATOR(pg_catalog.+) 1) END;
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:down');
 				IF i OPERATOR(pg_catalog.>) 0 THEN
+					-- the lines after the "-- migrate:down" line: its undo,
+					-- unless they are blank
+					undo := pg_catalog.substr(t, i);
 					t := pg_catalog.substr(t, 1, i OPERATOR(pg_catalog.-) 1);
+					i := pg_catalog.strpos(undo, E'\n');
+					undo := CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN ''
+								 ELSE pg_catalog.substr(undo, i OPERATOR(pg_catalog.+) 1) END;
+					IF pg_catalog.btrim(undo, E' \t\r\n') OPERATOR(pg_catalog.=) '' THEN
+						undo := NULL;
+					ELSIF pg_catalog.right(undo, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
+						undo := undo OPERATOR(pg_catalog.||) E'\n';
+					END IF;
 				END IF;
 				IF t OPERATOR(pg_catalog.<>) '' AND pg_catalog.right(t, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
 					t := t OPERATOR(pg_catalog.||) E'\n';
 				END IF;
 				sql := COALESCE(sql, '') OPERATOR(pg_catalog.||) t;
 			END IF;
+			i := pg_catalog.array_position(undo_versions, version);
+			IF i IS NOT NULL THEN
+				IF undo IS NOT NULL THEN
+					RAISE EXCEPTION 'the undo of migration version % appears in more than one file', version
+						USING ERRCODE = 'duplicate_object',
+							  DETAIL = pg_catalog.format('"%s" has a "-- migrate:down" section, and there is "%s".',
+														 f, undo_files[i]);
+				END IF;
+				undo := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) undo_files[i]);
+				undo_used[i] := true;
+			END IF;
 		END IF;
 		RETURN NEXT;
 	END LOOP;
+
+	-- the undo files: loaded with their migrations, or without one
+	FOR i IN 1 .. pg_catalog.cardinality(undo_files) LOOP
+		IF NOT undo_used[i] THEN
+			unknown := unknown OPERATOR(pg_catalog.||) pg_catalog.format(
+				'"%s": the undo of version %s, which has no migration file',
+				undo_files[i], undo_versions[i]);
+			CONTINUE;
+		END IF;
+		version := undo_versions[i];
+		description := NULL;
+		file := undo_files[i];
+		sql := NULL;
+		undo := NULL;
+		note := pg_catalog.format('the undo of version %s, loaded with it', version);
+		RETURN NEXT;
+	END LOOP;
+
 	IF pg_catalog.cardinality(unknown) OPERATOR(pg_catalog.>) 0 THEN
 		IF NOT ignore_unknown THEN
 			RAISE EXCEPTION 'cannot interpret % entr% of directory "%"',
@@ -278,10 +343,10 @@ BEGIN
 				path
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = pg_catalog.array_to_string(unknown[1:10], E'\n'),
-					  HINT = 'Name migrations V<version>__<description>.sql, <version>_<description>.up.sql, <version>_<description>.sql with -- migrate:up, or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
+					  HINT = 'Name migrations V<version>__<description>.sql (undo: U<version>__<description>.sql, repeatable: R__<description>.sql), <version>_<description>.up.sql (undo: .down.sql), <version>_<description>.sql with -- migrate:up, or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
 		END IF;
 		FOREACH f IN ARRAY unknown LOOP
-			version := NULL; description := NULL; sql := NULL;
+			version := NULL; description := NULL; sql := NULL; undo := NULL;
 			file := pg_catalog.split_part(f, '"', 2);
 			note := 'ignored: ' OPERATOR(pg_catalog.||) pg_catalog.split_part(f, ': ', 2);
 			RETURN NEXT;
@@ -290,34 +355,65 @@ BEGIN
 END
 $$;
 
--- The loaders: register every migration migration_files() finds; the
--- entries not loaded are rows too, with why.  The 1.0 two-argument form
--- keeps a body of its own rather than calling the new one, so that roles
--- granted EXECUTE on it keep working without a grant on the new form.
+-- The loaders: register every migration migration_files() finds (with
+-- its undo SQL through the five-argument register_migration, only when it
+-- has one, so that roles granted EXECUTE on the four-argument form alone
+-- load directories without undo files); the entries not loaded are rows
+-- too, with why.  The 1.0 two-argument form keeps a body of its own rather
+-- than calling the new one, so that roles granted EXECUTE on it keep
+-- working without a grant on the new form.
 CREATE FUNCTION @extschema@.register_migrations_from_directory(
 	component text, path text, ignore_unknown boolean)
 RETURNS TABLE (version bigint, description text, file text, result text)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT f.version, f.description, f.file,
-		   CASE WHEN f.sql IS NULL THEN f.note
-				ELSE @extschema@.register_migration($1, f.version, f.description, f.sql) END
-	FROM @extschema@.migration_files($2, $3) f
-	ORDER BY f.version NULLS LAST, f.file
+DECLARE
+	f record;
+BEGIN
+	FOR f IN SELECT * FROM @extschema@.migration_files($2, $3) x
+			 ORDER BY x.version NULLS LAST, x.sql IS NULL, x.file
+	LOOP
+		version := f.version;
+		description := f.description;
+		file := f.file;
+		IF f.sql IS NULL THEN
+			result := f.note;
+		ELSIF f.undo IS NULL THEN
+			result := @extschema@.register_migration($1, f.version, f.description, f.sql);
+		ELSE
+			result := @extschema@.register_migration($1, f.version, f.description, f.sql, f.undo);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.register_migrations_from_directory(
 	component text, path text)
 RETURNS TABLE (version bigint, description text, file text, result text)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT f.version, f.description, f.file,
-		   CASE WHEN f.sql IS NULL THEN f.note
-				ELSE @extschema@.register_migration($1, f.version, f.description, f.sql) END
-	FROM @extschema@.migration_files($2, false) f
-	ORDER BY f.version NULLS LAST, f.file
+DECLARE
+	f record;
+BEGIN
+	FOR f IN SELECT * FROM @extschema@.migration_files($2, false) x
+			 ORDER BY x.version NULLS LAST, x.sql IS NULL, x.file
+	LOOP
+		version := f.version;
+		description := f.description;
+		file := f.file;
+		IF f.sql IS NULL THEN
+			result := f.note;
+		ELSIF f.undo IS NULL THEN
+			result := @extschema@.register_migration($1, f.version, f.description, f.sql);
+		ELSE
+			result := @extschema@.register_migration($1, f.version, f.description, f.sql, f.undo);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.register_migrations_from_directory(text, text, boolean)
@@ -343,9 +439,183 @@ REVOKE ALL ON PROCEDURE @extschema@.apply_migrations_stepwise(text, bigint, bool
 REVOKE ALL ON FUNCTION @extschema@.set_component_owner(text, regrole),
 	@extschema@.repair(text),
 	@extschema@.schema_version_forget(),
-	@extschema@.approve_migration(text, bigint, text),
-	@extschema@.migration_sql(text)
+	@extschema@.approve_migration(text, bigint, text)
 	FROM PUBLIC;
+
+
+-- ----------------------------------------------------------------------
+-- Repeatable migrations, undo SQL and the history log
+-- ----------------------------------------------------------------------
+
+-- Undo SQL of a version: what revert_migrations runs to take it back.  An
+-- approval holds for the undo while approved_undo_checksum matches it
+-- (approve_migration with four arguments).
+ALTER TABLE @extschema@.migration
+	ADD COLUMN undo_sql text,
+	ADD COLUMN undo_checksum text
+		GENERATED ALWAYS AS (@extschema@.migration_checksum(undo_sql)) STORED,
+	ADD COLUMN approved_undo_checksum text;
+
+-- Repeatable migrations: no version, named by their description, applied
+-- again whenever their SQL changes, after the versioned migrations, in name
+-- order.  Registrants and approvals as in "migration"; only pending rows
+-- are in the partial index, so finding that none is pending is one probe.
+CREATE TABLE @extschema@.repeatable_migration (
+	component		text NOT NULL,
+	name			text NOT NULL,
+	sql				text NOT NULL,
+	checksum		text NOT NULL
+		GENERATED ALWAYS AS (@extschema@.migration_checksum(sql)) STORED,
+	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	registered_by	name NOT NULL,
+	registrant		oid,
+	approved_checksum text,
+	approver		oid,
+	approved_by		name,
+	approved_at		timestamptz,
+	applied_checksum text,
+	applied_at		timestamptz,
+	applied_by		name,
+	execution_time	interval,
+	PRIMARY KEY (component, name),
+	CHECK (component OPERATOR(pg_catalog.<>) ''),
+	CHECK (pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 200
+		   AND pg_catalog.btrim(name) OPERATOR(pg_catalog.<>) '')
+);
+CREATE INDEX repeatable_migration_pending_idx
+	ON @extschema@.repeatable_migration (component, name)
+	WHERE applied_checksum IS DISTINCT FROM checksum;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.repeatable_migration', '');
+REVOKE ALL ON @extschema@.repeatable_migration FROM PUBLIC;
+
+-- The history log: one row per apply, baseline, revert and repeatable
+-- apply, never updated or deleted by schema_mgr.  schema_version stays
+-- what is applied now (a revert deletes its row there).  The rows of a 1.0
+-- schema_version start it.
+CREATE TABLE @extschema@.migration_history (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	component		text NOT NULL,
+	version			bigint,
+	name			text,
+	action			text NOT NULL,
+	description		text NOT NULL,
+	checksum		text,
+	performed_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	performed_by	name NOT NULL,
+	execution_time	interval NOT NULL DEFAULT '0',
+	CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['apply', 'baseline', 'revert', 'repeat'])),
+	CHECK ((action OPERATOR(pg_catalog.=) 'repeat') OPERATOR(pg_catalog.=) (version IS NULL)),
+	CHECK ((version IS NULL) OPERATOR(pg_catalog.=) (name IS NOT NULL))
+);
+CREATE INDEX migration_history_component_idx
+	ON @extschema@.migration_history (component, id);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.migration_history', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('@extschema@.migration_history', 'id'), '');
+REVOKE ALL ON @extschema@.migration_history FROM PUBLIC;
+
+INSERT INTO @extschema@.migration_history (component, version, action,
+	description, checksum, performed_at, performed_by, execution_time)
+SELECT s.component, s.version,
+	   CASE WHEN s.kind OPERATOR(pg_catalog.=) 'baseline' THEN 'baseline' ELSE 'apply' END,
+	   s.description, s.checksum, s.applied_at, s.applied_by, s.execution_time
+FROM @extschema@.schema_version s
+ORDER BY s.applied_at, s.component COLLATE "C", s.version;
+
+-- Read registered SQL: revoked from PUBLIC, since migrations can hold
+-- secrets (CREATE ROLE ... PASSWORD); grant it to reviewers.  Repeatable
+-- migrations are the rows without a version.  approved_by is shown only
+-- while the approval holds for the current SQL, undo_approved_by while it
+-- holds for the current undo SQL too.
+CREATE FUNCTION @extschema@.migration_sql(component text DEFAULT NULL)
+RETURNS TABLE (component text, version bigint, description text,
+			   checksum text, registered_by name, approved_by name, sql text,
+			   undo_checksum text, undo_approved_by name, undo_sql text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT * FROM (
+	SELECT m.component, m.version, m.description, m.checksum, m.registered_by,
+		   CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum
+				THEN m.approved_by END AS approved_by,
+		   m.sql, m.undo_checksum,
+		   CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum
+				 AND m.approved_undo_checksum OPERATOR(pg_catalog.=) m.undo_checksum
+				THEN m.approved_by END AS undo_approved_by,
+		   m.undo_sql
+	FROM @extschema@.migration m
+	WHERE $1 IS NULL OR m.component OPERATOR(pg_catalog.=) $1
+	UNION ALL
+	SELECT r.component, NULL, r.name, r.checksum, r.registered_by,
+		   CASE WHEN r.approved_checksum OPERATOR(pg_catalog.=) r.checksum
+				THEN r.approved_by END,
+		   r.sql, NULL, NULL, NULL
+	FROM @extschema@.repeatable_migration r
+	WHERE $1 IS NULL OR r.component OPERATOR(pg_catalog.=) $1) x
+	ORDER BY x.component COLLATE "C", x.version NULLS LAST, x.description COLLATE "C"
+$$;
+
+-- Undo SQL: the 1.0 four-argument form stays as it is (roles were granted
+-- EXECUTE on it); this form, by the same C function, also sets the undo
+-- SQL (NULL: none).
+CREATE FUNCTION @extschema@.register_migration(
+	component text, version bigint, description text, sql text, undo text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sm_register_migration'
+LANGUAGE C VOLATILE;
+
+-- Approve a migration's SQL and its undo SQL, by their checksums.
+CREATE FUNCTION @extschema@.approve_migration(component text, version bigint,
+	checksum text, undo_checksum text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sm_approve_migration'
+LANGUAGE C VOLATILE;
+
+-- Approve the SQL of a repeatable migration, by its checksum.
+CREATE FUNCTION @extschema@.approve_repeatable(component text, name text, checksum text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sm_approve_repeatable'
+LANGUAGE C VOLATILE;
+
+-- Run the undo SQL of every applied version above to_version, newest
+-- first, in the caller's transaction.
+CREATE FUNCTION @extschema@.revert_migrations(
+	component text,
+	to_version bigint,
+	dry_run boolean DEFAULT false)
+RETURNS TABLE (component text, version bigint, description text,
+			   duration interval, checksum text, outcome text, error text)
+AS 'MODULE_PATHNAME', 'sm_revert_migrations'
+LANGUAGE C VOLATILE;
+
+-- migration_status() with repeatable migrations told apart and whether a
+-- version has undo SQL.  Readable by whoever may read migration_status
+-- (see the grant below).
+CREATE FUNCTION @extschema@.migration_info(component text DEFAULT NULL)
+RETURNS TABLE (component text, version bigint, description text, status text,
+			   checksum text, applied_at timestamptz, applied_by name,
+			   execution_time interval, repeatable boolean, has_undo boolean)
+AS 'MODULE_PATHNAME', 'sm_migration_info'
+LANGUAGE C STABLE;
+
+REVOKE ALL ON FUNCTION @extschema@.migration_sql(text),
+	@extschema@.register_migration(text, bigint, text, text, text),
+	@extschema@.approve_migration(text, bigint, text, text),
+	@extschema@.approve_repeatable(text, text, text),
+	@extschema@.revert_migrations(text, bigint, boolean),
+	@extschema@.migration_info(text)
+	FROM PUBLIC;
+
+-- migration_info() is open to everyone exactly when migration_status() is
+-- (a database that revoked migration_status from PUBLIC keeps it closed).
+DO $$
+BEGIN
+	IF pg_catalog.has_function_privilege('public',
+			'@extschema@.migration_status(pg_catalog.text)', 'EXECUTE') THEN
+		GRANT EXECUTE ON FUNCTION @extschema@.migration_info(pg_catalog.text) TO PUBLIC;
+	END IF;
+END
+$$;
 
 
 -- ----------------------------------------------------------------------

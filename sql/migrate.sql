@@ -66,7 +66,8 @@ SELECT component, version, outcome FROM apply_migrations(target_version => 11);
 SELECT register_migration(NULL, 1, 'x', 'SELECT 1');
 SELECT register_migration('', 1, 'x', 'SELECT 1');
 SELECT register_migration('  ', 1, 'x', 'SELECT 1');
-SELECT register_migration('app', NULL, 'x', 'SELECT 1');
+-- no version: a repeatable migration, named by its description
+SELECT register_migration('app', NULL, '', 'SELECT 1');
 SELECT register_migration('app', 0, 'x', 'SELECT 1');
 SELECT register_migration('app', -5, 'x', 'SELECT 1');
 SELECT register_migration('app', 5, NULL, 'SELECT 1');

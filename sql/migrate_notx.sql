@@ -16,6 +16,10 @@ SELECT register_migration('notx', 1, 'misspelled', E'-- Schema_mgr:no-transactio
 SELECT register_migration('notx', 1, 'not first', E'\n-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id)');
 SELECT register_migration('notx', 1, 'no space', E'--schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id)');
 SELECT register_migration('notx', 1, 'text after', E'-- schema_mgr:no-transaction please\nVACUUM notx_t');
+-- only a versioned migration can be non-transactional
+SELECT register_migration('notx', NULL, 'repeatable', E'-- schema_mgr:no-transaction\nVACUUM notx_t');
+SELECT register_migration('notx', 1, 'undo', 'SELECT 1',
+	undo => E'-- schema_mgr:no-transaction\nVACUUM notx_t');
 -- in an ordinary migration, the hint names the marker
 SELECT register_migration('notx', 1, 'ordinary', 'CREATE INDEX CONCURRENTLY a ON notx_t (id)');
 SELECT register_migration('notx', 1, 'ordinary', 'VACUUM notx_t');

@@ -69,6 +69,8 @@ skip_ws(ParseState *ps)
 {
 	for (;;)
 	{
+		/* a list may be little but comments: once per run of them */
+		CHECK_FOR_INTERRUPTS();
 		while (ps->pos < ps->len && is_sql_space(ps->str[ps->pos]))
 			ps->pos++;
 		if (ps->len - ps->pos >= 2 && ps->str[ps->pos] == '-' &&
@@ -196,12 +198,13 @@ parse_index(ParseState *ps)
 		{
 			int			end = ps->pos;
 
-			while (end < ps->len && ps->str[end] >= '0' && ps->str[end] <= '9')
+			while (end < ps->len && end - start < 40 &&
+				   ps->str[end] >= '0' && ps->str[end] <= '9')
 				end++;
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("row index %s is out of range",
-							pnstrdup(ps->str + start, Min(end - start, 40))),
+							pnstrdup(ps->str + start, end - start)),
 					 errdetail("Row indexes count the rows of the list from 1.")));
 		}
 		val = val * 10 + (ps->str[ps->pos] - '0');
@@ -233,8 +236,11 @@ parse_literal(ParseState *ps, EventTextRow *row)
 	ps->pos++;
 	for (;;)
 	{
-		const char *q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
+		const char *q;
 
+		/* once per doubled quote, of which a literal may be made */
+		CHECK_FOR_INTERRUPTS();
+		q = memchr(ps->str + ps->pos, '\'', ps->len - ps->pos);
 		if (q == NULL)
 		{
 			ps->pos = start;
@@ -276,8 +282,10 @@ event_text_literal(const char *str, const EventTextRow *row, StringInfo buf)
 	resetStringInfo(buf);
 	while (p < end)
 	{
-		const char *q = memchr(p, '\'', end - p);
+		const char *q;
 
+		CHECK_FOR_INTERRUPTS();
+		q = memchr(p, '\'', end - p);
 		if (q == NULL)
 		{
 			appendBinaryStringInfo(buf, p, end - p);
@@ -372,6 +380,7 @@ event_text_parse(const char *str, int len, EventTextRow **rows_out)
 	/* slate's validations, in slate's order, with slate's texts */
 	for (i = 1; i < nrows; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (rows[i].index != rows[i - 1].index + 1)
 			ereport(ERROR,
 					(errcode(SLATE_ERRCODE),

@@ -63,6 +63,7 @@ typedef struct StoreEntry
 	Oid			pkey_oid;		/* the primary key index on id */
 	AttrNumber	id_attnum;
 	AttrNumber	ts_attnum;
+	AttrNumber	event_attnum;
 	char	   *qualified_name; /* quoted schema.table */
 	char	   *payload_table;	/* table name as a JSON string */
 	SPIPlanPtr	plan;			/* the INSERT, prepared on first use */
@@ -79,6 +80,7 @@ extern bool registry_has(Oid relid);
 extern void registry_add(Oid relid, bool is_source, NotifyMode notify);
 extern void registry_set_notify(Oid relid, NotifyMode mode);
 extern void registry_forget_dropped(void);
+extern void drop_orphaned_id_views(void);
 extern void registry_execute(const char *sql, int nargs, Oid *argtypes,
 							 Datum *args);
 extern void registry_set(Oid relid, const char *column, const char *value);
@@ -101,7 +103,8 @@ extern void warn_insert_triggers(Oid relid, const char *qname,
 /* events_notify.c */
 extern NotifyMode parse_notify_mode(const char *s);
 extern const char *notify_mode_name(NotifyMode mode);
-extern void notify_send(StoreEntry *store, ArrayType *arr, int64 first_id,
+extern void notify_send(StoreEntry *store, Relation heap, Relation index,
+						ArrayType *arr, bool owned, int64 first_id,
 						int nevents);
 
 /* events_commit.c */

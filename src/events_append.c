@@ -71,8 +71,8 @@ static TimestampTz xact_ts;
 PG_FUNCTION_INFO_V1(insert_events_text);
 PG_FUNCTION_INFO_V1(insert_events_array);
 
-static void append_events(Oid relid, ArrayType *arr, int nevents,
-						  int64 *first_id, TimestampTz *ts);
+static void append_events(Oid relid, ArrayType *arr, bool owned,
+						  int nevents, int64 *first_id, TimestampTz *ts);
 
 /* The transaction ended: its ts is no longer ours. */
 void
@@ -285,10 +285,11 @@ execute_insert(StoreEntry *store, Datum *args, int64 lo, int64 hi)
  *		Append the events of arr (a one-dimensional jsonb array without
  *		nulls, nevents long) to the source store relid (InvalidOid: the only
  *		source store).  Returns the first id and the ts used.  The array is
- *		what the INSERT reads, so no other copy of the events is made.
+ *		what the INSERT reads, so no other copy of the events is made; if
+ *		it is the call's own (owned), it may be freed once written.
  */
 static void
-append_events(Oid relid, ArrayType *arr, int nevents,
+append_events(Oid relid, ArrayType *arr, bool owned, int nevents,
 			  int64 *first_id, TimestampTz *ts_out)
 {
 	StoreEntry *store;
@@ -363,7 +364,7 @@ append_events(Oid relid, ArrayType *arr, int nevents,
 		elog(ERROR, "event insert returned %s with " UINT64_FORMAT " rows",
 			 SPI_result_code_string(ret), SPI_processed);
 
-	notify_send(store, arr, last_id + 1, nevents);
+	notify_send(store, heap, index, arr, owned, last_id + 1, nevents);
 
 	index_close(index, NoLock);
 	SPI_finish();
@@ -511,7 +512,7 @@ insert_events_text(PG_FUNCTION_ARGS)
 	ARR_DIMS(arr)[0] = nrows;
 	ARR_LBOUND(arr)[0] = 1;
 
-	append_events(relid, arr, nrows, &first_id, &ts);
+	append_events(relid, arr, true, nrows, &first_id, &ts);
 	PG_RETURN_INT32(nrows);
 }
 
@@ -550,14 +551,21 @@ insert_events_array(PG_FUNCTION_ARGS)
 		int			i;
 
 		for (i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			if (!(bitmap[i / 8] & (1 << (i % 8))))
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("event %d is null", i + 1)));
+		}
 	}
 
-	/* the INSERT numbers the events from 1, whatever the array's bounds */
-	append_events(relid, arr, n, &first_id, &ts);
+	/*
+	 * The INSERT numbers the events from 1, whatever the array's bounds.  A
+	 * detoasted array is our own copy, which may be freed once written.
+	 */
+	append_events(relid, arr, (Pointer) arr != PG_GETARG_POINTER(0), n,
+				  &first_id, &ts);
 
 	values[0] = Int64GetDatum(first_id);
 	values[1] = Int64GetDatum(first_id + n - 1);

@@ -71,6 +71,81 @@ create_slate_id_view(Oid relid, const char *fschema)
 }
 
 /*
+ * drop_orphaned_id_views
+ *		The sql_drop trigger, once a store was dropped: drop the views "id"
+ *		that create_slate_id_view made for the tables named events that
+ *		this statement dropped.  Their automatic dependency on the table
+ *		does that, but pg_dump does not keep it: in a restored database
+ *		the view would outlive its table.  Dropped as the view's owner, as
+ *		the dependency would have, and only a view whose definition calls
+ *		event_store_next_id for exactly that table.  Within SPI.
+ */
+void
+drop_orphaned_id_views(void)
+{
+	uint64		i;
+	int			ret;
+
+	ret = SPI_execute_with_args("SELECT c.relowner,"
+								" pg_catalog.format('DROP VIEW %I.%I', n.nspname, c.relname)"
+								" FROM pg_catalog.pg_event_trigger_dropped_objects() o"
+								" JOIN pg_catalog.pg_namespace n"
+								" ON n.nspname OPERATOR(pg_catalog.=) o.schema_name"
+								" JOIN pg_catalog.pg_class c"
+								" ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+								" WHERE o.object_type OPERATOR(pg_catalog.=) 'table'"
+								" AND o.object_name OPERATOR(pg_catalog.=) 'events'"
+								" AND c.relname OPERATOR(pg_catalog.=) 'id'"
+								" AND c.relkind OPERATOR(pg_catalog.=) 'v'"
+								" AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r"
+								"  JOIN pg_catalog.pg_depend d"
+								"  ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+								"  AND d.objid OPERATOR(pg_catalog.=) r.oid"
+								"  JOIN pg_catalog.pg_proc p"
+								"  ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+								"  AND d.refobjid OPERATOR(pg_catalog.=) p.oid"
+								"  WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid"
+								"  AND p.proname OPERATOR(pg_catalog.=) 'event_store_next_id'"
+								"  AND p.pronamespace OPERATOR(pg_catalog.=) $1)"
+								" AND pg_catalog.strpos(pg_catalog.pg_get_viewdef(c.oid),"
+								" pg_catalog.format('event_store_next_id(%L::text) AS id',"
+								" pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.events'))"
+								" OPERATOR(pg_catalog.>) 0",
+								1, (Oid[]) {OIDOID},
+								(Datum[]) {ObjectIdGetDatum(events_extension_namespace())},
+								NULL, false, 0);	/* a fresh snapshot: without what was dropped */
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look for the views id of dropped stores: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+	{
+		SPITupleTable *found = SPI_tuptable;
+		uint64		nfound = SPI_processed;
+
+		for (i = 0; i < nfound; i++)
+		{
+			bool		isnull;
+			Oid			owner = DatumGetObjectId(SPI_getbinval(found->vals[i],
+															   found->tupdesc,
+															   1, &isnull));
+			char	   *drop = SPI_getvalue(found->vals[i], found->tupdesc, 2);
+			Oid			save_userid;
+			int			save_sec;
+
+			GetUserIdAndSecContext(&save_userid, &save_sec);
+			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+								   SECURITY_RESTRICTED_OPERATION);
+			ret = SPI_execute(drop, false, 0);
+			SetUserIdAndSecContext(save_userid, save_sec);
+			if (ret != SPI_OK_UTILITY)
+				elog(ERROR, "could not drop the view id of a dropped store: %s",
+					 SPI_result_code_string(ret));
+		}
+	}
+}
+
+/*
  * event_store_next_id(store text)
  *		The next id insert_events would assign in the store named, as far as
  *		this snapshot can tell; NULL when there is no such table.  The

@@ -325,6 +325,7 @@ check_events_table(Relation rel, const char *qname, StoreEntry *entry)
 		entry->pkey_oid = pkey;
 		entry->id_attnum = id_att;
 		entry->ts_attnum = ts_att;
+		entry->event_attnum = ev_att;
 	}
 }
 
@@ -500,6 +501,7 @@ event_store_sql_drop(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	SPI_connect();
 	registry_forget_dropped();
+	drop_orphaned_id_views();
 	SPI_finish();
 	PG_RETURN_NULL();
 }

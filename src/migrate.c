@@ -37,289 +37,6 @@ static int	sm_lock_timeout = 60000;
 
 bool		mig_allow_drop = false;
 
-typedef struct PlanDef
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[8];
-} PlanDef;
-
-/*
- * Pending rows under the lock; extra: registrant, approved_by, approver.
- * Without their SQL (NULL in column 4): each migration's is read when it is
- * checked and when it runs (P_MIGRATION_SQL), so that memory is bounded by
- * the largest migration rather than by all of them.
- */
-#define PENDING_ROWS_SQL(extra) \
-		"SELECT m.component, m.version, m.description, NULL::pg_catalog.text, m.checksum, " \
-		"       s.version IS NOT NULL, s.checksum, " \
-		"       (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h " \
-		"        WHERE h.component OPERATOR(pg_catalog.=) m.component), " \
-		"       m.registered_by::pg_catalog.text, " extra " " \
-		"FROM %1$s.migration m " \
-		"LEFT JOIN %1$s.schema_version s " \
-		"  ON s.component OPERATOR(pg_catalog.=) m.component " \
-		" AND s.version OPERATOR(pg_catalog.=) m.version " \
-		"WHERE m.applied_checksum IS DISTINCT FROM m.checksum " \
-		"AND m.component OPERATOR(pg_catalog.=) ANY ($1) " \
-		"AND m.version OPERATOR(pg_catalog.<=) $2 " \
-		"ORDER BY m.component COLLATE \"C\", m.version"
-
-/*
- * A registry row out of line with the history (m and s joined on component
- * and version): marked applied without a history row, or not marked though
- * the history has its SQL.
- */
-#define REPAIR_OUT_OF_LINE \
-		"((s.version IS NULL AND m.applied_checksum IS NOT NULL) OR " \
-		" (s.version IS NOT NULL AND m.applied_checksum IS DISTINCT FROM m.checksum " \
-		"  AND (s.checksum IS NULL OR s.checksum OPERATOR(pg_catalog.=) m.checksum)))"
-
-static const PlanDef plan_defs[NUM_PLANS] = {
-	[P_PENDING_ANY] = {
-		"SELECT component, version FROM %1$s.migration "
-		"WHERE applied_checksum IS DISTINCT FROM checksum "
-		"AND version OPERATOR(pg_catalog.<=) $1 "
-		"ORDER BY component COLLATE \"C\", version LIMIT 1",
-	1, {INT8OID}},
-	[P_PENDING_ONE] = {
-		"SELECT component, version FROM %1$s.migration "
-		"WHERE applied_checksum IS DISTINCT FROM checksum "
-		"AND component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.<=) $2 "
-		"ORDER BY version LIMIT 1",
-	2, {TEXTOID, INT8OID}},
-	[P_COMPONENT_EXISTS] = {
-		"SELECT 1 FROM %1$s.migration WHERE component OPERATOR(pg_catalog.=) $1 "
-		"UNION ALL "
-		"SELECT 1 FROM %1$s.schema_version WHERE component OPERATOR(pg_catalog.=) $1 "
-		"LIMIT 1",
-	1, {TEXTOID}},
-	[P_PENDING_COMPONENTS] = {
-		"SELECT DISTINCT component COLLATE \"C\" FROM %1$s.migration "
-		"WHERE applied_checksum IS DISTINCT FROM checksum "
-		"AND ($1 IS NULL OR component OPERATOR(pg_catalog.=) $1) "
-		"AND version OPERATOR(pg_catalog.<=) $2 "
-		"ORDER BY 1",
-	2, {TEXTOID, INT8OID}},
-	[P_PENDING_ROWS] = {
-		PENDING_ROWS_SQL("NULL::pg_catalog.oid, NULL::pg_catalog.text, NULL::pg_catalog.oid"),
-	2, {TEXTARRAYOID, INT8OID}},
-	/* with 1.1's registrant and approval */
-	[P_PENDING_ROWS_OWNERS] = {
-		PENDING_ROWS_SQL("m.registrant, "
-						 "CASE WHEN m.approved_checksum OPERATOR(pg_catalog.=) m.checksum "
-						 "THEN m.approved_by::pg_catalog.text END, m.approver"),
-	2, {TEXTARRAYOID, INT8OID}},
-	[P_INSERT_HISTORY] = {
-		"INSERT INTO %1$s.schema_version (component, version, description, "
-		" applied_at, checksum, applied_by, execution_time, kind) "
-		"VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.name, $7, $8)",
-	8, {TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-		INTERVALOID, TEXTOID}},
-	[P_MARK_APPLIED] = {
-		"UPDATE %1$s.migration SET applied_checksum = $3 "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	3, {TEXTOID, INT8OID, TEXTOID}},
-	[P_REG_LOOKUP] = {
-		"SELECT m.checksum, m.description, s.version IS NOT NULL, s.checksum, "
-		"       (SELECT pg_catalog.max(b.version) FROM %1$s.schema_version b "
-		"        WHERE b.component OPERATOR(pg_catalog.=) $1 "
-		"        AND b.kind OPERATOR(pg_catalog.=) 'baseline') "
-		"FROM (SELECT) AS dummy "
-		"LEFT JOIN %1$s.migration m ON m.component OPERATOR(pg_catalog.=) $1 "
-		"     AND m.version OPERATOR(pg_catalog.=) $2 "
-		"LEFT JOIN %1$s.schema_version s ON s.component OPERATOR(pg_catalog.=) $1 "
-		"     AND s.version OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}},
-	[P_REG_INSERT] = {
-		"INSERT INTO %1$s.migration (component, version, description, sql, "
-		" registered_by, applied_checksum) "
-		"VALUES ($1, $2, $3, $4, $5::pg_catalog.name, "
-		" CASE WHEN $6 THEN %1$s.migration_checksum($4) END)",
-	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}},
-	[P_REG_UPDATE] = {
-		"UPDATE %1$s.migration SET description = $3, sql = $4, "
-		" registered_by = $5::pg_catalog.name, registered_at = pg_catalog.now(), "
-		" applied_checksum = CASE WHEN $6 THEN %1$s.migration_checksum($4) END "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}},
-	[P_REG_DESCRIPTION] = {
-		"UPDATE %1$s.migration SET description = $3 "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	3, {TEXTOID, INT8OID, TEXTOID}},
-	[P_BASELINE_ROWS] = {
-		"SELECT version, description, checksum FROM %1$s.migration "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.<=) $2 ORDER BY version",
-	2, {TEXTOID, INT8OID}},
-	[P_CURRENT_VERSION] = {
-		"SELECT pg_catalog.max(version) FROM %1$s.schema_version "
-		"WHERE component OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}},
-	[P_STATUS] = {
-		"SELECT COALESCE(m.component, s.component), "
-		"       COALESCE(m.version, s.version), "
-		"       COALESCE(m.description, s.description), "
-		"       CASE WHEN s.version IS NULL THEN "
-		"              CASE WHEN m.applied_checksum IS NOT DISTINCT FROM m.checksum "
-		"                   THEN 'unrecorded' "
-		"                   WHEN m.version OPERATOR(pg_catalog.<) "
-		"                   (SELECT pg_catalog.max(h.version) FROM %1$s.schema_version h "
-		"                    WHERE h.component OPERATOR(pg_catalog.=) m.component) "
-		"                   THEN 'out of order' ELSE 'pending' END "
-		"            WHEN m.version IS NULL THEN "
-		"              CASE WHEN s.kind OPERATOR(pg_catalog.=) 'baseline' "
-		"                   THEN 'baselined' ELSE 'missing' END "
-		"            WHEN s.checksum IS NOT NULL "
-		"             AND s.checksum OPERATOR(pg_catalog.<>) m.checksum THEN 'changed' "
-		"            WHEN s.kind OPERATOR(pg_catalog.=) 'baseline' THEN 'baselined' "
-		"            ELSE 'applied' END, "
-		"       COALESCE(s.checksum, m.checksum), s.applied_at, s.applied_by, "
-		"       s.execution_time "
-		"FROM %1$s.migration m "
-		"FULL JOIN %1$s.schema_version s "
-		"  ON s.component OPERATOR(pg_catalog.=) m.component "
-		" AND s.version OPERATOR(pg_catalog.=) m.version "
-		"WHERE $1 IS NULL OR COALESCE(m.component, s.component) OPERATOR(pg_catalog.=) $1 "
-		"ORDER BY COALESCE(m.component, s.component) COLLATE \"C\", 2",
-	1, {TEXTOID}},
-	[P_LOCK_HOLDER] = {
-		"SELECT l.pid, a.application_name "
-		"FROM pg_catalog.pg_locks l "
-		"LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid "
-		"WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' "
-		"AND l.database OPERATOR(pg_catalog.=) $1 "
-		"AND l.classid OPERATOR(pg_catalog.=) $2 "
-		"AND l.objid OPERATOR(pg_catalog.=) $3 "
-		"AND l.objsubid OPERATOR(pg_catalog.=) " CppAsString2(SM_LOCKTAG_FIELD4) " "
-		"AND l.granted "
-		"LIMIT 1",
-	3, {OIDOID, OIDOID, OIDOID}},
-
-	[P_HISTORY_ROWS] = {
-		"SELECT pg_catalog.count(*) FROM %1$s.schema_version",
-	0, {InvalidOid}},
-	/* relations and types of the temporary schema $1 not among $2 */
-	[P_TEMP_OBJECTS] = {
-		"SELECT o.oid, o.name FROM ("
-		" SELECT 1 AS kind, c.oid, c.relname::pg_catalog.text AS name"
-		" FROM pg_catalog.pg_class c"
-		" WHERE c.relnamespace OPERATOR(pg_catalog.=) $1"
-		" UNION ALL"
-		" SELECT 2, t.oid, t.typname::pg_catalog.text FROM pg_catalog.pg_type t"
-		" WHERE t.typnamespace OPERATOR(pg_catalog.=) $1"
-		" AND t.typrelid OPERATOR(pg_catalog.=) 0"
-		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
-		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
-	2, {OIDOID, OIDARRAYOID}},
-	[P_MIGRATION_SQL] = {
-		"SELECT sql FROM %1$s.migration "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}},
-	[P_MAY_READ_SQL] = {
-		"SELECT pg_catalog.has_function_privilege($1, "
-		"'%1$s.migration_sql(pg_catalog.text)', 'EXECUTE')",
-	1, {OIDOID}},
-	/* registry rows out of line with the history */
-	[P_REPAIR_COMPONENTS] = {
-		"SELECT DISTINCT m.component COLLATE \"C\" FROM %1$s.migration m "
-		"LEFT JOIN %1$s.schema_version s "
-		"  ON s.component OPERATOR(pg_catalog.=) m.component "
-		" AND s.version OPERATOR(pg_catalog.=) m.version "
-		"WHERE ($1 IS NULL OR m.component OPERATOR(pg_catalog.=) $1) "
-		"AND " REPAIR_OUT_OF_LINE " ORDER BY 1",
-	1, {TEXTOID}},
-	[P_REPAIR] = {
-		"WITH unmarked AS ("
-		" UPDATE %1$s.migration m SET applied_checksum = NULL "
-		" WHERE m.component OPERATOR(pg_catalog.=) ANY ($1) "
-		" AND m.applied_checksum IS NOT NULL "
-		" AND NOT EXISTS (SELECT FROM %1$s.schema_version s "
-		"  WHERE s.component OPERATOR(pg_catalog.=) m.component "
-		"  AND s.version OPERATOR(pg_catalog.=) m.version) "
-		" RETURNING m.component, m.version, 'pending again'::pg_catalog.text AS action), "
-		"marked AS ("
-		" UPDATE %1$s.migration m SET applied_checksum = m.checksum "
-		" FROM %1$s.schema_version s "
-		" WHERE s.component OPERATOR(pg_catalog.=) m.component "
-		" AND s.version OPERATOR(pg_catalog.=) m.version "
-		" AND m.component OPERATOR(pg_catalog.=) ANY ($1) "
-		" AND m.applied_checksum IS DISTINCT FROM m.checksum "
-		" AND (s.checksum IS NULL OR s.checksum OPERATOR(pg_catalog.=) m.checksum) "
-		" RETURNING m.component, m.version, 'marked applied'::pg_catalog.text) "
-		"SELECT * FROM (SELECT * FROM unmarked UNION ALL SELECT * FROM marked) r "
-		"ORDER BY r.component COLLATE \"C\", r.version",
-	1, {TEXTARRAYOID}},
-	[P_COMPONENT_OWNER] = {
-		"SELECT owner, owner_name::pg_catalog.text FROM %1$s.component "
-		"WHERE component OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}},
-	[P_COMPONENT_CREATE] = {
-		"INSERT INTO %1$s.component (component, owner, owner_name) "
-		"VALUES ($1, $2, $3::pg_catalog.name) ON CONFLICT (component) DO NOTHING",
-	3, {TEXTOID, OIDOID, TEXTOID}},
-	[P_COMPONENT_SET_OWNER] = {
-		"UPDATE %1$s.component SET owner = $2, owner_name = $3::pg_catalog.name "
-		"WHERE component OPERATOR(pg_catalog.=) $1",
-	3, {TEXTOID, OIDOID, TEXTOID}},
-	[P_REG_IDENTITY] = {
-		"SELECT registrant, registered_by::pg_catalog.text FROM %1$s.migration "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}},
-	/* a new registrant's SQL needs a new approval */
-	[P_SET_REGISTRANT] = {
-		"UPDATE %1$s.migration SET registrant = $3, approved_checksum = NULL, "
-		" approver = NULL, approved_by = NULL, approved_at = NULL "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	3, {TEXTOID, INT8OID, OIDOID}},
-	[P_APPROVE_LOOKUP] = {
-		"SELECT m.checksum, s.version IS NOT NULL FROM %1$s.migration m "
-		"LEFT JOIN %1$s.schema_version s "
-		"  ON s.component OPERATOR(pg_catalog.=) m.component "
-		" AND s.version OPERATOR(pg_catalog.=) m.version "
-		"WHERE m.component OPERATOR(pg_catalog.=) $1 "
-		"AND m.version OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}},
-	[P_APPROVE] = {
-		"UPDATE %1$s.migration SET approved_checksum = $3, approver = $4, "
-		" approved_by = $5::pg_catalog.name, approved_at = pg_catalog.now() "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	5, {TEXTOID, INT8OID, TEXTOID, OIDOID, TEXTOID}},
-	/* non-transactional migrations: is this one marked? (the start of it) */
-	[P_NOTX_PROBE] = {
-		"SELECT pg_catalog.left(sql, 256), pg_catalog.octet_length(sql) "
-		"       OPERATOR(pg_catalog.>) pg_catalog.octet_length(pg_catalog.left(sql, 256)) "
-		"FROM %1$s.migration "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}},
-	/* pending ones that may be marked (mig_no_transaction() decides) */
-	[P_NOTX_CANDIDATES] = {
-		"SELECT component, version, sql FROM %1$s.migration "
-		"WHERE applied_checksum IS DISTINCT FROM checksum "
-		"AND ($1 IS NULL OR component OPERATOR(pg_catalog.=) $1) "
-		"AND pg_catalog.strpos(pg_catalog.left(sql, 64), '" MIG_NOTX_MARKER "') "
-		"    OPERATOR(pg_catalog.>) 0 "
-		"ORDER BY component COLLATE \"C\", version",
-	1, {TEXTOID}},
-	/* the invalid indexes of a table */
-	[P_INVALID_INDEXES] = {
-		"SELECT i.indexrelid, c.relname::pg_catalog.text "
-		"FROM pg_catalog.pg_index i "
-		"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
-		"WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND NOT i.indisvalid "
-		"ORDER BY c.relname COLLATE \"C\"",
-	1, {OIDOID}},
-};
-
 static SPIPlanPtr plans[NUM_PLANS];
 static char *plans_schema = NULL;
 
@@ -372,7 +89,7 @@ mig_get_plan(MigCall *c, PlanId id)
 	}
 	if (plans[id] == NULL)
 	{
-		const PlanDef *def = &plan_defs[id];
+		const MigPlanDef *def = &mig_plan_defs[id];
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare(psprintf(def->sql, c->schema), def->nargs,
@@ -397,6 +114,48 @@ mig_run_plan(MigCall *c, PlanId id, Datum *values, const char *nulls)
 		elog(ERROR, "internal query %d failed: %s", (int) id,
 			 SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * mig_insert_history
+ *		Add a row to schema_version (the parameters of P_INSERT_HISTORY),
+ *		and from 1.1 on its row to the history log.  Inside
+ *		mig_enter_internal().
+ */
+void
+mig_insert_history(MigCall *c, Datum *values, const char *nulls)
+{
+	mig_run_plan(c, c->owners ? P_INSERT_HISTORY_LOGGED : P_INSERT_HISTORY,
+				 values, nulls);
+}
+
+/*
+ * mig_log_history
+ *		Add a row to the history log alone: a revert, or a repeatable
+ *		migration's apply (action "revert" or "repeat").  Inside
+ *		mig_enter_internal().
+ */
+void
+mig_log_history(MigCall *c, Pending *p, const char *action, TimestampTz start,
+				Interval *duration)
+{
+	Datum		values[9];
+	char		nulls[10] = "         ";
+
+	values[0] = CStringGetTextDatum(p->component);
+	values[1] = Int64GetDatum(p->version);
+	values[2] = p->name ? CStringGetTextDatum(p->name) : (Datum) 0;
+	values[3] = CStringGetTextDatum(action);
+	values[4] = CStringGetTextDatum(p->description);
+	values[5] = CStringGetTextDatum(p->checksum);
+	values[6] = TimestampTzGetDatum(start);
+	values[7] = CStringGetTextDatum(c->caller);
+	values[8] = IntervalPGetDatum(duration);
+	if (p->name != NULL)
+		nulls[1] = 'n';
+	else
+		nulls[2] = 'n';
+	mig_run_plan(c, P_HISTORY_LOG, values, nulls);
 }
 
 /*
@@ -566,7 +325,8 @@ mig_component_exists(MigCall *c, const char *component)
 	Datum		values[1];
 
 	values[0] = CStringGetTextDatum(component);
-	mig_run_plan(c, P_COMPONENT_EXISTS, values, NULL);
+	mig_run_plan(c, c->owners ? P_COMPONENT_EXISTS_ALL : P_COMPONENT_EXISTS,
+				 values, NULL);
 	return SPI_processed > 0;
 }
 
@@ -781,12 +541,14 @@ mig_lock_listed_components(MigCall *c, int *n)
 /*
  * mig_put_rows
  *		Return every row of the last internal query's result from a
- *		set-returning function, column for column.
+ *		set-returning function, column for column (its first columns, when
+ *		the function returns fewer).
  */
 void
 mig_put_rows(ReturnSetInfo *rsinfo)
 {
 	TupleDesc	desc = SPI_tuptable->tupdesc;
+	int			natts = Min(desc->natts, rsinfo->setDesc->natts);
 	Datum	   *row = palloc(sizeof(Datum) * desc->natts);
 	bool	   *rownulls = palloc(sizeof(bool) * desc->natts);
 	uint64		i;
@@ -794,7 +556,7 @@ mig_put_rows(ReturnSetInfo *rsinfo)
 
 	for (i = 0; i < SPI_processed; i++)
 	{
-		for (col = 0; col < desc->natts; col++)
+		for (col = 0; col < natts; col++)
 			row[col] = SPI_getbinval(SPI_tuptable->vals[i], desc, col + 1,
 									 &rownulls[col]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,

@@ -8,7 +8,8 @@
  *							and the per-component lock
  *	  migrate_statements.c	parsing and checking migration SQL
  *	  migrate_register.c	register_migration
- *	  migrate_apply.c		apply_migrations
+ *	  migrate_apply.c		apply_migrations; checking, running and
+ *							recording any migration (also undo SQL)
  *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
  *	  migrate_notx.c		non-transactional migrations: the marker, the
  *							statements allowed, what a failure leaves
@@ -20,6 +21,10 @@
  *	  migrate_status.c		baseline, current_version, migration_status,
  *							repair
  *	  migrate_guard.c		the event trigger that guards DROP
+ *	  migrate_plans.c		the text of the internal queries
+ *	  migrate_repeatable.c	repeatable migrations: registering, finding
+ *							and recording them (apply_migrations runs them)
+ *	  migrate_revert.c		revert_migrations: running undo SQL
  *
  * Migrations live in the registry table "migration" (one row per component
  * and version); what was applied is recorded in "schema_version".  A
@@ -39,6 +44,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
@@ -81,11 +87,43 @@ typedef enum PlanId
 	P_MIGRATION_SQL,
 	P_REPAIR_COMPONENTS,
 	P_REPAIR,
+	P_INFO,
+	P_INSERT_HISTORY_LOGGED,
+	P_HISTORY_LOG,
+	P_HISTORY_ROWS_LOGGED,
+	P_REG_UNDO_LOOKUP,
+	P_REG_SET_UNDO,
+	P_REP_LOOKUP,
+	P_REP_INSERT,
+	P_REP_UPDATE,
+	P_REP_APPROVE,
+	P_REP_PENDING_ANY,
+	P_REP_PENDING_ONE,
+	P_PENDING_COMPONENTS_ALL,
+	P_REP_PENDING_ROWS,
+	P_REP_SQL,
+	P_REP_MARK_APPLIED,
+	P_REVERT_ROWS,
+	P_UNDO_SQL,
+	P_FORGET,
+	P_COMPONENT_EXISTS_ALL,
+	P_PENDING_PROBE_ANY,
+	P_PENDING_PROBE_ONE,
 	P_NOTX_PROBE,
 	P_NOTX_CANDIDATES,
 	P_INVALID_INDEXES,
 	NUM_PLANS
 } PlanId;
+
+typedef struct MigPlanDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[10];
+} MigPlanDef;
+
+/* migrate_plans.c */
+extern const MigPlanDef mig_plan_defs[NUM_PLANS];
 
 /*
  * State of one call: where the extension lives, who owns it, and what to
@@ -106,11 +144,22 @@ typedef struct MigCall
 	bool		read_all_sql;	/* the caller may read every migration's SQL */
 } MigCall;
 
-/* A pending migration, as read under the lock. */
+/* What running a Pending does: apply a version, a repeatable, an undo */
+typedef enum MigRunKind
+{
+	MIG_RUN_APPLY,
+	MIG_RUN_REPEAT,
+	MIG_RUN_UNDO
+} MigRunKind;
+
+/* A pending migration (or undo), as read under the lock. */
 typedef struct Pending
 {
+	MigRunKind	kind;
+	char	   *subject;		/* what messages call it (mig_subject) */
 	char	   *component;
-	int64		version;
+	int64		version;		/* 0 for a repeatable migration */
+	char	   *name;			/* a repeatable migration's name, or NULL */
 	char	   *description;
 	char	   *sql;			/* NULL but while it is checked or run */
 	char	   *checksum;
@@ -135,6 +184,9 @@ extern bool mig_allow_drop;
 
 /* migrate.c */
 extern int	mig_run_plan(MigCall *c, PlanId id, Datum *values, const char *nulls);
+extern void mig_insert_history(MigCall *c, Datum *values, const char *nulls);
+extern void mig_log_history(MigCall *c, Pending *p, const char *action,
+							TimestampTz start, Interval *duration);
 extern void mig_call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only);
 extern void mig_enter_internal(MigCall *c);
 extern void mig_leave_internal(MigCall *c);
@@ -163,7 +215,12 @@ extern List *mig_parse_sql(const char *component, int64 version,
 						   const char *sql, bool show_sql);
 extern void mig_check_statements(const char *component, int64 version,
 								 const char *sql, List *stmts);
+extern List *mig_parse_sql_of(const char *subject, const char *sql,
+							  bool show_sql);
+extern void mig_check_statements_of(const char *subject, const char *sql,
+									List *stmts);
 extern int	mig_line_of(const char *sql, int location);
+extern bool mig_reindex_concurrently(ReindexStmt *r);
 
 /* migrate_messages.c: how much of a migration's SQL messages show */
 #define MIG_EXCERPT_BYTES	200
@@ -171,6 +228,9 @@ extern int	mig_line_of(const char *sql, int location);
 extern char *mig_clip(const char *s, int maxbytes);
 extern char *mig_excerpt(const char *sql, int pos, int *newpos, int *line);
 extern char *mig_clip_context(const char *context, bool show_sql);
+extern char *mig_subject(MigRunKind kind, const char *component,
+						 int64 version, const char *name);
+extern char *mig_subject_sentence(const char *subject);
 
 /* for a statement that cannot run inside a transaction block */
 #define OUTSIDE_TRANSACTION_HINT \
@@ -190,21 +250,49 @@ extern void mig_session_begin(MigCall *c, MigSession *s);
 extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
 
 /* migrate_owner.c */
+extern void mig_check_registrant(MigCall *c, Pending *p);
 extern Oid	mig_role_if_same(Oid roleid, const char *name);
 extern void mig_check_component_writer(MigCall *c, const char *component);
-extern void mig_check_replace(MigCall *c, const char *component, int64 version,
+extern void mig_check_replace(MigCall *c, const char *subject,
 							  Oid registrant, const char *registered_by,
 							  const char *what);
 
-/* migrate_apply.c: also used by baseline and non-transactional applies */
+/*
+ * migrate_apply.c: also used by baseline, revert, repeatables and
+ * non-transactional migrations
+ */
 extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,
 							   Interval *duration, const char *kind);
 extern void mig_fetch_sql(MigCall *c, Pending *p);
-extern void mig_read_pending(MigCall *c, Datum components, int64 target,
-							 List **pending);
-extern bool mig_check_pending(Pending *p, bool allow_out_of_order);
-extern void mig_check_registrant(MigCall *c, Pending *p);
-sm_noreturn extern void mig_raise_migration_error(Pending *p, ErrorData *edata);
+extern List *mig_pending_versions(MigCall *c, Datum *values, char *nulls);
+extern bool mig_check_version(Pending *p, bool allow_out_of_order);
+extern const char *mig_step_repeatable;
+extern Pending *mig_running_migration(void);
+extern void mig_prepare_run(MigCall *c, Pending *p, MemoryContext checkcxt);
+extern ErrorData *mig_try_migration(MigCall *c, Pending *p, TimestampTz start,
+									Interval **duration);
+extern void mig_raise_migration_error(Pending *p, ErrorData *edata);
+extern int	mig_run_pending(MigCall *c, ReturnSetInfo *rsinfo, List *pending,
+							bool dry_run, const char *done,
+							const char *would);
+extern Interval *mig_duration_since(TimestampTz start);
+extern void mig_read_may_read_sql(MigCall *c);
+
+/* migrate_repeatable.c */
+#define MIG_REPEATABLE_NAME_BYTES	200
+extern bool mig_first_pending_repeatable(MigCall *c, const char *component,
+										 char **first_component,
+										 char **first_name);
+extern List *mig_pending_repeatables(MigCall *c, Datum components,
+									 const char *only);
+extern void mig_record_repeat(MigCall *c, Pending *p, TimestampTz start,
+							  Interval *duration);
+extern Datum mig_register_repeatable(FunctionCallInfo fcinfo,
+									 const char *component);
+
+/* migrate_revert.c */
+extern void mig_record_revert(MigCall *c, Pending *p, TimestampTz start,
+							  Interval *duration);
 
 /*
  * migrate_notx.c: non-transactional migrations.  The marker is the first
@@ -223,8 +311,6 @@ extern bool mig_no_transaction(const char *sql);
 extern const char *mig_notx_statement_kind(Node *stmt);
 extern bool mig_check_notx_statements(const char *component, int64 version,
 									  const char *sql, List *stmts);
-extern void mig_refuse_notx(const char *component, int64 version,
-							const char *sql);
 extern Node *mig_notx_statement(const char *sql);
 extern List *mig_notx_leftovers(MigCall *c, Node *stmt, bool *built);
 extern List *mig_notx_states(MigCall *c, Datum component, char null);
@@ -232,6 +318,7 @@ extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);
 
 /* migrate_notx_apply.c */
 extern bool mig_pending_notx(MigCall *c, const char *component, int64 version);
+extern void mig_refuse_notx(MigCall *c, Pending *p);
 extern int	mig_apply_notx(MigCall *c, const char *component, int64 version,
 						   bool allow_out_of_order);
 

@@ -12,7 +12,13 @@
  * subtransaction.  Migration SQL runs as the caller, with the caller's
  * search_path, statement by statement, so an error can say which statement
  * of which migration failed; SQL registered by a role that lacks the
- * caller's privileges is refused rather than run with them.
+ * caller's privileges is refused rather than run with them.  Repeatable
+ * migrations whose SQL changed follow the versions (all components'), in
+ * component and name order, when no target version is given.
+ *
+ * Checking, running and recording one migration (mig_prepare_run,
+ * mig_try_migration) serve repeatable migrations and revert_migrations'
+ * undo SQL too (MigRunKind).
  *
  *-------------------------------------------------------------------------
  */
@@ -42,10 +48,14 @@ PG_FUNCTION_INFO_V1(sm_apply_migrations);
 /* The migration whose SQL is running: a nested apply_migrations() is refused */
 static Pending *running_migration = NULL;
 
+/*
+ * Set by apply_migrations_stepwise around its call of apply_migrations()
+ * for one repeatable migration: that call applies only the repeatable
+ * migration of this name (of the component it names), no version.
+ */
+const char *mig_step_repeatable = NULL;
+
 static void run_migration(Pending *p);
-static Interval *duration_since(TimestampTz start);
-static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
-								 Interval **duration);
 
 /* ----------------------------------------------------------------
  * apply_migrations(component text, target_version bigint,
@@ -54,67 +64,8 @@ static ErrorData *try_migration(MigCall *c, Pending *p, TimestampTz start,
  */
 
 /*
- * mig_check_registrant
- *		Refuse to run SQL registered by a role that does not have the
- *		privileges of the caller: a role allowed to register migrations must
- *		not get its SQL run with the rights of whoever applies them next (a
- *		superuser, typically).
- *
- *		SET ROLE and RESET ROLE reach every role the session user is a member
- *		of, so when the registrant lacks the session user's privileges (a
- *		superuser session that did SET ROLE to apply an application's
- *		migrations), the SQL runs "confined": in a local user id context,
- *		where changing role is refused.
- */
-void
-mig_check_registrant(MigCall *c, Pending *p)
-{
-	Oid			registrant;
-	Oid			approver;
-	Oid			session = GetSessionUserId();
-
-	if (c->owners)
-		registrant = mig_role_if_same(p->registrant, p->registered_by);
-	else
-		registrant = get_role_oid(p->registered_by, true);
-	approver = mig_role_if_same(p->approver, p->approved_by);
-
-	/* who wrote it may read it, and so may who may read any migration */
-	p->show_sql = c->read_all_sql ||
-		(OidIsValid(registrant) && has_privs_of_role(c->caller_id, registrant));
-
-	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
-		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
-	{
-		p->confined =
-			!((OidIsValid(registrant) && has_privs_of_role(registrant, session)) ||
-			  (OidIsValid(approver) && has_privs_of_role(approver, session)));
-		return;
-	}
-	if (!OidIsValid(registrant))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which no longer exists",
-						p->component, p->version, p->registered_by),
-				 errdetail("A role of that name created since is not taken for the registrant, so no role vouches for its SQL."),
-				 c->owners ?
-				 errhint("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.") :
-				 errhint("Register it again as an existing role.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("migration \"%s\" version " INT64_FORMAT " was registered by role \"%s\", which does not have the privileges of role \"%s\"",
-					p->component, p->version, p->registered_by, c->caller),
-			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
-					   p->registered_by, c->caller),
-			 c->owners ?
-			 errhint("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.") :
-			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
-					 p->registered_by)));
-}
-
-/*
  * mig_fetch_sql
- *		Read a pending migration's SQL into p->sql (inside
+ *		Read a pending migration's SQL (or undo SQL) into p->sql (inside
  *		mig_enter_internal()); release_sql frees it again.
  */
 void
@@ -124,95 +75,18 @@ mig_fetch_sql(MigCall *c, Pending *p)
 
 	values[0] = CStringGetTextDatum(p->component);
 	values[1] = Int64GetDatum(p->version);
-	mig_run_plan(c, P_MIGRATION_SQL, values, NULL);
+	if (p->kind == MIG_RUN_REPEAT)
+	{
+		values[1] = CStringGetTextDatum(p->name);
+		mig_run_plan(c, P_REP_SQL, values, NULL);
+	}
+	else
+		mig_run_plan(c, p->kind == MIG_RUN_UNDO ? P_UNDO_SQL : P_MIGRATION_SQL,
+					 values, NULL);
 	if (SPI_processed != 1)
-		elog(ERROR, "migration \"%s\" version " INT64_FORMAT " vanished from the registry",
-			 p->component, p->version);
+		elog(ERROR, "%s vanished from the registry", p->subject);
 	p->sql = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * mig_read_pending
- *		Read the pending rows of the components (a text[]) up to target,
- *		without their SQL, onto *pending.  Inside mig_enter_internal(),
- *		under the components' locks.
- */
-void
-mig_read_pending(MigCall *c, Datum components, int64 target, List **pending)
-{
-	Datum		values[2];
-	int			i;
-
-	values[0] = components;
-	values[1] = Int64GetDatum(target);
-	mig_run_plan(c, c->owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
-				 values, NULL);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Pending    *p = palloc0(sizeof(Pending));
-		bool		isnull;
-		Datum		d;
-
-		p->component = mig_datum_text(tup, desc, 1);
-		p->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		p->description = mig_datum_text(tup, desc, 3);
-		p->sql = mig_datum_text(tup, desc, 4);
-		p->checksum = mig_datum_text(tup, desc, 5);
-		p->in_history = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		p->history_checksum = mig_datum_text(tup, desc, 7);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		p->has_max_applied = !isnull;
-		if (!isnull)
-			p->max_applied = DatumGetInt64(d);
-		p->registered_by = mig_datum_text(tup, desc, 9);
-		d = SPI_getbinval(tup, desc, 10, &isnull);
-		p->registrant = isnull ? InvalidOid : DatumGetObjectId(d);
-		p->approved_by = mig_datum_text(tup, desc, 11);
-		d = SPI_getbinval(tup, desc, 12, &isnull);
-		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
-		*pending = lappend(*pending, p);
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * mig_check_pending
- *		Refuse a pending migration changed since it was applied, or one
- *		that would apply out of order.  Returns true when it is already in
- *		the history, with the same SQL (or under a baseline marker): then it
- *		is only to be marked as applied.
- */
-bool
-mig_check_pending(Pending *p, bool allow_out_of_order)
-{
-	if (p->in_history)
-	{
-		if (p->history_checksum != NULL &&
-			strcmp(p->history_checksum, p->checksum) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("migration \"%s\" version " INT64_FORMAT " has changed since it was applied",
-							p->component, p->version),
-					 errdetail("It was applied with checksum %s; the registered SQL now has checksum %s.",
-							   p->history_checksum, p->checksum),
-					 errhint("Restore the original SQL of this migration and register the change as a new migration with a higher version.")));
-		return true;
-	}
-	if (p->has_max_applied && p->version < p->max_applied &&
-		!allow_out_of_order)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("migration \"%s\" version " INT64_FORMAT " is older than the current version " INT64_FORMAT,
-						p->component, p->version, p->max_applied),
-				 errdetail("Applying it now would apply migrations out of order."),
-				 p->max_applied == PG_INT64_MAX ?
-				 errhint("Pass allow_out_of_order => true to apply it anyway: no version is above the current one.") :
-				 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
-						 p->max_applied)));
-	return false;
 }
 
 static void
@@ -299,8 +173,8 @@ run_migration(Pending *p)
 	MemoryContextSwitchTo(outer);
 }
 
-static Interval *
-duration_since(TimestampTz start)
+Interval *
+mig_duration_since(TimestampTz start)
 {
 	Interval   *iv = palloc0(sizeof(Interval));
 
@@ -323,7 +197,7 @@ mig_record_applied(MigCall *c, Pending *p, TimestampTz start, Interval *duration
 	values[5] = CStringGetTextDatum(c->caller);
 	values[6] = IntervalPGetDatum(duration);
 	values[7] = CStringGetTextDatum(kind);
-	mig_run_plan(c, P_INSERT_HISTORY, values, NULL);
+	mig_insert_history(c, values, NULL);
 	values[2] = values[4];
 	mig_run_plan(c, P_MARK_APPLIED, values, NULL);
 	mig_leave_internal(c);
@@ -346,17 +220,19 @@ mig_raise_migration_error(Pending *p, ErrorData *edata)
 							  &pos, &line);
 
 	if (p->stmt_no == -2)
-		where = psprintf(_("while recording migration \"%s\" version " INT64_FORMAT " as applied, after its last statement"),
-						 p->component, p->version);
+		where = psprintf(p->kind == MIG_RUN_UNDO ?
+						 _("while recording %s as reverted, after its last statement") :
+						 _("while recording %s as applied, after its last statement"),
+						 p->subject);
 	else if (p->stmt_no < 0)
-		where = psprintf(_("at the end of migration \"%s\" version " INT64_FORMAT),
-						 p->component, p->version);
+		where = psprintf(_("at the end of %s"), p->subject);
 	else
-		where = psprintf(_("statement %d at line %d of migration \"%s\" version " INT64_FORMAT),
-						 p->stmt_no, p->stmt_line, p->component, p->version);
+		where = psprintf(_("statement %d at line %d of %s"),
+						 p->stmt_no, p->stmt_line, p->subject);
 
 	/* what to do about errors the checks up front cannot foresee */
-	if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && hint != NULL &&
+	if (p->kind == MIG_RUN_APPLY &&
+		edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && hint != NULL &&
 		strstr(hint, "max_locks_per_transaction") != NULL)
 		hint = psprintf(_("Migrations applied in one call hold their locks until the transaction ends: apply them in batches with target_version (this call failed at version " INT64_FORMAT " of component \"%s\"), CALL apply_migrations_stepwise() to commit after each migration, or raise max_locks_per_transaction."),
 						p->version, p->component);
@@ -370,8 +246,10 @@ mig_raise_migration_error(Pending *p, ErrorData *edata)
 
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
-			 errmsg("migration \"%s\" version " INT64_FORMAT " (\"%s\") failed: %s",
-					p->component, p->version,
+			 p->kind == MIG_RUN_REPEAT ?
+			 errmsg("%s failed: %s", p->subject,
+					mig_clip(edata->message, MIG_MESSAGE_BYTES)) :
+			 errmsg("%s (\"%s\") failed: %s", p->subject,
 					mig_clip(p->description, MIG_MESSAGE_BYTES),
 					mig_clip(edata->message, MIG_MESSAGE_BYTES)),
 			 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
@@ -424,13 +302,25 @@ run_and_record(void *arg)
 	r->p->stmt_no = -1;			/* what follows is "at the end" */
 	mig_session_end(r->c, r->p, &session);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	r->duration = duration_since(r->start);
+	r->duration = mig_duration_since(r->start);
 	r->p->stmt_no = -2;			/* the bookkeeping's, not the migration's */
-	mig_record_applied(r->c, r->p, r->start, r->duration, "run");
+	switch (r->p->kind)
+	{
+		case MIG_RUN_APPLY:
+			mig_record_applied(r->c, r->p, r->start, r->duration, "run");
+			break;
+		case MIG_RUN_REPEAT:
+			mig_record_repeat(r->c, r->p, r->start, r->duration);
+			break;
+		case MIG_RUN_UNDO:
+			mig_record_revert(r->c, r->p, r->start, r->duration);
+			break;
+	}
 }
 
-static ErrorData *
-try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
+ErrorData *
+mig_try_migration(MigCall *c, Pending *p, TimestampTz start,
+				  Interval **duration)
 {
 	MigrationRun r = {c, p, start, NULL};
 	ErrorData  *edata;
@@ -443,6 +333,256 @@ try_migration(MigCall *c, Pending *p, TimestampTz start, Interval **duration)
 	return edata;
 }
 
+Pending *
+mig_running_migration(void)
+{
+	return running_migration;
+}
+
+/*
+ * mig_read_may_read_sql
+ *		Whether the caller may read every migration's SQL (in its errors).
+ *		Inside mig_enter_internal().
+ */
+void
+mig_read_may_read_sql(MigCall *c)
+{
+	c->read_all_sql = true;
+	if (c->owners)
+	{
+		Datum		values[1];
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(c->caller_id);
+		mig_run_plan(c, P_MAY_READ_SQL, values, NULL);
+		c->read_all_sql = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1,
+													 &isnull));
+	}
+}
+
+/*
+ * mig_prepare_run
+ *		Check a migration's SQL (or undo SQL) before anything runs, and keep
+ *		where its statements are for running it.  One migration's SQL and
+ *		parse tree at a time, in checkcxt (reset after): memory is bounded
+ *		by the largest migration.  Inside mig_enter_internal().
+ */
+void
+mig_prepare_run(MigCall *c, Pending *p, MemoryContext checkcxt)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	List	   *stmts;
+
+	mig_fetch_sql(c, p);
+	MemoryContextSwitchTo(checkcxt);
+	stmts = mig_parse_sql_of(p->subject, p->sql, p->show_sql);
+	mig_check_statements_of(p->subject, p->sql, stmts);
+	MemoryContextSwitchTo(oldcontext);
+	statement_bounds(p, stmts);
+	MemoryContextReset(checkcxt);
+	release_sql(p);
+}
+
+/* the error column of a dry run's "would fail" row */
+static char *
+outcome_error(Pending *p, ErrorData *edata)
+{
+	if (p->stmt_no < 0)
+		return psprintf("%s: %s",
+						p->stmt_no == -2 ? "while recording it" : "at the end",
+						mig_clip(edata->message, MIG_MESSAGE_BYTES));
+	return psprintf("statement %d at line %d: %s",
+					p->stmt_no, p->stmt_line,
+					mig_clip(edata->message, MIG_MESSAGE_BYTES));
+}
+
+/*
+ * mig_run_pending
+ *		Run each migration of the list (or undo: what done and would call
+ *		its outcome, in a real and a dry run) that is not only marked as
+ *		applied, and return a row for each; an error ends a real run, and
+ *		is the outcome of a dry run, whose later migrations are "not run".
+ *		Returns how many ran.
+ */
+int
+mig_run_pending(MigCall *c, ReturnSetInfo *rsinfo, List *pending,
+				bool dry_run, const char *done, const char *would)
+{
+	ListCell   *lc;
+	bool		dry_failed = false;
+	int			n_done = 0;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = (Pending *) lfirst(lc);
+		TimestampTz start;
+		Interval   *duration = NULL;
+		ErrorData  *edata = NULL;
+		Datum		row[7];
+		bool		rownulls[7] = {false, false, false, false, false, false, true};
+
+		if (p->in_history)
+			continue;
+
+		row[0] = CStringGetTextDatum(p->component);
+		row[1] = Int64GetDatum(p->version);
+		rownulls[1] = p->kind == MIG_RUN_REPEAT;
+		row[2] = CStringGetTextDatum(p->description);
+		row[4] = CStringGetTextDatum(p->checksum);
+
+		/*
+		 * After a dry run's first failure, report the rest without running
+		 * them: a real run stops there and rolls everything back.
+		 */
+		if (dry_failed)
+		{
+			rownulls[3] = true;
+			row[5] = CStringGetTextDatum("not run");
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+								 rownulls);
+			continue;
+		}
+
+		start = GetCurrentTimestamp();
+		edata = mig_try_migration(c, p, start, &duration);
+
+		/* a cancel or timeout ends a dry run too: it is no outcome */
+		if (edata != NULL &&
+			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
+			mig_raise_migration_error(p, edata);
+
+		row[3] = IntervalPGetDatum(duration ? duration : mig_duration_since(start));
+		if (edata == NULL)
+			row[5] = CStringGetTextDatum(dry_run ? would : done);
+		else
+		{
+			row[5] = CStringGetTextDatum("would fail");
+			row[6] = CStringGetTextDatum(outcome_error(p, edata));
+			rownulls[6] = false;
+			dry_failed = true;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
+		n_done++;
+	}
+
+	return n_done;
+}
+
+/*
+ * anything_pending
+ *		The fast path with repeatable migrations: whether a version up to
+ *		target or a repeatable migration is pending, of the component or of
+ *		any, in one statement; an error for a component that does not
+ *		exist.  Inside mig_enter_internal().
+ */
+static bool
+anything_pending(MigCall *c, const char *component, int64 target)
+{
+	Datum		values[2];
+	bool		found;
+
+	if (component != NULL)
+	{
+		values[0] = CStringGetTextDatum(component);
+		values[1] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_PROBE_ONE, values, NULL);
+	}
+	else
+	{
+		values[0] = Int64GetDatum(target);
+		mig_run_plan(c, P_PENDING_PROBE_ANY, values, NULL);
+	}
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	if (!found && component != NULL && !mig_component_exists(c, component))
+		mig_unknown_component(component);
+	return found;
+}
+
+/*
+ * mig_pending_versions
+ *		The pending versions, as read under the lock (inside
+ *		mig_enter_internal): values and nulls hold the components (text[])
+ *		and the target version.
+ */
+List *
+mig_pending_versions(MigCall *c, Datum *values, char *nulls)
+{
+	List	   *pending = NIL;
+	int			i;
+
+	mig_run_plan(c, c->owners ? P_PENDING_ROWS_OWNERS : P_PENDING_ROWS,
+				 values, nulls);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Pending    *p = palloc0(sizeof(Pending));
+		bool		isnull;
+		Datum		d;
+
+		p->kind = MIG_RUN_APPLY;
+		p->component = mig_datum_text(tup, desc, 1);
+		p->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		p->subject = mig_subject(MIG_RUN_APPLY, p->component, p->version, NULL);
+		p->description = mig_datum_text(tup, desc, 3);
+		p->sql = mig_datum_text(tup, desc, 4);
+		p->checksum = mig_datum_text(tup, desc, 5);
+		p->in_history = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		p->history_checksum = mig_datum_text(tup, desc, 7);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		p->has_max_applied = !isnull;
+		if (!isnull)
+			p->max_applied = DatumGetInt64(d);
+		p->registered_by = mig_datum_text(tup, desc, 9);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		p->registrant = isnull ? InvalidOid : DatumGetObjectId(d);
+		p->approved_by = mig_datum_text(tup, desc, 11);
+		d = SPI_getbinval(tup, desc, 12, &isnull);
+		p->approver = isnull ? InvalidOid : DatumGetObjectId(d);
+		pending = lappend(pending, p);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return pending;
+}
+
+/*
+ * mig_check_version
+ *		Refuse a pending version changed since it was applied, or out of
+ *		order.  Returns false for one already in the history with the same
+ *		checksum (or under a baseline marker): it is only marked as applied.
+ */
+bool
+mig_check_version(Pending *p, bool allow_out_of_order)
+{
+	if (p->in_history)
+	{
+		if (p->history_checksum != NULL &&
+			strcmp(p->history_checksum, p->checksum) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" version " INT64_FORMAT " has changed since it was applied",
+							p->component, p->version),
+					 errdetail("It was applied with checksum %s; the registered SQL now has checksum %s.",
+							   p->history_checksum, p->checksum),
+					 errhint("Restore the original SQL of this migration and register the change as a new migration with a higher version.")));
+		return false;
+	}
+	if (p->has_max_applied && p->version < p->max_applied &&
+		!allow_out_of_order)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" version " INT64_FORMAT " is older than the current version " INT64_FORMAT,
+						p->component, p->version, p->max_applied),
+				 errdetail("Applying it now would apply migrations out of order."),
+				 p->max_applied == PG_INT64_MAX ?
+				 errhint("Pass allow_out_of_order => true to apply it anyway: no version is above the current one.") :
+				 errhint("Pass allow_out_of_order => true to apply it anyway, or register it again under a version above " INT64_FORMAT ".",
+						 p->max_applied)));
+	return true;
+}
+
 Datum
 sm_apply_migrations(PG_FUNCTION_ARGS)
 {
@@ -450,28 +590,29 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	int64		target = PG_INT64_MAX;
 	bool		allow_out_of_order = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	bool		dry_run = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	const char *only = mig_step_repeatable;
+	bool		repeatables;
 	ReturnSetInfo *rsinfo;
 	MigCall		c;
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	List	   *pending = NIL;
 	ListCell   *lc;
 	MemoryContext oldcontext;
 	MemoryContext checkcxt;
-	List	   *stmts;
 	ResourceOwner oldowner;
 	int			n_done = 0;
 	int			n_marked = 0;
-	bool		dry_failed = false;
 	int			i;
 
+	/* for this call only: SQL it runs cannot see it */
+	mig_step_repeatable = NULL;
 	if (running_migration != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot apply migrations from inside a migration"),
-				 errdetail("Migration \"%s\" version " INT64_FORMAT " is running and would be applied again.",
-						   running_migration->component,
-						   running_migration->version),
+				 errdetail("%s is running and would be applied again.",
+						   mig_subject_sentence(running_migration->subject)),
 				 errhint("Remove the call from the migration's SQL.")));
 	if (!PG_ARGISNULL(0))
 		component = mig_arg_component(fcinfo, 0);
@@ -485,9 +626,19 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	mig_call_init(&c, fcinfo, false);
 
-	/* the fast path: nothing pending, one probe of an empty index */
+	/*
+	 * Repeatable migrations (1.1) follow when no target version is given.
+	 * A step of apply_migrations_stepwise applies one of them and no
+	 * version.
+	 */
+	repeatables = c.owners && (PG_ARGISNULL(1) || only != NULL);
+	if (only != NULL)
+		target = 0;
+
+	/* the fast path: nothing pending, one probe of an empty index (two) */
 	mig_enter_internal(&c);
-	if (!mig_first_pending(&c, component, target, NULL, NULL))
+	if (!(repeatables ? anything_pending(&c, component, target)
+		  : mig_first_pending(&c, component, target, NULL, NULL)))
 	{
 		mig_leave_internal(&c);
 		SPI_finish();
@@ -503,59 +654,47 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	mig_require_read_committed("apply migrations", "Applying",
 							   "Apply migrations");
 
-	/* may the caller read every migration's SQL (in its errors)? */
-	c.read_all_sql = true;
-	if (c.owners)
-	{
-		bool		isnull;
-
-		values[0] = ObjectIdGetDatum(c.caller_id);
-		mig_run_plan(&c, P_MAY_READ_SQL, values, NULL);
-		c.read_all_sql = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1,
-													&isnull));
-	}
+	mig_read_may_read_sql(&c);
 
 	values[0] = component ? CStringGetTextDatum(component) : (Datum) 0;
 	nulls[0] = component ? ' ' : 'n';
 	values[1] = Int64GetDatum(target);
-	mig_run_plan(&c, P_PENDING_COMPONENTS, values, nulls);
+	if (c.owners)
+	{
+		values[2] = BoolGetDatum(repeatables);
+		values[3] = only ? CStringGetTextDatum(only) : (Datum) 0;
+		nulls[3] = only ? ' ' : 'n';
+		mig_run_plan(&c, P_PENDING_COMPONENTS_ALL, values, nulls);
+	}
+	else
+		mig_run_plan(&c, P_PENDING_COMPONENTS, values, nulls);
 	values[0] = mig_lock_listed_components(&c, &i);
 	nulls[0] = ' ';
 
 	/* re-read with a fresh snapshot, now that nobody else can apply */
 	mig_enter_internal(&c);
-	mig_read_pending(&c, values[0], target, &pending);
+	pending = mig_pending_versions(&c, values, nulls);
+	if (repeatables)
+		pending = list_concat(pending,
+							  mig_pending_repeatables(&c, values[0], only));
 
 	/*
 	 * Check everything before running anything: changed since applied, out
-	 * of order, statements that cannot run in a transaction block.
-	 * Registry rows whose version is already in the history with the same
-	 * checksum (or under a baseline marker) are only marked as applied.
+	 * of order, who vouches for the SQL, statements that cannot run in a
+	 * transaction block.
 	 */
-	oldcontext = CurrentMemoryContext;
-	checkcxt = AllocSetContextCreate(oldcontext, "migration check",
+	checkcxt = AllocSetContextCreate(CurrentMemoryContext, "migration check",
 									 ALLOCSET_DEFAULT_SIZES);
 	foreach(lc, pending)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
 
-		if (mig_check_pending(p, allow_out_of_order))
+		if (p->kind == MIG_RUN_APPLY && !mig_check_version(p, allow_out_of_order))
 			continue;
 		mig_check_registrant(&c, p);
-		/*
-		 * One migration's SQL and parse tree at a time: only where its
-		 * statements are is kept, for running it.
-		 */
-		mig_fetch_sql(&c, p);
-		MemoryContextSwitchTo(checkcxt);
-		stmts = mig_parse_sql(p->component, p->version, p->sql, p->show_sql);
-		mig_refuse_notx(p->component, p->version, p->sql);
-		mig_check_statements(p->component, p->version, p->sql, stmts);
-		MemoryContextSwitchTo(oldcontext);
-		statement_bounds(p, stmts);
-		MemoryContextReset(checkcxt);
-		release_sql(p);
+		if (p->kind == MIG_RUN_APPLY)
+			mig_refuse_notx(&c, p);
+		mig_prepare_run(&c, p, checkcxt);
 	}
 	MemoryContextDelete(checkcxt);
 	mig_leave_internal(&c);
@@ -593,7 +732,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 		Pending    *p = (Pending *) lfirst(lc);
 		Datum		mv[3];
 
-		if (!p->in_history)
+		if (p->kind != MIG_RUN_APPLY || !p->in_history)
 			continue;
 		n_marked++;
 		mv[0] = CStringGetTextDatum(p->component);
@@ -603,63 +742,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	}
 	mig_leave_internal(&c);
 
-	foreach(lc, pending)
-	{
-		Pending    *p = (Pending *) lfirst(lc);
-		TimestampTz start;
-		Interval   *duration = NULL;
-		ErrorData  *edata = NULL;
-		Datum		row[7];
-		bool		rownulls[7] = {false, false, false, false, false, false, true};
-
-		if (p->in_history)
-			continue;
-
-		row[0] = CStringGetTextDatum(p->component);
-		row[1] = Int64GetDatum(p->version);
-		row[2] = CStringGetTextDatum(p->description);
-		row[4] = CStringGetTextDatum(p->checksum);
-
-		/*
-		 * After a dry run's first failure, report the rest without running
-		 * them: a real run stops there and rolls everything back.
-		 */
-		if (dry_failed)
-		{
-			rownulls[3] = true;
-			row[5] = CStringGetTextDatum("not run");
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
-								 rownulls);
-			continue;
-		}
-
-		start = GetCurrentTimestamp();
-		edata = try_migration(&c, p, start, &duration);
-
-		/* a cancel or timeout ends a dry run too: it is no outcome */
-		if (edata != NULL &&
-			(!dry_run || edata->sqlerrcode == ERRCODE_QUERY_CANCELED))
-			mig_raise_migration_error(p, edata);
-
-		row[3] = IntervalPGetDatum(duration ? duration : duration_since(start));
-		if (edata == NULL)
-			row[5] = CStringGetTextDatum(dry_run ? "would apply" : "applied");
-		else
-		{
-			row[5] = CStringGetTextDatum("would fail");
-			row[6] = CStringGetTextDatum(p->stmt_no < 0 ?
-										 psprintf("%s: %s",
-												  p->stmt_no == -2 ? "while recording it" : "at the end",
-												  mig_clip(edata->message, MIG_MESSAGE_BYTES)) :
-										 psprintf("statement %d at line %d: %s",
-												  p->stmt_no, p->stmt_line,
-												  mig_clip(edata->message, MIG_MESSAGE_BYTES)));
-			rownulls[6] = false;
-			dry_failed = true;
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
-		n_done++;
-	}
+	n_done = mig_run_pending(&c, rsinfo, pending, dry_run, "applied",
+							 "would apply");
 
 	if (dry_run)
 	{

@@ -119,7 +119,9 @@ sm_guard_drop(PG_FUNCTION_ARGS)
 	c.caller = NULL;
 	c.read_only = true;
 	mig_enter_internal(&c);
-	mig_run_plan(&c, P_HISTORY_ROWS, NULL, NULL);
+	/* from 1.1 on, the history log counts too */
+	mig_run_plan(&c, OidIsValid(get_relname_relid("migration_history", nspoid))
+				 ? P_HISTORY_ROWS_LOGGED : P_HISTORY_ROWS, NULL, NULL);
 	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
 	mig_leave_internal(&c);

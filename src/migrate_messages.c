@@ -140,3 +140,39 @@ mig_clip_context(const char *context, bool show_sql)
 	}
 	return buf.len > 0 ? buf.data : NULL;
 }
+
+/*
+ * mig_subject
+ *		What messages call a migration: 'migration "shop" version 3',
+ *		'undo of migration "shop" version 3' or 'repeatable migration
+ *		"views" of component "shop"'.  Component and name are bounded (the
+ *		name by the registry's check), so they are shown whole.
+ */
+char *
+mig_subject(MigRunKind kind, const char *component, int64 version,
+			const char *name)
+{
+	switch (kind)
+	{
+		case MIG_RUN_REPEAT:
+			return psprintf(_("repeatable migration \"%s\" of component \"%s\""),
+							name, component);
+		case MIG_RUN_UNDO:
+			return psprintf(_("undo of migration \"%s\" version " INT64_FORMAT),
+							component, version);
+		case MIG_RUN_APPLY:
+			break;
+	}
+	return psprintf(_("migration \"%s\" version " INT64_FORMAT),
+					component, version);
+}
+
+/* the subject at the start of a sentence */
+char *
+mig_subject_sentence(const char *subject)
+{
+	char	   *s = pstrdup(subject);
+
+	s[0] = pg_toupper((unsigned char) s[0]);
+	return s;
+}

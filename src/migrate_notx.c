@@ -30,7 +30,6 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
@@ -132,19 +131,11 @@ mig_notx_statement_kind(Node *stmt)
 		case T_ReindexStmt:
 			{
 				ReindexStmt *r = (ReindexStmt *) stmt;
-				ListCell   *lc;
 
-				if (r->kind != REINDEX_OBJECT_INDEX &&
-					r->kind != REINDEX_OBJECT_TABLE)
-					break;
-				foreach(lc, r->params)
-				{
-					DefElem    *opt = (DefElem *) lfirst(lc);
-
-					if (strcmp(opt->defname, "concurrently") == 0 &&
-						defGetBoolean(opt))
-						return "REINDEX CONCURRENTLY";
-				}
+				if ((r->kind == REINDEX_OBJECT_INDEX ||
+					 r->kind == REINDEX_OBJECT_TABLE) &&
+					mig_reindex_concurrently(r))
+					return "REINDEX CONCURRENTLY";
 			}
 			break;
 		case T_VacuumStmt:
@@ -201,24 +192,6 @@ mig_check_notx_statements(const char *component, int64 version,
 						   mig_line_of(sql, rs->stmt_location), component, version),
 				 errhint("Write CREATE INDEX CONCURRENTLY name ON ...")));
 	return true;
-}
-
-/*
- * mig_refuse_notx
- *		apply_migrations() applies everything in the caller's transaction:
- *		a non-transactional migration in its way is refused before anything
- *		is applied.
- */
-void
-mig_refuse_notx(const char *component, int64 version, const char *sql)
-{
-	if (mig_no_transaction(sql))
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("cannot apply a non-transactional migration inside a transaction"),
-				 errdetail("Migration \"%s\" version " INT64_FORMAT " is marked \"%s\" and runs outside any transaction block; nothing was applied.",
-						   component, version, MIG_NOTX_MARKER),
-				 errhint("Apply with CALL apply_migrations_stepwise(), which runs it on its own, or apply up to the version before it with target_version.")));
 }
 
 /* ----------------------------------------------------------------
@@ -429,7 +402,8 @@ mig_put_status_rows(ReturnSetInfo *rsinfo, List *states)
 		{
 			NotxState  *s = (NotxState *) lfirst(lc);
 
-			if (s->version == DatumGetInt64(row[1]) &&
+			if (!rownulls[1] && !rownulls[3] &&
+				s->version == DatumGetInt64(row[1]) &&
 				strcmp(s->component, TextDatumGetCString(row[0])) == 0 &&
 				strcmp(TextDatumGetCString(row[3]), "pending") == 0)
 				row[3] = CStringGetTextDatum(s->status);

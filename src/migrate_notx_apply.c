@@ -46,17 +46,17 @@
 #include "migrate.h"
 
 /*
- * mig_pending_notx
- *		Whether a pending migration is non-transactional.  Reads the start
- *		of its SQL only, or all of it when the start does not tell.
+ * probe_notx
+ *		Whether a registered migration is non-transactional.  Reads the
+ *		start of its SQL only, or all of it when the start does not tell.
+ *		Inside mig_enter_internal().
  */
-bool
-mig_pending_notx(MigCall *c, const char *component, int64 version)
+static bool
+probe_notx(MigCall *c, const char *component, int64 version)
 {
 	Datum		values[2];
 	MigMark		mark = MIG_MARK_NO;
 
-	mig_enter_internal(c);
 	values[0] = CStringGetTextDatum(component);
 	values[1] = Int64GetDatum(version);
 	mig_run_plan(c, P_NOTX_PROBE, values, NULL);
@@ -82,8 +82,37 @@ mig_pending_notx(MigCall *c, const char *component, int64 version)
 		mark = mig_no_transaction(p.sql) ? MIG_MARK_YES : MIG_MARK_NO;
 		pfree(p.sql);
 	}
-	mig_leave_internal(c);
 	return mark == MIG_MARK_YES;
+}
+
+/* probe_notx, for apply_migrations_stepwise */
+bool
+mig_pending_notx(MigCall *c, const char *component, int64 version)
+{
+	bool		result;
+
+	mig_enter_internal(c);
+	result = probe_notx(c, component, version);
+	mig_leave_internal(c);
+	return result;
+}
+
+/*
+ * mig_refuse_notx
+ *		apply_migrations() applies everything in the caller's transaction:
+ *		a non-transactional migration in its way is refused before anything
+ *		is applied.  Inside mig_enter_internal().
+ */
+void
+mig_refuse_notx(MigCall *c, Pending *p)
+{
+	if (probe_notx(c, p->component, p->version))
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot apply a non-transactional migration inside a transaction"),
+				 errdetail("Migration \"%s\" version " INT64_FORMAT " is marked \"%s\" and runs outside any transaction block; nothing was applied.",
+						   p->component, p->version, MIG_NOTX_MARKER),
+				 errhint("Apply with CALL apply_migrations_stepwise(), which runs it on its own, or apply up to the version before it with target_version.")));
 }
 
 static void
@@ -105,21 +134,18 @@ static Pending *
 read_under_lock(MigCall *c, const char *component, int64 version)
 {
 	Datum		elem = CStringGetTextDatum(component);
-	Datum		values[1];
-	List	   *pending = NIL;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	List	   *pending;
 	ListCell   *lc;
 	Pending    *found = NULL;
-	bool		isnull;
 
 	mig_enter_internal(c);
-	values[0] = ObjectIdGetDatum(c->caller_id);
-	mig_run_plan(c, P_MAY_READ_SQL, values, NULL);
-	c->read_all_sql = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1,
-												 &isnull));
-	mig_read_pending(c, PointerGetDatum(construct_array(&elem, 1, TEXTOID, -1,
-														false, TYPALIGN_INT)),
-					 version, &pending);
+	mig_read_may_read_sql(c);
+	values[0] = PointerGetDatum(construct_array(&elem, 1, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[1] = Int64GetDatum(version);
+	pending = mig_pending_versions(c, values, nulls);
 	mig_leave_internal(c);
 	foreach(lc, pending)
 		if (((Pending *) lfirst(lc))->version == version)
@@ -158,7 +184,7 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	p = read_under_lock(c, component, version);
 	if (p == NULL)
 		return 0;
-	if (mig_check_pending(p, allow_out_of_order))
+	if (!mig_check_version(p, allow_out_of_order))
 	{
 		Datum		mv[3];
 

@@ -20,7 +20,8 @@
  * Applying runs a migration's SQL with the caller's privileges, so it
  * requires that someone with those privileges vouches for it: the
  * registrant, or a role that approved exactly this SQL, by checksum, with
- * approve_migration (see check_registrant in migrate_apply.c).
+ * approve_migration (mig_check_registrant, for versions, repeatable
+ * migrations and undo SQL alike).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +38,11 @@
 
 PG_FUNCTION_INFO_V1(sm_set_component_owner);
 PG_FUNCTION_INFO_V1(sm_approve_migration);
+PG_FUNCTION_INFO_V1(sm_approve_repeatable);
+
+static void check_approved_checksum(const char *subject, const char *what,
+									const char *registered,
+									const char *given);
 
 /*
  * mig_role_if_same
@@ -131,8 +137,8 @@ mig_check_component_writer(MigCall *c, const char *component)
  *		registered it, or that role no longer exists.
  */
 void
-mig_check_replace(MigCall *c, const char *component, int64 version,
-				  Oid registrant, const char *registered_by, const char *what)
+mig_check_replace(MigCall *c, const char *subject, Oid registrant,
+				  const char *registered_by, const char *what)
 {
 	Oid			role;
 
@@ -143,12 +149,81 @@ mig_check_replace(MigCall *c, const char *component, int64 version,
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("cannot %s migration \"%s\" version " INT64_FORMAT ", which role \"%s\" registered",
-					what, component, version, registered_by),
+			 errmsg("cannot %s %s, which role \"%s\" registered",
+					what, subject, registered_by),
 			 errdetail("Only role \"%s\" and roles with its privileges may change the migrations it registered.",
 					   registered_by),
-			 errhint("Register the change as a new version, or have role \"%s\" make it.",
+			 errhint("Register the change under a new version or name, or have role \"%s\" make it.",
 					 registered_by)));
+}
+
+/*
+ * mig_check_registrant
+ *		Refuse to run SQL registered by a role that does not have the
+ *		privileges of the caller: a role allowed to register migrations must
+ *		not get its SQL run with the rights of whoever applies them next (a
+ *		superuser, typically).
+ *
+ *		SET ROLE and RESET ROLE reach every role the session user is a member
+ *		of, so when the registrant lacks the session user's privileges (a
+ *		superuser session that did SET ROLE to apply an application's
+ *		migrations), the SQL runs "confined": in a local user id context,
+ *		where changing role is refused.
+ */
+void
+mig_check_registrant(MigCall *c, Pending *p)
+{
+	Oid			registrant;
+	Oid			approver;
+	Oid			session = GetSessionUserId();
+	const char *hint;
+
+	if (c->owners)
+		registrant = mig_role_if_same(p->registrant, p->registered_by);
+	else
+		registrant = get_role_oid(p->registered_by, true);
+	approver = mig_role_if_same(p->approver, p->approved_by);
+
+	/* who wrote it may read it, and so may who may read any migration */
+	p->show_sql = c->read_all_sql ||
+		(OidIsValid(registrant) && has_privs_of_role(c->caller_id, registrant));
+
+	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
+		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
+	{
+		p->confined =
+			!((OidIsValid(registrant) && has_privs_of_role(registrant, session)) ||
+			  (OidIsValid(approver) && has_privs_of_role(approver, session)));
+		return;
+	}
+	if (p->kind == MIG_RUN_REPEAT)
+		hint = _("Review its SQL and checksum with migration_sql(), approve that checksum with approve_repeatable(), and apply again.");
+	else if (p->kind == MIG_RUN_UNDO)
+		hint = _("Review its SQL and undo SQL with migration_sql(), approve both checksums with approve_migration(component, version, checksum, undo_checksum), and revert again.");
+	else
+		hint = _("Review its SQL and checksum with migration_sql(), approve that checksum with approve_migration(), and apply again.");
+	if (!OidIsValid(registrant))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s was registered by role \"%s\", which no longer exists",
+						p->subject, p->registered_by),
+				 errdetail("A role of that name created since is not taken for the registrant, so no role vouches for its SQL."),
+				 c->owners ?
+				 errhint("%s", hint) :
+				 errhint("Register it again as an existing role.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s was registered by role \"%s\", which does not have the privileges of role \"%s\"",
+					p->subject, p->registered_by, c->caller),
+			 p->kind == MIG_RUN_UNDO ?
+			 errdetail("Reverting it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller) :
+			 errdetail("Applying it would run SQL written by role \"%s\" with the privileges of role \"%s\".",
+					   p->registered_by, c->caller),
+			 c->owners ?
+			 errhint("%s", hint) :
+			 errhint("Review its SQL, then apply it as role \"%s\" (SET ROLE).",
+					 p->registered_by)));
 }
 
 /* ----------------------------------------------------------------
@@ -207,28 +282,56 @@ sm_set_component_owner(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------
- * approve_migration(component text, version bigint, checksum text)
- *		returns text
+ * approve_migration(component text, version bigint, checksum text
+ *					 [, undo_checksum text]) returns text
  *
  * The caller vouches for the registered SQL whose checksum it gives (the
  * one it reviewed): roles whose privileges the caller has may then apply
- * it, whoever registered it.  Registering other SQL under the version
- * voids the approval.
+ * it, whoever registered it.  With undo_checksum, it vouches for the undo
+ * SQL of that checksum too, so that they may revert it; that form also
+ * approves applied migrations (whose undo may still run).  Registering
+ * other SQL or undo SQL under the version voids the approval.
  * ----------------------------------------------------------------
  */
+
+/* refuse an approval of SQL (what: "SQL", "undo SQL") not as reviewed */
+static void
+check_approved_checksum(const char *subject, const char *what,
+						const char *registered, const char *given)
+{
+	if (registered == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s has no %s to approve", subject, what),
+				 errhint("Register its undo SQL with register_migration(..., undo => ...) first.")));
+	if (strcmp(registered, given) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("checksum does not match the %s registered as %s",
+						what, subject),
+				 errdetail("The registered %s has checksum %s; the %s that was reviewed is not what would run.",
+						   what, registered, what),
+				 errhint("Review the registered SQL with migration_sql(), then approve its checksum.")));
+}
 Datum
 sm_approve_migration(PG_FUNCTION_ARGS)
 {
 	char	   *component = mig_arg_component(fcinfo, 0);
 	int64		version = mig_arg_version(fcinfo, 1, "migration version");
 	char	   *checksum;
+	char	   *undo_checksum = NULL;
 	char	   *registered;
+	char	   *registered_undo;
+	char	   *subject = mig_subject(MIG_RUN_APPLY, component, version, NULL);
 	bool		applied;
 	bool		isnull;
 	MigCall		c;
-	Datum		values[5];
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};
 
 	checksum = mig_arg_text(fcinfo, 2, "checksum to approve");
+	if (PG_NARGS() > 3)
+		undo_checksum = mig_arg_text(fcinfo, 3, "undo checksum to approve");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -247,24 +350,75 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 	registered = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	applied = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
-	if (applied)
+	registered_undo = mig_datum_text(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 3);
+	if (applied && undo_checksum == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("migration \"%s\" version " INT64_FORMAT " has already been applied",
 						component, version),
-				 errdetail("An approval lets a role apply a pending migration.")));
-	if (strcmp(registered, checksum) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("checksum does not match the SQL registered as migration \"%s\" version " INT64_FORMAT,
-						component, version),
-				 errdetail("The registered SQL has checksum %s; the SQL that was reviewed is not what would run.",
-						   registered),
-				 errhint("Review the registered SQL with migration_sql(), then approve its checksum.")));
+				 errdetail("An approval lets a role apply a pending migration."),
+				 errhint("To let roles revert it, approve its undo SQL too: approve_migration(component, version, checksum, undo_checksum).")));
+	check_approved_checksum(subject, "SQL", registered, checksum);
+	if (undo_checksum != NULL)
+	{
+		check_approved_checksum(subject, "undo SQL", registered_undo,
+								undo_checksum);
+		values[5] = CStringGetTextDatum(undo_checksum);
+		nulls[5] = ' ';
+	}
 	values[2] = CStringGetTextDatum(checksum);
 	values[3] = ObjectIdGetDatum(c.caller_id);
 	values[4] = CStringGetTextDatum(c.caller);
-	mig_run_plan(&c, P_APPROVE, values, NULL);
+	mig_run_plan(&c, P_APPROVE, values, nulls);
+	mig_leave_internal(&c);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text("approved"));
+}
+
+/* ----------------------------------------------------------------
+ * approve_repeatable(component text, name text, checksum text) returns text
+ *
+ * approve_migration for a repeatable migration: the caller vouches for the
+ * SQL of that checksum, so that roles whose privileges it has may apply
+ * it.  Registering other SQL under the name voids the approval.
+ * ----------------------------------------------------------------
+ */
+Datum
+sm_approve_repeatable(PG_FUNCTION_ARGS)
+{
+	char	   *component = mig_arg_component(fcinfo, 0);
+	char	   *name = mig_arg_text(fcinfo, 1, "repeatable migration name");
+	char	   *checksum = mig_arg_text(fcinfo, 2, "checksum to approve");
+	char	   *subject;
+	MigCall		c;
+	Datum		values[5];
+
+	if (strlen(name) > MIG_REPEATABLE_NAME_BYTES)
+		name = mig_clip(name, MIG_REPEATABLE_NAME_BYTES);
+	subject = mig_subject(MIG_RUN_REPEAT, component, 0, name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mig_call_init(&c, fcinfo, false);
+	mig_lock_component(&c, component);
+
+	mig_enter_internal(&c);
+	values[0] = CStringGetTextDatum(component);
+	values[1] = CStringGetTextDatum(name);
+	mig_run_plan(&c, P_REP_LOOKUP, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s is not registered", subject)));
+	check_approved_checksum(subject, "SQL",
+							mig_datum_text(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1),
+							checksum);
+	values[2] = CStringGetTextDatum(checksum);
+	values[3] = ObjectIdGetDatum(c.caller_id);
+	values[4] = CStringGetTextDatum(c.caller);
+	mig_run_plan(&c, P_REP_APPROVE, values, NULL);
 	mig_leave_internal(&c);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text("approved"));

@@ -2,7 +2,8 @@
  *
  * migrate_register.c
  *	  register_migration: add a migration to the registry, or find it there
- *	  already.
+ *	  already; with its undo SQL (the five-argument form).  A migration
+ *	  without a version is a repeatable one (migrate_repeatable.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -19,18 +20,33 @@ PG_FUNCTION_INFO_V1(sm_register_migration);
 
 /* ----------------------------------------------------------------
  * register_migration(component text, version bigint, description text,
- *					  sql text) returns text
+ *					  sql text [, undo text]) returns text
  *
- * Returns 'registered', 'unchanged', 'updated' (description only),
- * 'replaced' (pending migration with new SQL) or 'baselined' (registered
- * under a baseline, so marked as applied without running).
+ * Returns 'registered', 'unchanged', 'updated' (description or undo SQL
+ * only), 'replaced' (pending migration with new SQL) or 'baselined'
+ * (registered under a baseline, so marked as applied without running).
+ * The four-argument form leaves a registered undo as it is; the five-
+ * argument form sets it (NULL: no undo), also for an applied migration,
+ * whose undo has not run.
  * ----------------------------------------------------------------
  */
+
+static bool
+same_checksum(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
+}
+
 Datum
 sm_register_migration(PG_FUNCTION_ARGS)
 {
 	char	   *component = mig_arg_component(fcinfo, 0);
-	int64		version = mig_arg_version(fcinfo, 1, "migration version");
+	int64		version;
+	bool		set_undo = PG_NARGS() > 4;
+	char	   *undo = NULL;
+	char	   *undo_checksum = NULL;
+	char	   *undo_subject;
+	bool		undo_changed = false;
 	char	   *description;
 	char	   *sql;
 	char	   *checksum;
@@ -45,13 +61,26 @@ sm_register_migration(PG_FUNCTION_ARGS)
 	bool		mark_applied;
 	const char *result;
 
+	/* no version: a repeatable migration, named by its description */
+	if (PG_ARGISNULL(1))
+		return mig_register_repeatable(fcinfo, component);
+	version = mig_arg_version(fcinfo, 1, "migration version");
 	description = mig_arg_text(fcinfo, 2, "migration description");
 	sql = mig_arg_text(fcinfo, 3, "migration SQL");
+	if (set_undo && !PG_ARGISNULL(4))
+		undo = text_to_cstring(PG_GETARG_TEXT_PP(4));
 
 	/* syntax and statement checks, before anything is stored */
 	mig_check_statements(component, version, sql,
 					 mig_parse_sql(component, version, sql, true));
 	checksum = sm_sql_checksum(sql, strlen(sql));
+	undo_subject = mig_subject(MIG_RUN_UNDO, component, version, NULL);
+	if (undo != NULL)
+	{
+		mig_check_statements_of(undo_subject, undo,
+								mig_parse_sql_of(undo_subject, undo, true));
+		undo_checksum = sm_sql_checksum(undo, strlen(undo));
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -82,10 +111,22 @@ sm_register_migration(PG_FUNCTION_ARGS)
 			baseline_version = DatumGetInt64(d);
 	}
 
+	/* a new undo, or another one */
+	if (set_undo && reg_checksum == NULL)
+		undo_changed = undo != NULL;
+	else if (set_undo)
+	{
+		mig_run_plan(&c, P_REG_UNDO_LOOKUP, values, NULL);
+		undo_changed = !same_checksum(mig_datum_text(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc,
+													 1),
+									  undo_checksum);
+	}
+
 	/* changing another role's migration */
 	if (reg_checksum != NULL && c.owners &&
 		(strcmp(reg_checksum, checksum) != 0 ||
-		 strcmp(reg_description, description) != 0))
+		 strcmp(reg_description, description) != 0 || undo_changed))
 	{
 		bool		isnull;
 		Datum		d;
@@ -93,12 +134,14 @@ sm_register_migration(PG_FUNCTION_ARGS)
 		mig_run_plan(&c, P_REG_IDENTITY, values, NULL);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 						  &isnull);
-		mig_check_replace(&c, component, version,
+		mig_check_replace(&c, mig_subject(MIG_RUN_APPLY, component, version,
+										  NULL),
 						  isnull ? InvalidOid : DatumGetObjectId(d),
 						  mig_datum_text(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2),
 						  strcmp(reg_checksum, checksum) != 0
-						  ? "replace the SQL of" : "rename");
+						  ? "replace the SQL of"
+						  : undo_changed ? "change the undo SQL of" : "rename");
 	}
 
 	if (in_history && history_checksum != NULL &&
@@ -126,7 +169,7 @@ sm_register_migration(PG_FUNCTION_ARGS)
 		hv[5] = CStringGetTextDatum(c.caller);
 		hv[6] = IntervalPGetDatum(zero);
 		hv[7] = CStringGetTextDatum("baseline");
-		mig_run_plan(&c, P_INSERT_HISTORY, hv, NULL);
+		mig_insert_history(&c, hv, NULL);
 		mark_applied = true;
 	}
 
@@ -150,10 +193,20 @@ sm_register_migration(PG_FUNCTION_ARGS)
 		result = "updated";
 	}
 	else
-		result = "unchanged";
+		result = undo_changed ? "updated" : "unchanged";
 
-	/* new SQL: the caller is its registrant, any approval is void */
-	if (c.owners && (reg_checksum == NULL || strcmp(result, "replaced") == 0))
+	if (undo_changed)
+	{
+		values[2] = undo ? CStringGetTextDatum(undo) : (Datum) 0;
+		mig_run_plan(&c, P_REG_SET_UNDO, values, undo ? NULL : "  n");
+	}
+
+	/*
+	 * New SQL or undo SQL: the caller is its registrant, any approval is
+	 * void.
+	 */
+	if (c.owners && (reg_checksum == NULL || strcmp(result, "replaced") == 0 ||
+					 undo_changed))
 	{
 		values[2] = ObjectIdGetDatum(c.caller_id);
 		mig_run_plan(&c, P_SET_REGISTRANT, values, NULL);

@@ -67,8 +67,8 @@ try_parse(const char *sql, List **stmts)
  * output) gets an error of its own; p points at the error in sql.
  */
 static void
-psql_input_error(const char *component, int64 version, const char *sql,
-				 const char *p, int line)
+psql_input_error(const char *subject, const char *sql, const char *p,
+				 int line)
 {
 	const char *line_start = p;
 	List	   *before;
@@ -83,8 +83,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("psql meta-command \"%.*s\" cannot be part of a migration",
 						len, p),
-				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is psql input; the server runs migrations as SQL.",
-						   line, component, version),
+				 errdetail("Line %d of %s is psql input; the server runs migrations as SQL.",
+						   line, subject),
 				 (len == 9 && strncmp(p, "\\restrict", 9) == 0) ||
 				 (len == 11 && strncmp(p, "\\unrestrict", 11) == 0) ?
 				 errhint("pg_dump 15.14 and later write \\restrict and \\unrestrict lines into plain-text dumps; remove them from the migration.") :
@@ -95,8 +95,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("psql variable cannot be part of a migration"),
-				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " refers to a psql variable, which only psql substitutes.",
-						   line, component, version),
+				 errdetail("Line %d of %s refers to a psql variable, which only psql substitutes.",
+						   line, subject),
 				 errhint("Write the value into the migration.")));
 
 	/* data after a COPY ... FROM stdin that ends the lines before */
@@ -113,8 +113,8 @@ psql_input_error(const char *component, int64 version, const char *sql,
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("COPY data cannot be part of a migration"),
-					 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is data for the COPY FROM stdin at line %d, which only psql sends.",
-							   line, component, version,
+					 errdetail("Line %d of %s is data for the COPY FROM stdin at line %d, which only psql sends.",
+							   line, subject,
 							   mig_line_of(sql, last->stmt_location)),
 					 errhint("Load the data with INSERT statements, or with COPY from a file on the server.")));
 	}
@@ -123,6 +123,19 @@ psql_input_error(const char *component, int64 version, const char *sql,
 List *
 mig_parse_sql(const char *component, int64 version, const char *sql,
 			  bool show_sql)
+{
+	return mig_parse_sql_of(mig_subject(MIG_RUN_APPLY, component, version,
+										NULL),
+							sql, show_sql);
+}
+
+/*
+ * mig_parse_sql_of
+ *		Parse the SQL of subject (see mig_subject): a syntax error is
+ *		reported at its line of that SQL.
+ */
+List *
+mig_parse_sql_of(const char *subject, const char *sql, bool show_sql)
 {
 	List	   *stmts;
 	ErrorData  *edata;
@@ -146,14 +159,12 @@ mig_parse_sql(const char *component, int64 version, const char *sql,
 		for (i = 1; i < edata->cursorpos && *p; i++)
 			p += pg_mblen(p);
 		if (edata->sqlerrcode == ERRCODE_SYNTAX_ERROR)
-			psql_input_error(component, version, sql, p, line);
+			psql_input_error(subject, sql, p, line);
 	}
 	if (line > 0)
-		where = psprintf(_("line %d of migration \"%s\" version " INT64_FORMAT),
-						 line, component, version);
+		where = psprintf(_("line %d of %s"), line, subject);
 	else
-		where = psprintf(_("migration \"%s\" version " INT64_FORMAT),
-						 component, version);
+		where = pstrdup(subject);
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
 			 errmsg_internal("%s", mig_clip(edata->message, MIG_MESSAGE_BYTES)),
@@ -215,6 +226,22 @@ mig_line_of(const char *sql, int location)
 	return line;
 }
 
+/* whether a REINDEX statement has the CONCURRENTLY option */
+bool
+mig_reindex_concurrently(ReindexStmt *r)
+{
+	ListCell   *lc;
+
+	foreach(lc, r->params)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0 && defGetBoolean(opt))
+			return true;
+	}
+	return false;
+}
+
 /*
  * transaction_block_statement
  *		What to call a statement that cannot run inside a transaction block
@@ -244,20 +271,13 @@ transaction_block_statement(Node *stmt, const char **hint)
 		case T_ReindexStmt:
 			{
 				ReindexStmt *r = (ReindexStmt *) stmt;
-				ListCell   *lc;
 
-				foreach(lc, r->params)
+				if (mig_reindex_concurrently(r))
 				{
-					DefElem    *opt = (DefElem *) lfirst(lc);
-
-					if (strcmp(opt->defname, "concurrently") == 0 &&
-						defGetBoolean(opt))
-					{
-						*hint = mig_notx_statement_kind(stmt) != NULL ?
-							"Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to reindex inside the migration." :
-							"Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
-						return "REINDEX CONCURRENTLY";
-					}
+					*hint = mig_notx_statement_kind(stmt) != NULL ?
+						"Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to reindex inside the migration." :
+						"Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
+					return "REINDEX CONCURRENTLY";
 				}
 				if (r->kind == REINDEX_OBJECT_SYSTEM ||
 					r->kind == REINDEX_OBJECT_DATABASE)
@@ -347,11 +367,28 @@ void
 mig_check_statements(const char *component, int64 version, const char *sql,
 				 List *stmts)
 {
+	if (mig_check_notx_statements(component, version, sql, stmts))
+		return;
+	mig_check_statements_of(mig_subject(MIG_RUN_APPLY, component, version,
+										NULL),
+							sql, stmts);
+}
+
+/* mig_check_statements for the SQL of subject (see mig_subject) */
+void
+mig_check_statements_of(const char *subject, const char *sql, List *stmts)
+{
 	ListCell   *lc;
 	int			n = 0;
 
-	if (mig_check_notx_statements(component, version, sql, stmts))
-		return;
+	/* only a version can be non-transactional (migrate_notx.c) */
+	if (mig_no_transaction(sql))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot be non-transactional", subject),
+				 errdetail("Only a versioned migration runs outside a transaction block."),
+				 errhint("Remove the \"%s\" line, or make the statement a versioned migration of its own.",
+						 MIG_NOTX_MARKER)));
 	sql = mig_skip_bom(sql);
 
 	foreach(lc, stmts)
@@ -366,9 +403,9 @@ mig_check_statements(const char *component, int64 version, const char *sql,
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 					 errmsg("%s cannot run inside a migration", what),
-					 errdetail("Statement %d (line %d) of migration \"%s\" version " INT64_FORMAT " cannot run inside a transaction block.",
+					 errdetail("Statement %d (line %d) of %s cannot run inside a transaction block.",
 							   n, mig_line_of(sql, rs->stmt_location),
-							   component, version),
+							   subject),
 					 errhint("%s", hint)));
 	}
 }

@@ -2,7 +2,7 @@
  *
  * migrate_status.c
  *	  Reading and adjusting the history: baseline, current_version,
- *	  migration_status and repair.
+ *	  migration_status, migration_info and repair.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +23,9 @@
 PG_FUNCTION_INFO_V1(sm_baseline);
 PG_FUNCTION_INFO_V1(sm_current_version);
 PG_FUNCTION_INFO_V1(sm_migration_status);
+PG_FUNCTION_INFO_V1(sm_migration_info);
+
+static void put_status(FunctionCallInfo fcinfo);
 PG_FUNCTION_INFO_V1(sm_repair);
 
 /* ----------------------------------------------------------------
@@ -120,7 +123,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 		values[5] = CStringGetTextDatum(c.caller);
 		values[6] = IntervalPGetDatum(zero);
 		values[7] = CStringGetTextDatum("baseline");
-		mig_run_plan(&c, P_INSERT_HISTORY, values, "    n   ");
+		mig_insert_history(&c, values, "    n   ");
 		mig_leave_internal(&c);
 		v[0] = Int64GetDatum(version);
 		v[1] = values[2];
@@ -168,10 +171,16 @@ sm_current_version(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------------
  * migration_status(component text) returns table
+ * migration_info(component text) returns table
+ *
+ * From 1.1 on, migration_status shows repeatable migrations too (version
+ * NULL, their name as description): the first columns of
+ * migration_info's rows, which add whether a row is a repeatable migration
+ * and whether a version has undo SQL.
  * ----------------------------------------------------------------
  */
-Datum
-sm_migration_status(PG_FUNCTION_ARGS)
+static void
+put_status(FunctionCallInfo fcinfo)
 {
 	char	   *component = NULL;
 	ReturnSetInfo *rsinfo;
@@ -192,10 +201,23 @@ sm_migration_status(PG_FUNCTION_ARGS)
 	mig_enter_internal(&c);
 	mig_component_param(&c, component, &values[0], &nulls[0]);
 	notx = mig_notx_states(&c, values[0], nulls[0]);
-	mig_run_plan(&c, P_STATUS, values, nulls);
+	mig_run_plan(&c, c.owners ? P_INFO : P_STATUS, values, nulls);
 	mig_put_status_rows(rsinfo, notx);
 	mig_leave_internal(&c);
 	SPI_finish();
+}
+
+Datum
+sm_migration_status(PG_FUNCTION_ARGS)
+{
+	put_status(fcinfo);
+	return (Datum) 0;
+}
+
+Datum
+sm_migration_info(PG_FUNCTION_ARGS)
+{
+	put_status(fcinfo);
 	return (Datum) 0;
 }
 

@@ -17,6 +17,10 @@
  * adds an enum value and a later one that uses it, and chains whose locks
  * (one or more per table) would not fit the lock table all at once.
  *
+ * When no target version is given, the pending repeatable migrations
+ * follow the versions, one step (one apply_migrations() and one commit)
+ * each, in component and name order.
+ *
  * A non-transactional migration (migrate_notx.c) is a step of its own,
  * begun right after a commit so that it holds no snapshot while its
  * statement runs at top level in a background worker
@@ -44,7 +48,9 @@ PG_FUNCTION_INFO_V1(sm_apply_migrations_stepwise);
 
 static char *drop_context_lines(const char *context, const char *query);
 static int	apply_one(const char *query, const char *component, int64 version,
-					  bool allow_out_of_order);
+					  bool allow_out_of_order, const char *repeatable);
+static int	apply_repeatables(MigCall *c, const char *query,
+							  const char *component, bool allow_out_of_order);
 
 /*
  * drop_context_lines
@@ -87,10 +93,12 @@ drop_context_lines(const char *context, const char *query)
  *		direct call.  The error context line naming the internal query is
  *		left out; the lines saying which migration failed stay.  Returns how
  *		many migrations were applied (1, or 0 when a concurrent caller did).
+ *		With repeatable, the call applies that repeatable migration of the
+ *		component instead (version is not used).
  */
 static int
 apply_one(const char *query, const char *component, int64 version,
-		  bool allow_out_of_order)
+		  bool allow_out_of_order, const char *repeatable)
 {
 	Datum		values[3];
 	Oid			types[3] = {TEXTOID, INT8OID, BOOLOID};
@@ -104,6 +112,7 @@ apply_one(const char *query, const char *component, int64 version,
 	{
 		bool		isnull;
 
+		mig_step_repeatable = repeatable;
 		if (SPI_execute_with_args(query, 3, types, values, NULL, false,
 								  1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
@@ -118,6 +127,7 @@ apply_one(const char *query, const char *component, int64 version,
 	{
 		ErrorData  *edata;
 
+		mig_step_repeatable = NULL;
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -126,6 +136,61 @@ apply_one(const char *query, const char *component, int64 version,
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	return applied;
+}
+
+/*
+ * apply_repeatables
+ *		The steps of the pending repeatable migrations (of the component, or
+ *		of all): each one apply_migrations() that applies only it (see
+ *		mig_step_repeatable), then a commit.  Returns how many were applied.
+ */
+static int
+apply_repeatables(MigCall *c, const char *query, const char *component,
+				  bool allow_out_of_order)
+{
+	char	   *last_component = NULL;
+	char	   *last_name = NULL;
+	int			applied = 0;
+
+	for (;;)
+	{
+		char	   *next_component;
+		char	   *next_name;
+
+		CHECK_FOR_INTERRUPTS();
+		mig_enter_internal(c);
+		if (!mig_first_pending_repeatable(c, component, &next_component,
+										  &next_name))
+		{
+			mig_leave_internal(c);
+			break;
+		}
+		mig_leave_internal(c);
+
+		/* as for versions: found again means registered again meanwhile */
+		if (last_component != NULL &&
+			strcmp(last_component, next_component) == 0 &&
+			strcmp(last_name, next_name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s is still pending after a step that applied it",
+							mig_subject(MIG_RUN_REPEAT, next_component, 0,
+										next_name)),
+					 errdetail("It was registered again while it was being applied."),
+					 errhint("Call the procedure again.")));
+		if (last_component != NULL)
+		{
+			pfree(last_component);
+			pfree(last_name);
+		}
+		last_component = next_component;
+		last_name = next_name;
+
+		applied += apply_one(query, last_component, PG_INT64_MAX,
+							 allow_out_of_order, last_name);
+		SPI_commit();
+	}
 	return applied;
 }
 
@@ -250,10 +315,12 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		}
 		else
 			applied += apply_one(query, last_component, last_version,
-								 allow_out_of_order);
+								 allow_out_of_order, NULL);
 		MemoryContextSwitchTo(proccxt);
 		SPI_commit();
 	}
+	if (c.owners && PG_ARGISNULL(1))
+		applied += apply_repeatables(&c, query, component, allow_out_of_order);
 	SPI_finish();
 
 	if (applied == 0)

@@ -335,7 +335,7 @@ sm_in_chroot() {
 # reused), from a copy of the source tree.  The filters REGRESS, ISOLATION
 # and PROVE_TESTS are passed on.
 sm_run_major() {
-    local src=$1 m=$2 root box rc var lock pass=()
+    local src=$1 m=$2 root box rc var lock rep_cache pass=()
     shift 2
     if sm_runs_natively "$m"; then
         bash "$src/test/run_tests.sh" --major "$m" "$@"
@@ -356,6 +356,18 @@ sm_run_major() {
     if [ -f "$src/../shared/reference/slate_source.sql" ]; then
         mkdir -p "$box/shared/reference"
         cp "$src/../shared/reference/slate_source.sql" "$box/shared/reference/"
+    fi
+    # the slate replicator's harness, and the Node 12 and pg 4 it installed
+    # from npm on this machine (the chroot has no npm): test/t/050
+    if [ -x "$src/../shared/clients/slate-replicator/run.sh" ]; then
+        mkdir -p "$box/shared/clients"
+        cp -a "$src/../shared/clients/slate-replicator" "$box/shared/clients/"
+        rep_cache=${SLATE_REP_CACHE:-/tmp/slate_replicator_cache}
+        if compgen -G "$rep_cache/deps-*/.ok" >/dev/null; then
+            mkdir -p "$box/replicator_cache"
+            cp -a "$rep_cache"/deps-* "$box/replicator_cache/"
+            pass+=("SLATE_REP_CACHE=${box#"$root"}/replicator_cache")
+        fi
     fi
     chmod -R a+rX "$box"
     # the default major's installation for the pg_upgrade test

@@ -1,5 +1,6 @@
-# Migrations: pg_dump/pg_restore keeps the registry and the schema_version
-# history, and the restored database has nothing pending.
+# Migrations: pg_dump/pg_restore keeps the registry, the schema_version
+# history, the history log (whose ids go on after it), undo SQL and
+# repeatable migrations, and the restored database has nothing pending.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -16,9 +17,13 @@ $node->safe_psql('src', q{
 	CREATE EXTENSION schema_mgr SCHEMA tools;
 	SELECT tools.register_migration('app', 1, 'create t', 'CREATE TABLE t (a int)');
 	SELECT tools.register_migration('app', 2, 'add b', E'ALTER TABLE t\r\n  ADD COLUMN b int');
-	SELECT tools.register_migration('app', 3, 'pending', 'ALTER TABLE t ADD COLUMN c int');
+	SELECT tools.register_migration('app', 3, 'pending', 'ALTER TABLE t ADD COLUMN c int',
+		undo => 'ALTER TABLE t DROP COLUMN c');
+	SELECT tools.register_migration('app', NULL, 'view', 'CREATE VIEW v AS SELECT 1 AS one');
 	SELECT tools.apply_migrations('app', 2);
 	SELECT * FROM tools.baseline('legacy', 7);
+	SELECT tools.register_migration('rep', NULL, 'view', 'CREATE VIEW w AS SELECT 1 AS one');
+	SELECT tools.apply_migrations('rep');
 });
 
 my $history_q = q{
@@ -31,8 +36,18 @@ my $registry_q = q{
 		description, md5(sql), checksum, applied_checksum), ';'
 		ORDER BY component, version)
 	FROM tools.migration};
+my $log_q = q{
+	SELECT string_agg(format('%s/%s/%s/%s/%s/%s/%s/%s', id, component, version,
+		name, action, checksum, performed_by, performed_at), ';' ORDER BY id)
+	FROM tools.migration_history};
+my $repeatable_q = q{
+	SELECT string_agg(format('%s/%s/%s/%s', component, name, checksum,
+		applied_checksum), ';' ORDER BY component, name)
+	FROM tools.repeatable_migration};
 my $history  = $node->safe_psql('src', $history_q);
 my $registry = $node->safe_psql('src', $registry_q);
+my $log      = $node->safe_psql('src', $log_q);
+my $repeatable = $node->safe_psql('src', $repeatable_q);
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ],
@@ -43,13 +58,24 @@ $node->command_ok([ 'pg_restore', '-d', $node->connstr('dst'), $dump ],
 
 is($node->safe_psql('dst', $history_q), $history, 'schema_version rows survive');
 is($node->safe_psql('dst', $registry_q), $registry, 'registry rows survive');
+is($node->safe_psql('dst', $log_q), $log, 'history log rows survive');
+is($node->safe_psql('dst', $repeatable_q), $repeatable,
+	'repeatable migrations survive');
 is($node->safe_psql('dst',
-	"SELECT string_agg(component || version || status, ',' ORDER BY component, version) FROM tools.migration_status()"),
-	'app1applied,app2applied,app3pending,legacy7baselined',
+	"SELECT count(*) FROM tools.migration WHERE undo_sql IS NOT NULL"), '1',
+	'undo SQL survives');
+is($node->safe_psql('dst',
+	"SELECT string_agg(component || coalesce(version::text, description || ':') || status, ',' ORDER BY component, version) FROM tools.migration_status()"),
+	'app1applied,app2applied,app3pending,appview:pending,legacy7baselined,repview:applied',
 	'status after restore');
 is($node->safe_psql('dst',
-	"SELECT string_agg(version::text, ',') FROM tools.apply_migrations()"),
-	'3', 'only the pending migration applies in the restored database');
+	"SELECT string_agg(coalesce(version::text, description), ',') FROM tools.apply_migrations()"),
+	'3,view', 'only the pending migrations apply in the restored database');
+is($node->safe_psql('dst', q{
+	SELECT string_agg(action || ':' || coalesce(version::text, name), ',' ORDER BY id)
+	FROM tools.migration_history
+	WHERE id > (SELECT count(*) FROM tools.migration_history) - 2}),
+	'apply:3,repeat:view', 'the history log goes on after its restored rows');
 is($node->safe_psql('dst', "SELECT tools.current_version('app')"), '3',
 	'current version after applying');
 

@@ -3,7 +3,9 @@
 # writes finds the extension's schema itself and calls schema_mgr's
 # functions qualified, so a function of the same name earlier on the
 # search_path never runs; it says clearly when the extension is missing or
-# not in the schema given with -s.
+# not in the schema given with -s.  Both loaders read the layouts the
+# same way: undo files go with their migrations (an undo file without one
+# is an error), repeatable migrations follow the versions.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -110,6 +112,9 @@ my %layouts = (
 	flyway => {
 		'V1__create_l.sql' => "CREATE TABLE l_flyway (a int);\n",
 		'V2__add_b.sql' => "ALTER TABLE l_flyway ADD b int;\n",
+		'U2__add_b.sql' => "ALTER TABLE l_flyway DROP b;\n",
+		'R__l_view.sql' => "CREATE OR REPLACE VIEW l_flyway_v AS SELECT a, b FROM l_flyway;\n",
+		'R__l_view_2.sql' => "CREATE OR REPLACE VIEW l_flyway_v2 AS SELECT b FROM l_flyway_v;\n",
 	},
 	golang => {
 		'000001_create_l.up.sql' => "CREATE TABLE l_golang (a int);\n",
@@ -132,8 +137,9 @@ my %layouts = (
 );
 $node->safe_psql('postgres', 'CREATE DATABASE layouts');
 $node->safe_psql('layouts', 'CREATE EXTENSION schema_mgr');
-my $q_registered = q{SELECT string_agg(version || ':' || description || ':' || checksum, ',' ORDER BY version)
-	FROM migration WHERE component = '%s'};
+my $q_registered = q{SELECT string_agg(coalesce(version::text, 'R') || ':' || description || ':'
+		|| checksum || ':' || coalesce(undo_checksum, '-'), ',' ORDER BY version, description)
+	FROM migration_sql('%s')};
 foreach my $layout (sort keys %layouts)
 {
 	my $ldir = tempdir(CLEANUP => 1);
@@ -149,8 +155,6 @@ foreach my $layout (sort keys %layouts)
 	}
 	my ($o, $e, $r, $le) = load('layouts', [ '-a', "client_$layout", $ldir ]);
 	is($r, 0, "$layout: the client loader loads it") or diag($e, $le);
-	like($le, qr/down migration, not loaded/, "$layout: and says what it does not load")
-	  if $layout eq 'golang';
 	like($le, qr/lock file, not loaded/, "$layout: and says what it does not load")
 	  if $layout eq 'prisma';
 	my $server = $node->safe_psql('layouts', qq{
@@ -163,10 +167,21 @@ foreach my $layout (sort keys %layouts)
 	note("$layout server: $server");
 }
 is($node->safe_psql('layouts', q{
-	SELECT string_agg(sql, '|' ORDER BY version) FROM migration
-	WHERE component = 'server_dbmate'}),
-	"CREATE TABLE l_dbmate (a int);\n\n|ALTER TABLE l_dbmate ADD b int;\n",
-	'dbmate: the up section is loaded, not the down section');
+	SELECT string_agg(sql || '/' || coalesce(undo_sql, '-'), '|' ORDER BY version)
+	FROM migration_sql('server_dbmate')}),
+	"CREATE TABLE l_dbmate (a int);\n\n/DROP TABLE l_dbmate;\n|ALTER TABLE l_dbmate ADD b int;\n/-",
+	'dbmate: the up section is the SQL, the down section its undo');
+is($node->safe_psql('layouts', q{
+	SELECT string_agg(coalesce(version::text, description) || ':' || coalesce(undo_sql, '-'), '|'
+		ORDER BY version, description)
+	FROM migration_sql('server_golang')}),
+	"1:DROP TABLE l_golang;\n|2:ALTER TABLE l_golang DROP b;\n",
+	'golang-migrate: the .down.sql files are the undo');
+is($node->safe_psql('layouts', q{
+	SELECT string_agg(coalesce(version::text, description) || ':' || status, ',' ORDER BY version, description)
+	FROM migration_status('client_flyway')}),
+	'1:applied,2:applied,l view:applied,l view 2:applied',
+	'Flyway: the repeatable migrations are applied after the versions, in name order');
 
 # dbmate's transaction:false becomes the marker of a non-transactional
 # migration, in both loaders
@@ -216,6 +231,34 @@ is($node->safe_psql('layouts', qq{
 	FROM register_migrations_from_directory('mixed_server', '$mixed', ignore_unknown => true)}),
 	'1:registered,-:ignored: a <version>_<name>.sql file without a "-- migrate:up" line,-:ignored: not named as a migration',
 	'server loader with ignore_unknown: loads the rest, and says what it ignored');
+
+# an undo file without its migration is an error for both, unless ignored
+my $orphan = tempdir(CLEANUP => 1);
+chmod 0755, $orphan;
+write_file("$orphan/V1__one.sql", "SELECT 1;\n");
+write_file("$orphan/U1__one.sql", "SELECT -1;\n");
+write_file("$orphan/U2__two.sql", "SELECT -2;\n");
+write_file("$orphan/R__rep.sql", "SELECT 0;\n");
+($out, $err, $rc, $lerr, $lrc) = load('layouts', [ 'orphan_client', $orphan ]);
+isnt($lrc, 0, 'client loader: an undo without its migration is an error');
+like($lerr, qr/"U2__two.sql": the undo of version 2, which has no migration file/,
+	'client loader: names it');
+($src, $sout, $serr) = $node->psql('layouts',
+	"SELECT * FROM register_migrations_from_directory('orphan_server', '$orphan')");
+isnt($src, 0, 'server loader: an undo without its migration is an error');
+like($serr, qr/"U2__two.sql": the undo of version 2, which has no migration file/,
+	'server loader: names it');
+($out, $err, $rc, $lerr) = load('layouts', [ '-i', 'orphan_client', $orphan ]);
+is($rc, 0, 'client loader -i: loads the rest') or diag($err);
+is($node->safe_psql('layouts', qq{
+	SELECT string_agg(coalesce(version::text, '-') || ':' || file || ':' || result, ',' ORDER BY version, file)
+	FROM register_migrations_from_directory('orphan_server', '$orphan', ignore_unknown => true)}),
+	'1:U1__one.sql:the undo of version 1, loaded with it,1:V1__one.sql:registered,'
+	  . '-:R__rep.sql:registered,-:U2__two.sql:ignored: the undo of version 2, which has no migration file',
+	'server loader with ignore_unknown: loads the rest, and says what it ignored');
+is($node->safe_psql('layouts', sprintf($q_registered, 'orphan_server')),
+	$node->safe_psql('layouts', sprintf($q_registered, 'orphan_client')),
+	'both loaders register the same migrations, undo and repeatable');
 
 $node->stop;
 done_testing();

@@ -4,7 +4,9 @@
 # NOTIFY's 8000 bytes; for bigger events the same object without "event"
 # and with "truncated": true.  Per statement: one object with the id range.
 # None: nothing.  No payload ever reaches 8000 bytes and a 1 MB event
-# inserts fine.
+# inserts fine.  Large calls (their notifications are queued apart, from
+# the table once the call's own array is freed) send the same payloads,
+# also from savepoints.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -92,6 +94,33 @@ is($p[0], '{"table" : "events", "id" : 1, "truncated" : true}',
 	'7980 bytes of two-byte characters: truncated');
 like($p[1], qr/^\{"table" : "events", "id" : 2, "event" : \{"blob": "(\xc3\xa9){3900}"\}\}$/,
 	'7800 bytes of two-byte characters: sent whole');
+
+# 8: large calls, whose payloads NOTIFY keeps in a context of their own
+# and which are read back from the table when the call's array is freed:
+# the text call, the typed call with an array read from a table (a copy
+# of its own) and with an array given in the statement; in a savepoint
+# that is released, and in one that is rolled back
+my $before = $node->safe_psql('postgres', 'SELECT max(id) FROM events');
+$node->safe_psql('postgres', q{CREATE TABLE big AS
+	SELECT string_agg(format('($1[%s], $2, %L)', g, jsonb_build_object('n', g, 'pad', repeat('p', g))), ', ' ORDER BY g) AS v,
+		array_agg(jsonb_build_object('m', g) ORDER BY g) AS a
+	FROM generate_series(1, 300) g});
+@p = payloads(q{
+	SELECT insert_events(v) FROM big;
+	SELECT last_id FROM big, append_events(big.a);
+	BEGIN;
+	SAVEPOINT s;
+	SELECT last_id FROM append_events(ARRAY(SELECT jsonb_build_object('k', g) FROM generate_series(1, 100) g));
+	RELEASE s;
+	SAVEPOINT t;
+	SELECT insert_events(v) FROM big;
+	ROLLBACK TO t;
+	COMMIT;});
+$slate = $node->safe_psql('postgres', qq{
+	SELECT string_agg(json_build_object('table', 'events', 'id', id, 'event', event)::text, E'\\n' ORDER BY id)
+	FROM events WHERE id > $before});
+is(scalar @p, 700, 'large calls: one notification per row, none from the rolled-back savepoint');
+is(join("\n", @p), $slate, 'large calls: payloads are exactly slate\'s, in id order');
 
 $node->stop;
 done_testing();

@@ -4,7 +4,7 @@
 # oid restored elsewhere could name an unrelated table), a restore into a
 # new database works (the guard
 # triggers are created after the data is loaded), and insert_events
-# continues at N+1 there.  DROP EXTENSION leaves the tables alone: it is
+# continues at N+1 there; the view "id" goes with its table there too.  DROP EXTENSION leaves the tables alone: it is
 # refused while a source store's guard depends on the extension, and a
 # destination store simply survives it.
 # ----------------------------------------------------------------------
@@ -60,6 +60,20 @@ like($err, qr/cannot perform SQL command on events table: DELETE/,
 ($ret, $out, $err) = $node->psql('restored', q{INSERT INTO events VALUES (6, now(), '{}')});
 like($err, qr/cannot insert into event store "public.events" directly/,
 	'and refuses direct inserts');
+
+# the view "id" goes with its table, in the restored database too (where
+# the dependency that ties them is not restored)
+is($node->safe_psql('restored', q{SELECT id FROM id}), '6',
+	'the view id is restored and shows the next id');
+$node->safe_psql('restored', q{
+	CREATE ROLE regress_view_owner;
+	CREATE SCHEMA other;
+	CREATE VIEW other.id AS SELECT 1 AS id;
+	ALTER VIEW public.id OWNER TO regress_view_owner});
+$node->safe_psql('restored', 'DROP TABLE public.events');
+is($node->safe_psql('restored', q{SELECT to_regclass('public.id') IS NULL, to_regclass('other.id') IS NULL}),
+	't|f',
+	'DROP TABLE of the store drops its view id, whoever owns it, and no other view');
 
 # DROP EXTENSION never takes the stores with it
 ($ret, $out, $err) = $node->psql('postgres',

@@ -1,5 +1,5 @@
 # ----------------------------------------------------------------------
-# 028_migrate_notx.pl -- non-transactional migrations end to end:
+# 029_migrate_notx.pl -- non-transactional migrations end to end:
 # CREATE INDEX CONCURRENTLY applied by apply_migrations_stepwise on a table
 # under concurrent inserts completes while the writers go on (counted, not
 # timed); a cancelled caller takes its worker with it and leaves an
@@ -68,6 +68,39 @@ sub worker_waiting
 		AND wait_event_type = 'Lock'});
 }
 
+# cancel_midway(VERSION, WHAT): the caller of VERSION is cancelled while
+# its worker waits; the worker goes too
+sub cancel_midway
+{
+	my ($version, $what) = @_;
+	hold();
+	my ($h, $out, $err) = start_caller($version);
+	ok(worker_waiting(), "the worker of version $version ($what) waits");
+	$node->safe_psql('postgres', q{
+		SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'notx_caller'});
+	$h->finish;
+	like($$err, qr/canceling statement due to user request/,
+		"version $version: the caller is cancelled");
+	ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 0 FROM pg_stat_activity
+		WHERE backend_type = 'schema_mgr migration'}),
+		"version $version: the worker is gone");
+	release();
+}
+
+# apply_again(VERSION, INDEX): the next call applies VERSION, after
+# dropping the invalid INDEX
+sub apply_again
+{
+	my ($version, $index) = @_;
+	my ($h, $out, $err) = start_caller($version);
+	$h->finish;
+	is($$out, "1\n", "version $version: the next call applies it");
+	like($$err, qr/dropping invalid index "$index"/,
+		"version $version: ... after dropping the invalid index");
+}
+
 sub status_of
 {
 	return $node->safe_psql('postgres',
@@ -103,54 +136,26 @@ is($node->safe_psql('postgres', q{
 	"t\n1", 'the index is valid, one history row');
 
 # ------------------------------------------------ cancel
-hold();
-($h, $out, $err) = start_caller(2);
-ok(worker_waiting(), 'the worker of version 2 waits');
-$node->safe_psql('postgres', q{
-	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	WHERE application_name = 'notx_caller'});
-$h->finish;
-like($$err, qr/canceling statement due to user request/, 'the caller is cancelled');
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) = 0 FROM pg_stat_activity
-	WHERE backend_type = 'schema_mgr migration'}), 'the worker is gone');
-release();
+cancel_midway(2, 'CREATE INDEX CONCURRENTLY');
 is($node->safe_psql('postgres', q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
 	SELECT count(*) FROM schema_version WHERE version = 2}),
 	"f\n0", 'an invalid index and no history row are left');
 is(status_of(2), 'pending (invalid index)', 'migration_status shows it');
-($h, $out, $err) = start_caller(2);
-$h->finish;
-is($$out, "1\n", 'the next call applies it');
-like($$err, qr/dropping invalid index "big_id"/, '... after dropping the invalid index');
+apply_again(2, 'big_id');
 is($node->safe_psql('postgres', q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
 	SELECT count(*) FROM schema_version WHERE version = 2}),
 	"t\n1", 'the index is valid, one history row');
 
 # ------------------------------------------------ REINDEX CONCURRENTLY cancelled
-hold();
-($h, $out, $err) = start_caller(3);
-ok(worker_waiting(), 'the worker of version 3 (REINDEX) waits');
-$node->safe_psql('postgres', q{
-	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	WHERE application_name = 'notx_caller'});
-$h->finish;
-like($$err, qr/canceling statement due to user request/, 'the caller is cancelled');
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) = 0 FROM pg_stat_activity
-	WHERE backend_type = 'schema_mgr migration'}), 'the worker is gone');
-release();
+cancel_midway(3, 'REINDEX CONCURRENTLY');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class c
 	JOIN pg_index i ON i.indexrelid = c.oid WHERE NOT i.indisvalid}),
 	'big_id_ccnew', 'REINDEX left its invalid copy');
 is(status_of(3), 'pending (invalid index)', 'migration_status shows it');
-($h, $out, $err) = start_caller(3);
-$h->finish;
-is($$out, "1\n", 'the next call applies it');
-like($$err, qr/dropping invalid index "big_id_ccnew"/, '... after dropping the copy');
+apply_again(3, 'big_id_ccnew');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_index WHERE NOT indisvalid;
 	SELECT count(*) FROM schema_version WHERE version = 3}),

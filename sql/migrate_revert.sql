@@ -1,0 +1,126 @@
+--
+-- Undo SQL and revert_migrations: newest first, in one transaction,
+-- refused up front, recorded in the history; dry runs; who vouches for the
+-- undo SQL.
+--
+CREATE EXTENSION schema_mgr;
+
+SELECT register_migration('shop', 1, 'orders', 'CREATE TABLE orders (id int)',
+                          undo => 'DROP TABLE orders');
+SELECT register_migration('shop', 2, 'add total', 'ALTER TABLE orders ADD total numeric',
+                          'ALTER TABLE orders DROP total');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text');
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT version, status, has_undo FROM migration_info('shop');
+
+-- version 3 has no undo: nothing runs
+SELECT * FROM revert_migrations('shop', 1);
+-- an undo may be added to an applied migration (it has not run); the
+-- four-argument form leaves it as it is; the SQL itself stays unchangeable
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text',
+                          undo => 'ALTER TABLE orders DROP note');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text',
+                          undo => 'ALTER TABLE orders DROP note');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note varchar',
+                          undo => 'ALTER TABLE orders DROP note');
+SELECT version, has_undo FROM migration_info('shop');
+
+-- undo SQL is checked as migration SQL is
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text',
+                          undo => 'VACUUM orders');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text',
+                          undo => E'ALTER TABLE orders\nDROP COLUM note');
+SELECT register_migration('shop', 3, 'add note', 'ALTER TABLE orders ADD note text',
+                          undo => E'\\set x 1\nSELECT 1');
+
+-- arguments
+SELECT * FROM revert_migrations('shop', 4);
+SELECT * FROM revert_migrations('shop', NULL);
+SELECT * FROM revert_migrations('shop', -1);
+SELECT * FROM revert_migrations('nobody', 0);
+SELECT * FROM revert_migrations('shop', 3);
+
+-- a dry run runs the undo SQL and rolls it back
+SELECT component, version, description, outcome, error FROM revert_migrations('shop', 1, dry_run => true);
+SELECT version, status FROM migration_status('shop');
+SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 1;
+
+-- newest first, recorded; the reverted versions are pending again
+SELECT component, version, description, outcome FROM revert_migrations('shop', 1);
+SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 1;
+SELECT version, status FROM migration_status('shop');
+SELECT current_version('shop');
+SELECT version, action, description FROM migration_history WHERE component = 'shop' ORDER BY id;
+-- and apply applies them again
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 1;
+
+-- a failing undo names itself; nothing of the call stays
+SELECT register_migration('shop', 4, 'add flag', 'ALTER TABLE orders ADD flag boolean',
+                          undo => E'ALTER TABLE orders DROP flag;\nALTER TABLE orders DROP no_such_column');
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT * FROM revert_migrations('shop', 2);
+SELECT version, status FROM migration_status('shop');
+SELECT component, version, outcome, error FROM revert_migrations('shop', 2, dry_run => true);
+SELECT register_migration('shop', 4, 'add flag', 'ALTER TABLE orders ADD flag boolean',
+                          undo => 'ALTER TABLE orders DROP flag');
+
+-- an undo leaves no settings and no temporary objects behind
+SELECT register_migration('shop', 5, 'temp', 'SELECT 1',
+                          undo => 'SET search_path = nowhere; CREATE TEMP TABLE left_behind (a int)');
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT * FROM revert_migrations('shop', 4);
+SELECT register_migration('shop', 5, 'temp', 'SELECT 1',
+                          undo => 'SET search_path = nowhere');
+SELECT component, version, outcome FROM revert_migrations('shop', 4);
+SHOW search_path;
+-- nor may it apply or revert from inside
+SELECT register_migration('shop', 5, 'temp', 'SELECT 1',
+                          undo => 'SELECT * FROM revert_migrations(''shop'', 0)');
+SELECT component, version, outcome FROM apply_migrations('shop');
+SELECT * FROM revert_migrations('shop', 4);
+
+-- a baselined version cannot be reverted, nor below it
+SELECT register_migration('legacy', 1, 'made by hand', 'CREATE TABLE legacy (id int)',
+                          undo => 'DROP TABLE legacy');
+SELECT * FROM baseline('legacy', 1);
+SELECT * FROM revert_migrations('legacy', 0);
+SELECT version, action FROM migration_history WHERE component = 'legacy' ORDER BY id;
+
+-- who vouches for undo SQL: its registrant, or an approval of both checksums
+CREATE ROLE sm_undo_deployer;
+GRANT EXECUTE ON FUNCTION register_migration(text, bigint, text, text, text) TO sm_undo_deployer;
+GRANT CREATE ON SCHEMA public TO sm_undo_deployer;
+SET ROLE sm_undo_deployer;
+SELECT register_migration('team', 1, 'team', 'CREATE TABLE public.team (id int)',
+                          undo => 'DROP TABLE public.team');
+RESET ROLE;
+SELECT approve_migration('team', 1, checksum) FROM migration_sql('team');
+SELECT component, version, outcome FROM apply_migrations('team');
+SELECT approve_migration('team', 1, checksum) FROM migration_sql('team');
+SELECT * FROM revert_migrations('team', 0);
+SELECT approve_migration('team', 1, checksum, 'wrong') FROM migration_sql('team');
+SELECT approve_migration('team', 1, checksum, undo_checksum) FROM migration_sql('team');
+SELECT version, approved_by, undo_approved_by FROM migration_sql('team');
+-- other undo SQL voids the approval
+SET ROLE sm_undo_deployer;
+SELECT register_migration('team', 1, 'team', 'CREATE TABLE public.team (id int)',
+                          undo => 'DROP TABLE IF EXISTS public.team');
+RESET ROLE;
+SELECT version, approved_by, undo_approved_by FROM migration_sql('team');
+SELECT * FROM revert_migrations('team', 0);
+SELECT approve_migration('team', 1, checksum, undo_checksum) FROM migration_sql('team');
+SELECT component, version, outcome FROM revert_migrations('team', 0);
+-- removing the undo (undo => NULL) is a change too
+SELECT register_migration('team', 1, 'team', 'CREATE TABLE public.team (id int)', NULL);
+SELECT version, has_undo FROM migration_info('team');
+SELECT approve_migration('team', 1, checksum, 'x') FROM migration_sql('team');
+
+-- clean up
+DROP TABLE orders;
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+RESET schema_mgr.allow_drop;
+REVOKE ALL ON SCHEMA public FROM sm_undo_deployer;
+DROP ROLE sm_undo_deployer;
