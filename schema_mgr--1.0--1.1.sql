@@ -135,7 +135,10 @@ LANGUAGE C VOLATILE;
 -- golang-migrate's <version>_<description>.up.sql with the undo
 -- <version>_<description>.down.sql, dbmate's <version>_<description>.sql
 -- (the lines between "-- migrate:up" and "-- migrate:down", each ended by a
--- newline; the non-blank lines after "-- migrate:down" are its undo),
+-- newline; the non-blank lines after "-- migrate:down" are its undo; an
+-- up line saying transaction:false becomes the first line
+-- "-- schema_mgr:no-transaction", which makes the migration
+-- non-transactional),
 -- Prisma's <version>_<description>/migration.sql (its migration_lock.toml
 -- is not loaded).  Names starting with "." are not looked at; anything
 -- else is an error unless ignore_unknown, and so is an undo file without
@@ -273,6 +276,11 @@ BEGIN
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:up');
 				t := pg_catalog.substr(t, i);
 				i := pg_catalog.strpos(t, E'\n');
+				-- the marker line first, when the up line says transaction:false
+				sql := CASE WHEN (CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN t
+										ELSE pg_catalog.substr(t, 1, i) END)
+								  OPERATOR(pg_catalog.~) '[ \t]transaction:false([ \t\r\n]|$)'
+							 THEN E'-- schema_mgr:no-transaction\n' END;
 				t := CASE WHEN i OPERATOR(pg_catalog.=) 0 THEN ''
 						  ELSE pg_catalog.substr(t, i OPERATOR(pg_catalog.+) 1) END;
 				i := pg_catalog.strpos(E'\n' OPERATOR(pg_catalog.||) t, E'\n-- migrate:down');
@@ -293,7 +301,7 @@ BEGIN
 				IF t OPERATOR(pg_catalog.<>) '' AND pg_catalog.right(t, 1) OPERATOR(pg_catalog.<>) E'\n' THEN
 					t := t OPERATOR(pg_catalog.||) E'\n';
 				END IF;
-				sql := t;
+				sql := COALESCE(sql, '') OPERATOR(pg_catalog.||) t;
 			END IF;
 			i := pg_catalog.array_position(undo_versions, version);
 			IF i IS NOT NULL THEN

@@ -107,6 +107,15 @@
 #define SmClusterStmt ClusterStmt
 #endif
 
+/* PortalRun lost its run_once argument in 18 */
+#if PG_VERSION_NUM >= 180000
+#define sm_PortalRun(portal, count, isTopLevel, dest, altdest, qc) \
+	PortalRun((portal), (count), (isTopLevel), (dest), (altdest), (qc))
+#else
+#define sm_PortalRun(portal, count, isTopLevel, dest, altdest, qc) \
+	PortalRun((portal), (count), (isTopLevel), true, (dest), (altdest), (qc))
+#endif
+
 /* standard_conforming_strings can only be on from 19 on */
 #if PG_VERSION_NUM >= 190000
 #define sm_standard_conforming_strings true

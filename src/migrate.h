@@ -11,6 +11,10 @@
  *	  migrate_apply.c		apply_migrations; checking, running and
  *							recording any migration (also undo SQL)
  *	  migrate_stepwise.c	apply_migrations_stepwise (a commit after each)
+ *	  migrate_notx.c		non-transactional migrations: the marker, the
+ *							statements allowed, what a failure leaves
+ *	  migrate_notx_apply.c	applying one, from apply_migrations_stepwise
+ *	  migrate_worker.c		the background worker that runs it
  *	  migrate_session.c		what a migration may leave in the session
  *	  migrate_owner.c		component owners, registrants, approvals
  *	  migrate_messages.c	how much of a migration's SQL messages show
@@ -40,6 +44,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
@@ -104,6 +109,9 @@ typedef enum PlanId
 	P_COMPONENT_EXISTS_ALL,
 	P_PENDING_PROBE_ANY,
 	P_PENDING_PROBE_ONE,
+	P_NOTX_PROBE,
+	P_NOTX_CANDIDATES,
+	P_INVALID_INDEXES,
 	NUM_PLANS
 } PlanId;
 
@@ -212,6 +220,7 @@ extern List *mig_parse_sql_of(const char *subject, const char *sql,
 extern void mig_check_statements_of(const char *subject, const char *sql,
 									List *stmts);
 extern int	mig_line_of(const char *sql, int location);
+extern bool mig_reindex_concurrently(ReindexStmt *r);
 
 /*
  * migrate_messages.c: how much of a migration's SQL messages show (at most
@@ -249,9 +258,15 @@ extern void mig_check_replace(MigCall *c, const char *subject,
 							  Oid registrant, const char *registered_by,
 							  const char *what);
 
-/* migrate_apply.c: also used by baseline, revert and repeatables */
+/*
+ * migrate_apply.c: also used by baseline, revert, repeatables and
+ * non-transactional migrations
+ */
 extern void mig_record_applied(MigCall *c, Pending *p, TimestampTz start,
 							   Interval *duration, const char *kind);
+extern void mig_fetch_sql(MigCall *c, Pending *p);
+extern List *mig_pending_versions(MigCall *c, Datum *values, char *nulls);
+extern bool mig_check_version(Pending *p, bool allow_out_of_order);
 extern const char *mig_step_repeatable;
 extern Pending *mig_running_migration(void);
 extern void mig_prepare_run(MigCall *c, Pending *p, MemoryContext checkcxt);
@@ -279,5 +294,37 @@ extern Datum mig_register_repeatable(FunctionCallInfo fcinfo,
 /* migrate_revert.c */
 extern void mig_record_revert(MigCall *c, Pending *p, TimestampTz start,
 							  Interval *duration);
+
+/*
+ * migrate_notx.c: non-transactional migrations.  The marker is the first
+ * line of the SQL, exactly (after a byte order mark; trailing blanks are
+ * allowed).
+ */
+#define MIG_NOTX_MARKER "-- schema_mgr:no-transaction"
+typedef enum MigMark
+{
+	MIG_MARK_NO,
+	MIG_MARK_YES,
+	MIG_MARK_UNKNOWN			/* the start of the SQL does not tell */
+} MigMark;
+extern MigMark mig_marker_state(const char *text, bool truncated);
+extern bool mig_no_transaction(const char *sql);
+extern const char *mig_notx_statement_kind(Node *stmt);
+extern bool mig_check_notx_statements(const char *component, int64 version,
+									  const char *sql, List *stmts);
+extern Node *mig_notx_statement(const char *sql);
+extern List *mig_notx_leftovers(MigCall *c, Node *stmt, bool *built);
+extern List *mig_notx_states(MigCall *c, Datum component, char null);
+extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);
+
+/* migrate_notx_apply.c */
+extern bool mig_pending_notx(MigCall *c, const char *component, int64 version);
+extern void mig_refuse_notx(MigCall *c, Pending *p);
+extern int	mig_apply_notx(MigCall *c, const char *component, int64 version,
+						   bool allow_out_of_order);
+
+/* migrate_worker.c */
+extern ErrorData *mig_worker_run(const char *application_name, int n,
+								 const char **statements, int *failed);
 
 #endif							/* MIGRATE_H */

@@ -64,12 +64,12 @@ static void run_migration(Pending *p);
  */
 
 /*
- * fetch_sql
+ * mig_fetch_sql
  *		Read a pending migration's SQL (or undo SQL) into p->sql (inside
  *		mig_enter_internal()); release_sql frees it again.
  */
-static void
-fetch_sql(MigCall *c, Pending *p)
+void
+mig_fetch_sql(MigCall *c, Pending *p)
 {
 	Datum		values[2];
 
@@ -292,7 +292,7 @@ run_and_record(void *arg)
 		SetUserIdAndSecContext(save_userid,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	mig_enter_internal(r->c);
-	fetch_sql(r->c, r->p);
+	mig_fetch_sql(r->c, r->p);
 	mig_leave_internal(r->c);
 	mig_session_begin(r->c, &session);
 	run_migration(r->p);
@@ -374,7 +374,7 @@ mig_prepare_run(MigCall *c, Pending *p, MemoryContext checkcxt)
 	MemoryContext oldcontext = CurrentMemoryContext;
 	List	   *stmts;
 
-	fetch_sql(c, p);
+	mig_fetch_sql(c, p);
 	MemoryContextSwitchTo(checkcxt);
 	stmts = mig_parse_sql_of(p->subject, p->sql, p->show_sql);
 	mig_check_statements_of(p->subject, p->sql, stmts);
@@ -500,9 +500,14 @@ anything_pending(MigCall *c, const char *component, int64 target)
 	return found;
 }
 
-/* the pending versions, as read under the lock (inside mig_enter_internal) */
-static List *
-pending_versions(MigCall *c, Datum *values, char *nulls)
+/*
+ * mig_pending_versions
+ *		The pending versions, as read under the lock (inside
+ *		mig_enter_internal): values and nulls hold the components (text[])
+ *		and the target version.
+ */
+List *
+mig_pending_versions(MigCall *c, Datum *values, char *nulls)
 {
 	List	   *pending = NIL;
 	int			i;
@@ -543,13 +548,13 @@ pending_versions(MigCall *c, Datum *values, char *nulls)
 }
 
 /*
- * check_version
+ * mig_check_version
  *		Refuse a pending version changed since it was applied, or out of
  *		order.  Returns false for one already in the history with the same
  *		checksum (or under a baseline marker): it is only marked as applied.
  */
-static bool
-check_version(Pending *p, bool allow_out_of_order)
+bool
+mig_check_version(Pending *p, bool allow_out_of_order)
 {
 	if (p->in_history)
 	{
@@ -668,7 +673,7 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 
 	/* re-read with a fresh snapshot, now that nobody else can apply */
 	mig_enter_internal(&c);
-	pending = pending_versions(&c, values, nulls);
+	pending = mig_pending_versions(&c, values, nulls);
 	if (repeatables)
 		pending = list_concat(pending,
 							  mig_pending_repeatables(&c, values[0], only));
@@ -684,9 +689,11 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	{
 		Pending    *p = (Pending *) lfirst(lc);
 
-		if (p->kind == MIG_RUN_APPLY && !check_version(p, allow_out_of_order))
+		if (p->kind == MIG_RUN_APPLY && !mig_check_version(p, allow_out_of_order))
 			continue;
 		mig_check_registrant(&c, p);
+		if (p->kind == MIG_RUN_APPLY)
+			mig_refuse_notx(&c, p);
 		mig_prepare_run(&c, p, checkcxt);
 	}
 	MemoryContextDelete(checkcxt);

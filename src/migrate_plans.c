@@ -484,4 +484,29 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND name OPERATOR(pg_catalog.=) $2",
 	6, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INTERVALOID}},
+	/* non-transactional migrations: is this one marked? (the start of it) */
+	[P_NOTX_PROBE] = {
+		"SELECT pg_catalog.left(sql, 256), pg_catalog.octet_length(sql) "
+		"       OPERATOR(pg_catalog.>) pg_catalog.octet_length(pg_catalog.left(sql, 256)) "
+		"FROM %1$s.migration "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
+	/* pending ones that may be marked (mig_no_transaction() decides) */
+	[P_NOTX_CANDIDATES] = {
+		"SELECT component, version, sql FROM %1$s.migration "
+		"WHERE applied_checksum IS DISTINCT FROM checksum "
+		"AND ($1 IS NULL OR component OPERATOR(pg_catalog.=) $1) "
+		"AND pg_catalog.strpos(pg_catalog.left(sql, 64), '" MIG_NOTX_MARKER "') "
+		"    OPERATOR(pg_catalog.>) 0 "
+		"ORDER BY component COLLATE \"C\", version",
+	1, {TEXTOID}},
+	/* the invalid indexes of a table */
+	[P_INVALID_INDEXES] = {
+		"SELECT i.indexrelid, c.relname::pg_catalog.text "
+		"FROM pg_catalog.pg_index i "
+		"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+		"WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND NOT i.indisvalid "
+		"ORDER BY c.relname COLLATE \"C\"",
+	1, {OIDOID}},
 };

@@ -226,6 +226,22 @@ mig_line_of(const char *sql, int location)
 	return line;
 }
 
+/* whether a REINDEX statement has the CONCURRENTLY option */
+bool
+mig_reindex_concurrently(ReindexStmt *r)
+{
+	ListCell   *lc;
+
+	foreach(lc, r->params)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0 && defGetBoolean(opt))
+			return true;
+	}
+	return false;
+}
+
 /*
  * transaction_block_statement
  *		What to call a statement that cannot run inside a transaction block
@@ -241,32 +257,27 @@ transaction_block_statement(Node *stmt, const char **hint)
 		case T_IndexStmt:
 			if (((IndexStmt *) stmt)->concurrent)
 			{
-				*hint = "Remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds), or create the index outside the migration chain.";
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds).";
 				return "CREATE INDEX CONCURRENTLY";
 			}
 			break;
 		case T_DropStmt:
 			if (((DropStmt *) stmt)->concurrent)
 			{
-				*hint = "Remove CONCURRENTLY to drop the index inside the migration, or drop it outside the migration chain.";
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to drop the index inside the migration.";
 				return "DROP INDEX CONCURRENTLY";
 			}
 			break;
 		case T_ReindexStmt:
 			{
 				ReindexStmt *r = (ReindexStmt *) stmt;
-				ListCell   *lc;
 
-				foreach(lc, r->params)
+				if (mig_reindex_concurrently(r))
 				{
-					DefElem    *opt = (DefElem *) lfirst(lc);
-
-					if (strcmp(opt->defname, "concurrently") == 0 &&
-						defGetBoolean(opt))
-					{
-						*hint = "Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
-						return "REINDEX CONCURRENTLY";
-					}
+					*hint = mig_notx_statement_kind(stmt) != NULL ?
+						"Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to reindex inside the migration." :
+						"Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
+					return "REINDEX CONCURRENTLY";
 				}
 				if (r->kind == REINDEX_OBJECT_SYSTEM ||
 					r->kind == REINDEX_OBJECT_DATABASE)
@@ -275,7 +286,10 @@ transaction_block_statement(Node *stmt, const char **hint)
 			break;
 		case T_VacuumStmt:
 			if (((VacuumStmt *) stmt)->is_vacuumcmd)
+			{
+				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\".";
 				return "VACUUM";
+			}
 			break;
 		case T_SmClusterStmt:
 			if (((SmClusterStmt *) stmt)->relation == NULL)
@@ -346,11 +360,15 @@ transaction_block_statement(Node *stmt, const char **hint)
  *		Refuse migration SQL that contains a statement that cannot run inside
  *		a transaction block.  Empty SQL (or only comments) is fine: a
  *		migration that does nothing, as tools write for an empty migration.
+ *		A non-transactional migration has checks of its own
+ *		(migrate_notx.c).
  */
 void
 mig_check_statements(const char *component, int64 version, const char *sql,
 				 List *stmts)
 {
+	if (mig_check_notx_statements(component, version, sql, stmts))
+		return;
 	mig_check_statements_of(mig_subject(MIG_RUN_APPLY, component, version,
 										NULL),
 							sql, stmts);
@@ -363,6 +381,14 @@ mig_check_statements_of(const char *subject, const char *sql, List *stmts)
 	ListCell   *lc;
 	int			n = 0;
 
+	/* only a version can be non-transactional (migrate_notx.c) */
+	if (mig_no_transaction(sql))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot be non-transactional", subject),
+				 errdetail("Only a versioned migration runs outside a transaction block."),
+				 errhint("Remove the \"%s\" line, or make the statement a versioned migration of its own.",
+						 MIG_NOTX_MARKER)));
 	sql = mig_skip_bom(sql);
 
 	foreach(lc, stmts)

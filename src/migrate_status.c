@@ -187,6 +187,7 @@ put_status(FunctionCallInfo fcinfo)
 	MigCall		c;
 	Datum		values[1];
 	char		nulls[1] = {' '};
+	List	   *notx;
 
 	if (!PG_ARGISNULL(0))
 		component = mig_arg_component(fcinfo, 0);
@@ -199,8 +200,9 @@ put_status(FunctionCallInfo fcinfo)
 	mig_call_init(&c, fcinfo, true);
 	mig_enter_internal(&c);
 	mig_component_param(&c, component, &values[0], &nulls[0]);
+	notx = mig_notx_states(&c, values[0], nulls[0]);
 	mig_run_plan(&c, c.owners ? P_INFO : P_STATUS, values, nulls);
-	mig_put_rows(rsinfo);
+	mig_put_status_rows(rsinfo, notx);
 	mig_leave_internal(&c);
 	SPI_finish();
 }

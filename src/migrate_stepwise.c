@@ -21,6 +21,11 @@
  * follow the versions, one step (one apply_migrations() and one commit)
  * each, in component and name order.
  *
+ * A non-transactional migration (migrate_notx.c) is a step of its own,
+ * begun right after a commit so that it holds no snapshot while its
+ * statement runs at top level in a background worker
+ * (migrate_notx_apply.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -300,8 +305,17 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		last_version = next_version;
 
 		MemoryContextSwitchTo(stepcxt);
-		applied += apply_one(query, last_component, last_version,
-							 allow_out_of_order, NULL);
+		if (mig_pending_notx(&c, last_component, last_version))
+		{
+			MemoryContextSwitchTo(proccxt);
+			SPI_commit();
+			MemoryContextSwitchTo(stepcxt);
+			applied += mig_apply_notx(&c, last_component, last_version,
+									  allow_out_of_order);
+		}
+		else
+			applied += apply_one(query, last_component, last_version,
+								 allow_out_of_order, NULL);
 		MemoryContextSwitchTo(proccxt);
 		SPI_commit();
 	}

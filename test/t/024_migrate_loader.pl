@@ -182,6 +182,23 @@ is($node->safe_psql('layouts', q{
 	FROM migration_status('client_flyway')}),
 	'1:applied,2:applied,l view:applied,l view 2:applied',
 	'Flyway: the repeatable migrations are applied after the versions, in name order');
+
+# dbmate's transaction:false becomes the marker of a non-transactional
+# migration, in both loaders
+my $notx = tempdir(CLEANUP => 1);
+chmod 0755, $notx;
+write_file("$notx/20240101120000_index_a.sql",
+	"-- migrate:up transaction:false\r\nCREATE INDEX CONCURRENTLY l_notx_a ON l_dbmate (a);\r\n-- migrate:down\nDROP INDEX l_notx_a;\n");
+my ($no, $ne, $nr, $nle) = load('layouts', [ 'client_notx', $notx ]);
+is($nr, 0, 'dbmate transaction:false: the client loader loads it') or diag($ne, $nle);
+$node->safe_psql('layouts', qq{
+	SELECT register_migrations_from_directory('server_notx', '$notx')});
+is($node->safe_psql('layouts', q{
+	SELECT string_agg(component || ':' || sql, '|' ORDER BY component) FROM migration
+	WHERE component IN ('client_notx', 'server_notx')}),
+	"client_notx:-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY l_notx_a ON l_dbmate (a);\r\n"
+	. "|server_notx:-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY l_notx_a ON l_dbmate (a);\r\n",
+	'dbmate transaction:false: both loaders write the marker line first');
 is($node->safe_psql('layouts', q{
 	SELECT string_agg(version::text, ',' ORDER BY version) FROM migration
 	WHERE component = 'client_prisma'}),

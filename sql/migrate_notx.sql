@@ -1,0 +1,134 @@
+-- Non-transactional migrations: a first line "-- schema_mgr:no-transaction"
+-- runs the migration's one statement at top level, outside any
+-- transaction block, from CALL apply_migrations_stepwise() only.
+CREATE EXTENSION schema_mgr;
+SET client_min_messages = notice;
+CREATE TABLE notx_t (id int, v int);
+INSERT INTO notx_t SELECT g, g FROM generate_series(1, 1000) g;
+
+-- register-time checks
+SELECT register_migration('notx', 1, 'two statements', E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id);\nCREATE INDEX CONCURRENTLY b ON notx_t (v);');
+SELECT register_migration('notx', 1, 'nothing', E'-- schema_mgr:no-transaction\n-- nothing here\n');
+SELECT register_migration('notx', 1, 'not allowed', E'-- schema_mgr:no-transaction\nCREATE TABLE x (a int)');
+SELECT register_migration('notx', 1, 'not allowed either', E'-- schema_mgr:no-transaction\nALTER SYSTEM SET work_mem = ''1MB''');
+SELECT register_migration('notx', 1, 'no name', E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY ON notx_t (id)');
+SELECT register_migration('notx', 1, 'misspelled', E'-- Schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id)');
+SELECT register_migration('notx', 1, 'not first', E'\n-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id)');
+SELECT register_migration('notx', 1, 'no space', E'--schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY a ON notx_t (id)');
+SELECT register_migration('notx', 1, 'text after', E'-- schema_mgr:no-transaction please\nVACUUM notx_t');
+-- only a versioned migration can be non-transactional
+SELECT register_migration('notx', NULL, 'repeatable', E'-- schema_mgr:no-transaction\nVACUUM notx_t');
+SELECT register_migration('notx', 1, 'undo', 'SELECT 1',
+	undo => E'-- schema_mgr:no-transaction\nVACUUM notx_t');
+-- in an ordinary migration, the hint names the marker
+SELECT register_migration('notx', 1, 'ordinary', 'CREATE INDEX CONCURRENTLY a ON notx_t (id)');
+SELECT register_migration('notx', 1, 'ordinary', 'VACUUM notx_t');
+
+-- a chain: a table, a concurrent index on it, a later migration
+SELECT register_migration('notx', 1, 'create', 'CREATE TABLE notx_u (id int, k int)');
+SELECT register_migration('notx', 2, 'index it',
+	E'-- schema_mgr:no-transaction \r\nCREATE UNIQUE INDEX CONCURRENTLY notx_u_k ON notx_u (k);\n');
+SELECT register_migration('notx', 3, 'use it', 'INSERT INTO notx_u VALUES (1, 1)');
+SELECT version, status FROM migration_status('notx');
+
+-- apply_migrations() refuses before applying anything, dry run too
+SELECT version, outcome FROM apply_migrations('notx');
+SELECT version, outcome FROM apply_migrations('notx', dry_run => true);
+SELECT count(*) FROM schema_version WHERE component = 'notx';
+-- up to the version before it is fine
+SELECT version, outcome FROM apply_migrations('notx', 1);
+
+-- the procedure runs it at top level
+CALL apply_migrations_stepwise('notx');
+SELECT version, status FROM migration_status('notx');
+SELECT indexrelid::regclass, indisvalid, indisunique FROM pg_index
+WHERE indrelid = 'notx_u'::regclass;
+SELECT version, kind, applied_by = current_user FROM schema_version
+WHERE component = 'notx' ORDER BY version;
+-- the marker is part of the checksum: changing it is changing the SQL
+SELECT register_migration('notx', 2, 'index it',
+	E'CREATE UNIQUE INDEX notx_u_k ON notx_u (k);\n');
+
+-- a failure halfway: a unique index over duplicate rows stays INVALID
+UPDATE notx_t SET v = 1 WHERE id = 2;
+SELECT register_migration('dup', 1, 'unique v',
+	E'-- schema_mgr:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY notx_t_v ON notx_t (v)');
+CALL apply_migrations_stepwise('dup');
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'notx_t_v'::regclass;
+SELECT version, status FROM migration_status('dup');
+SELECT count(*) FROM schema_version WHERE component = 'dup';
+-- fix the data; the next apply drops the invalid index and builds it again
+UPDATE notx_t SET v = id;
+CALL apply_migrations_stepwise('dup');
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'notx_t_v'::regclass;
+SELECT version, status FROM migration_status('dup');
+
+-- an index that exists and is valid (an attempt that built it and ended
+-- before it was recorded) is recorded as applied without building it again
+CREATE INDEX CONCURRENTLY notx_t_id ON notx_t (id);
+SELECT register_migration('done', 1, 'index id',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_id ON notx_t (id)');
+CALL apply_migrations_stepwise('done');
+SELECT version, status FROM migration_status('done');
+
+-- REINDEX CONCURRENTLY stopped halfway leaves an invalid "_ccnew" index
+-- (here: a failed build of that name); the next attempt drops it first
+\set VERBOSITY terse
+CREATE UNIQUE INDEX CONCURRENTLY notx_t_v_ccnew ON notx_t ((v % 2));
+\set VERBOSITY default
+SELECT register_migration('re', 1, 'reindex v',
+	E'-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY notx_t_v');
+SELECT version, status FROM migration_status('re');
+CALL apply_migrations_stepwise('re');
+SELECT c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+WHERE c.relname LIKE 'notx_t_v%' ORDER BY 1;
+
+-- an error names the statement's line; the history stays as it was
+SELECT register_migration('bad', 1, 'no such table',
+	E'-- schema_mgr:no-transaction\n\nVACUUM notx_nope');
+CALL apply_migrations_stepwise('bad');
+SELECT version, status FROM migration_status('bad');
+-- VACUUM, REINDEX CONCURRENTLY, DROP INDEX CONCURRENTLY
+SELECT register_migration('bad', 1, 'vacuum',
+	E'-- schema_mgr:no-transaction\nVACUUM (ANALYZE) notx_t');
+SELECT register_migration('bad', 2, 'reindex',
+	E'\xEF\xBB\xBF-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY notx_t_id');
+SELECT register_migration('bad', 3, 'drop',
+	E'-- schema_mgr:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS notx_t_id');
+CALL apply_migrations_stepwise('bad');
+SELECT version, status FROM migration_status('bad');
+SELECT count(*) FROM pg_class WHERE relname = 'notx_t_id';
+
+-- the worker runs as the caller's current user, with the caller's
+-- search_path; the caller's settings are as before after the call
+CREATE ROLE regress_notx_caller;
+CREATE SCHEMA notx_s;
+CREATE TABLE notx_s.hidden (a int);
+GRANT USAGE ON SCHEMA notx_s TO regress_notx_caller;
+GRANT EXECUTE ON PROCEDURE apply_migrations_stepwise(text, bigint, boolean, integer)
+	TO regress_notx_caller;
+SELECT register_migration('who', 1, 'index hidden',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY hidden_a ON hidden (a)');
+SET search_path = notx_s, public;
+SET ROLE regress_notx_caller;
+CALL apply_migrations_stepwise('who');
+RESET ROLE;
+SET lock_timeout = '42s';
+CALL apply_migrations_stepwise('who');
+SELECT current_user = session_user, current_setting('search_path'), current_setting('lock_timeout');
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'notx_s.hidden'::regclass;
+RESET search_path;
+RESET lock_timeout;
+
+-- inside a transaction block the procedure refuses as before
+BEGIN;
+SELECT register_migration('tx', 1, 'idx',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_v2 ON notx_t (v)');
+CALL apply_migrations_stepwise('tx');
+ROLLBACK;
+
+SET schema_mgr.allow_drop = on;
+DROP EXTENSION schema_mgr;
+DROP TABLE notx_t, notx_u;
+DROP SCHEMA notx_s CASCADE;
+DROP ROLE regress_notx_caller;

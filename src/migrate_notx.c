@@ -1,0 +1,414 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate_notx.c
+ *	  Non-transactional migrations: the marker that makes one, the
+ *	  statements it may hold, and what a failed attempt leaves behind.
+ *
+ * A migration whose first line is "-- schema_mgr:no-transaction" runs its
+ * statement at top level, outside any transaction block, so that CREATE
+ * INDEX CONCURRENTLY and its kin can run (migrate_notx_apply.c runs it,
+ * migrate_worker.c is the process it runs in).  The marker is part of the
+ * SQL, so the checksum, approvals and the "applied with different SQL"
+ * check cover the mode.  Such a migration holds exactly one statement of
+ * a short list, each of which can be retried after a failure halfway:
+ *
+ *	  CREATE INDEX CONCURRENTLY (with an index name), DROP INDEX
+ *	  CONCURRENTLY, REINDEX CONCURRENTLY of an index or a table, VACUUM and
+ *	  ANALYZE.
+ *
+ * A failed or interrupted CREATE INDEX CONCURRENTLY leaves its index
+ * behind, INVALID, and REINDEX CONCURRENTLY its "_ccnew" (or "_ccold")
+ * index: migration_status shows the migration as 'pending (invalid
+ * index)', and the next apply drops those indexes before it runs the
+ * statement again (mig_notx_leftovers finds them, from the migration's own
+ * statement).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+#include "schema_mgr.h"
+#include "migrate.h"
+
+/* ----------------------------------------------------------------
+ * The marker
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * marker_state
+ *		Whether text (after a UTF-8 byte order mark) starts with the marker
+ *		line: the marker, then nothing but spaces, tabs or a carriage return
+ *		up to the newline or the end.  When text is only the start of the SQL
+ *		(truncated) and ends inside that line, the answer is MIG_MARK_UNKNOWN.
+ */
+MigMark
+mig_marker_state(const char *text, bool truncated)
+{
+	const char *p = mig_skip_bom(text);
+	size_t		len = strlen(MIG_NOTX_MARKER);
+
+	if (strncmp(p, MIG_NOTX_MARKER, len) != 0)
+		return (truncated && strlen(p) < len &&
+				strncmp(p, MIG_NOTX_MARKER, strlen(p)) == 0) ?
+			MIG_MARK_UNKNOWN : MIG_MARK_NO;
+	for (p += len; *p == ' ' || *p == '\t' || *p == '\r'; p++)
+		;
+	if (*p == '\n')
+		return MIG_MARK_YES;
+	if (*p == '\0')
+		return truncated ? MIG_MARK_UNKNOWN : MIG_MARK_YES;
+	return MIG_MARK_NO;
+}
+
+bool
+mig_no_transaction(const char *sql)
+{
+	return mig_marker_state(sql, false) == MIG_MARK_YES;
+}
+
+/*
+ * A marker that is almost right (another case, blank lines or spaces
+ * before it, no space after "--", text after it) would leave the migration
+ * transactional without a word: refused when it is registered.
+ */
+static void
+check_misspelled_marker(const char *component, int64 version, const char *sql)
+{
+	const char *p = mig_skip_bom(sql);
+	const char *word = "schema_mgr:no-transaction";
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (p[0] != '-' || p[1] != '-')
+		return;
+	for (p += 2; *p == ' ' || *p == '\t'; p++)
+		;
+	if (pg_strncasecmp(p, word, strlen(word)) != 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("malformed no-transaction marker in migration \"%s\" version " INT64_FORMAT,
+					component, version),
+			 errdetail("The first line of a non-transactional migration must be exactly \"%s\".",
+					   MIG_NOTX_MARKER),
+			 errhint("Write the marker on the first line as shown, or remove it to run the migration in a transaction.")));
+}
+
+/* ----------------------------------------------------------------
+ * What a non-transactional migration may hold
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * mig_notx_statement_kind
+ *		What to call stmt when a non-transactional migration may hold it, or
+ *		NULL.
+ */
+const char *
+mig_notx_statement_kind(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_IndexStmt:
+			if (((IndexStmt *) stmt)->concurrent)
+				return "CREATE INDEX CONCURRENTLY";
+			break;
+		case T_DropStmt:
+			if (((DropStmt *) stmt)->concurrent)
+				return "DROP INDEX CONCURRENTLY";
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *r = (ReindexStmt *) stmt;
+
+				if ((r->kind == REINDEX_OBJECT_INDEX ||
+					 r->kind == REINDEX_OBJECT_TABLE) &&
+					mig_reindex_concurrently(r))
+					return "REINDEX CONCURRENTLY";
+			}
+			break;
+		case T_VacuumStmt:
+			return ((VacuumStmt *) stmt)->is_vacuumcmd ? "VACUUM" : "ANALYZE";
+		default:
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * mig_check_notx_statements
+ *		Check the statements of migration SQL: a misspelled marker is
+ *		refused; a marked migration holds exactly one statement that
+ *		mig_notx_statement_kind() knows.  Returns whether the SQL is marked
+ *		(the caller then skips the checks of ordinary migrations).
+ */
+bool
+mig_check_notx_statements(const char *component, int64 version,
+						  const char *sql, List *stmts)
+{
+	RawStmt    *rs;
+
+	if (!mig_no_transaction(sql))
+	{
+		check_misspelled_marker(component, version, sql);
+		return false;
+	}
+	sql = mig_skip_bom(sql);
+	if (list_length(stmts) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("non-transactional migration \"%s\" version " INT64_FORMAT " must hold exactly one statement",
+						component, version),
+				 stmts == NIL ?
+				 errdetail("It holds none.") :
+				 errdetail("Its statement 2 starts at line %d.",
+						   mig_line_of(sql, lsecond_node(RawStmt, stmts)->stmt_location)),
+				 errhint("Put each statement that must run outside a transaction into a migration of its own, and the others into ordinary migrations.")));
+	rs = linitial_node(RawStmt, stmts);
+	if (mig_notx_statement_kind(rs->stmt) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("statement cannot be part of a non-transactional migration"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " is not CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY of an index or table, VACUUM or ANALYZE.",
+						   mig_line_of(sql, rs->stmt_location), component, version),
+				 errhint("Remove the \"%s\" line to run the migration in a transaction.",
+						 MIG_NOTX_MARKER)));
+	if (IsA(rs->stmt, IndexStmt) && ((IndexStmt *) rs->stmt)->idxname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("CREATE INDEX CONCURRENTLY in a migration must name its index"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " builds an index without a name; a failed build leaves an invalid index that the next attempt must find by name.",
+						   mig_line_of(sql, rs->stmt_location), component, version),
+				 errhint("Write CREATE INDEX CONCURRENTLY name ON ...")));
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * What a failed attempt leaves behind
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * cic_index
+ *		The index a CREATE INDEX CONCURRENTLY statement builds, when it
+ *		exists: its oid, with *valid set; else InvalidOid.  The table is
+ *		looked up as the statement will look it up (the current
+ *		search_path), and the index in the table's schema, where CREATE
+ *		INDEX puts it; an index of that name on another table is not it.
+ */
+static Oid
+cic_index(IndexStmt *is, bool *valid)
+{
+	Oid			relid = RangeVarGetRelid(is->relation, NoLock, true);
+	Oid			indexid;
+
+	*valid = false;
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	indexid = get_relname_relid(is->idxname, get_rel_namespace(relid));
+	if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX ||
+		IndexGetRelation(indexid, false) != relid)
+		return InvalidOid;
+	*valid = get_index_isvalid(indexid);
+	return indexid;
+}
+
+/*
+ * reindex_leftover
+ *		Whether name is what REINDEX CONCURRENTLY names the copy it builds
+ *		("_ccnew") or the original it swaps out ("_ccold"), with a number
+ *		when the name is taken, for an index whose name starts with the
+ *		part before (NULL: any index).
+ */
+static bool
+reindex_leftover(const char *name, const char *of)
+{
+	const char *p = name + strlen(name);
+
+	while (p > name && isdigit((unsigned char) p[-1]))
+		p--;
+	if (p - name < 7 || (strncmp(p - 6, "_ccnew", 6) != 0 &&
+						 strncmp(p - 6, "_ccold", 6) != 0))
+		return false;
+	return of == NULL ||
+		(p - 6 > name && strncmp(of, name, (p - 6) - name) == 0);
+}
+
+/*
+ * mig_notx_leftovers
+ *		What an earlier attempt of a non-transactional migration's statement
+ *		left behind, to drop before it runs again: invalid indexes, by oid.
+ *		CREATE INDEX CONCURRENTLY leaves its own index; REINDEX CONCURRENTLY
+ *		leaves "_ccnew" and "_ccold" indexes on the table, of the index it
+ *		rebuilds (or of any index of the table it rebuilds).  *built: the
+ *		index of a CREATE INDEX CONCURRENTLY exists and is valid.  Nothing
+ *		is locked: the statement that runs next must not wait for this
+ *		transaction.
+ */
+List *
+mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
+{
+	List	   *result = NIL;
+	Oid			relid = InvalidOid;
+	const char *of = NULL;
+	Datum		values[1];
+	uint64		i;
+
+	*built = false;
+	if (IsA(stmt, IndexStmt) && ((IndexStmt *) stmt)->concurrent)
+	{
+		bool		valid;
+		Oid			indexid = cic_index((IndexStmt *) stmt, &valid);
+
+		if (OidIsValid(indexid) && !valid)
+			result = list_make1_oid(indexid);
+		*built = OidIsValid(indexid) && valid;
+		return result;
+	}
+	if (!IsA(stmt, ReindexStmt) || mig_notx_statement_kind(stmt) == NULL)
+		return NIL;
+	relid = RangeVarGetRelid(((ReindexStmt *) stmt)->relation, NoLock, true);
+	if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_INDEX)
+	{
+		of = get_rel_name(relid);
+		relid = IndexGetRelation(relid, true);
+	}
+	if (!OidIsValid(relid))
+		return NIL;
+
+	mig_enter_internal(c);
+	values[0] = ObjectIdGetDatum(relid);
+	mig_run_plan(c, P_INVALID_INDEXES, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = mig_datum_text(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 2);
+		bool		isnull;
+
+		if (reindex_leftover(name, of))
+			result = lappend_oid(result,
+								 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																SPI_tuptable->tupdesc,
+																1, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	mig_leave_internal(c);
+	return result;
+}
+
+/* the one statement of a marked migration's SQL */
+Node *
+mig_notx_statement(const char *sql)
+{
+	List	   *stmts = raw_parser(mig_skip_bom(sql), RAW_PARSE_DEFAULT);
+
+	return linitial_node(RawStmt, stmts)->stmt;
+}
+
+/* ----------------------------------------------------------------
+ * migration_status: what it says of pending non-transactional migrations
+ * ----------------------------------------------------------------
+ */
+typedef struct NotxState
+{
+	char	   *component;
+	int64		version;
+	const char *status;
+} NotxState;
+
+/*
+ * mig_notx_states
+ *		The status of each pending non-transactional migration (of one
+ *		component, or of all: component is the query parameter):
+ *		'pending (no transaction)', or 'pending (invalid index)' when an
+ *		earlier attempt left its index invalid.  Inside mig_enter_internal();
+ *		the index is looked up outside it, with the caller's search_path.
+ */
+List *
+mig_notx_states(MigCall *c, Datum component, char null)
+{
+	List	   *rows = NIL;
+	List	   *sqls = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	uint64		i;
+
+	mig_run_plan(c, P_NOTX_CANDIDATES, &component, &null);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		NotxState  *s = palloc(sizeof(NotxState));
+		bool		isnull;
+		char	   *sql = mig_datum_text(tup, desc, 3);
+
+		if (!mig_no_transaction(sql))
+			continue;
+		s->component = mig_datum_text(tup, desc, 1);
+		s->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		s->status = "pending (no transaction)";
+		rows = lappend(rows, s);
+		sqls = lappend(sqls, sql);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	mig_leave_internal(c);
+	forboth(lc, rows, lc2, sqls)
+	{
+		NotxState  *s = (NotxState *) lfirst(lc);
+		bool		built;
+
+		if (mig_notx_leftovers(c, mig_notx_statement((char *) lfirst(lc2)),
+							   &built) != NIL)
+			s->status = "pending (invalid index)";
+	}
+	mig_enter_internal(c);
+	return rows;
+}
+
+/*
+ * mig_put_status_rows
+ *		mig_put_rows for migration_status: a pending row of a
+ *		non-transactional migration gets the status mig_notx_states found.
+ */
+void
+mig_put_status_rows(ReturnSetInfo *rsinfo, List *states)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	Datum	   *row = palloc(sizeof(Datum) * desc->natts);
+	bool	   *rownulls = palloc(sizeof(bool) * desc->natts);
+	uint64		i;
+	int			col;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		ListCell   *lc;
+
+		for (col = 0; col < desc->natts; col++)
+			row[col] = SPI_getbinval(SPI_tuptable->vals[i], desc, col + 1,
+									 &rownulls[col]);
+		foreach(lc, states)
+		{
+			NotxState  *s = (NotxState *) lfirst(lc);
+
+			if (!rownulls[1] && !rownulls[3] &&
+				s->version == DatumGetInt64(row[1]) &&
+				strcmp(s->component, TextDatumGetCString(row[0])) == 0 &&
+				strcmp(TextDatumGetCString(row[3]), "pending") == 0)
+				row[3] = CStringGetTextDatum(s->status);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row,
+							 rownulls);
+	}
+}

@@ -1,0 +1,192 @@
+# ----------------------------------------------------------------------
+# 029_migrate_notx.pl -- non-transactional migrations end to end:
+# CREATE INDEX CONCURRENTLY applied by apply_migrations_stepwise on a table
+# under concurrent inserts completes while the writers go on (counted, not
+# timed); a cancelled caller takes its worker with it and leaves an
+# INVALID index that migration_status shows and the next apply drops and
+# builds again (for REINDEX CONCURRENTLY: its "_ccnew" copy); a worker
+# killed with SIGKILL (the server restarts) leaves no history row, and the
+# next apply retries cleanly: one history row.
+# ----------------------------------------------------------------------
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('notx');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+restart_after_crash = on
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION schema_mgr;
+	CREATE TABLE big (id bigserial, v int);
+	INSERT INTO big (v) SELECT g FROM generate_series(1, 100000) g;
+	CREATE PROCEDURE writer() LANGUAGE plpgsql AS $$
+	BEGIN
+		LOOP
+			INSERT INTO big (v) VALUES (1);
+			COMMIT;
+		END LOOP;
+	END $$;
+	SELECT register_migration('app', 1, 'index v',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v ON big (v)');
+	SELECT register_migration('app', 2, 'index id',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_id ON big (id)');
+	SELECT register_migration('app', 3, 'reindex id',
+		E'-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY big_id');
+	SELECT register_migration('app', 4, 'index v and id',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v_id ON big (v, id)');
+});
+
+# a session whose snapshot CREATE INDEX CONCURRENTLY must wait for: holds
+# each build at its last phase, for as long as the test needs
+my $holder = $node->background_psql('postgres');
+sub hold { $holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;'); }
+sub release { $holder->query_safe('COMMIT;'); }
+
+sub start_caller
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr('postgres'),
+		  '-c', 'SET application_name = notx_caller',
+		  '-c', "CALL apply_migrations_stepwise('app', \$1)" =~ s/\$1/$_[0]/r ],
+		'>', \$out, '2>', \$err);
+	return ($h, \$out, \$err);
+}
+
+sub worker_waiting
+{
+	return $node->poll_query_until('postgres', q{
+		SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE backend_type = 'schema_mgr migration'
+		AND wait_event_type = 'Lock'});
+}
+
+# cancel_midway(VERSION, WHAT): the caller of VERSION is cancelled while
+# its worker waits; the worker goes too
+sub cancel_midway
+{
+	my ($version, $what) = @_;
+	hold();
+	my ($h, $out, $err) = start_caller($version);
+	ok(worker_waiting(), "the worker of version $version ($what) waits");
+	$node->safe_psql('postgres', q{
+		SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'notx_caller'});
+	$h->finish;
+	like($$err, qr/canceling statement due to user request/,
+		"version $version: the caller is cancelled");
+	ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 0 FROM pg_stat_activity
+		WHERE backend_type = 'schema_mgr migration'}),
+		"version $version: the worker is gone");
+	release();
+}
+
+# apply_again(VERSION, INDEX): the next call applies VERSION, after
+# dropping the invalid INDEX
+sub apply_again
+{
+	my ($version, $index) = @_;
+	my ($h, $out, $err) = start_caller($version);
+	$h->finish;
+	is($$out, "1\n", "version $version: the next call applies it");
+	like($$err, qr/dropping invalid index "$index"/,
+		"version $version: ... after dropping the invalid index");
+}
+
+sub status_of
+{
+	return $node->safe_psql('postgres',
+		"SELECT status FROM migration_status('app') WHERE version = $_[0]");
+}
+
+# ------------------------------------------------ under an insert load
+my ($wout, $werr) = ('', '');
+my $writer = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr('postgres'),
+	  '-c', 'SET application_name = notx_writer', '-c', 'CALL writer()' ],
+	'>', \$wout, '2>', \$werr);
+ok($node->poll_query_until('postgres',
+	'SELECT count(*) > 100100 FROM big'), 'the writer inserts');
+
+hold();
+my ($h, $out, $err) = start_caller(1);
+ok(worker_waiting(), 'the worker builds the index, then waits for an older snapshot');
+my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM big');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) > $before + 1000 FROM big"),
+	'the writer goes on while CREATE INDEX CONCURRENTLY runs');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'schema_mgr migration'}), '1',
+	'... the build still running');
+release();
+$h->finish;
+is($$out, "1\n", 'the caller applied it') or diag($$err);
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = 1}),
+	"t\n1", 'the index is valid, one history row');
+
+# ------------------------------------------------ cancel
+cancel_midway(2, 'CREATE INDEX CONCURRENTLY');
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = 2}),
+	"f\n0", 'an invalid index and no history row are left');
+is(status_of(2), 'pending (invalid index)', 'migration_status shows it');
+apply_again(2, 'big_id');
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = 2}),
+	"t\n1", 'the index is valid, one history row');
+
+# ------------------------------------------------ REINDEX CONCURRENTLY cancelled
+cancel_midway(3, 'REINDEX CONCURRENTLY');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class c
+	JOIN pg_index i ON i.indexrelid = c.oid WHERE NOT i.indisvalid}),
+	'big_id_ccnew', 'REINDEX left its invalid copy');
+is(status_of(3), 'pending (invalid index)', 'migration_status shows it');
+apply_again(3, 'big_id_ccnew');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_index WHERE NOT indisvalid;
+	SELECT count(*) FROM schema_version WHERE version = 3}),
+	"0\n1", 'no invalid index is left, one history row');
+
+# ------------------------------------------------ crash
+hold();
+($h, $out, $err) = start_caller(4);
+ok(worker_waiting(), 'the worker of version 4 waits');
+my $wpid = $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'schema_mgr migration'});
+kill 'KILL', $wpid;
+$h->finish;
+$writer->finish;
+eval { $holder->quit; };
+ok($node->poll_query_until('postgres', 'SELECT 1', '1'),
+	'the server is back after crash recovery');
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_id'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = 4}),
+	"f\n0", 'an invalid index and no history row are left');
+is(status_of(4), 'pending (invalid index)', 'migration_status shows it');
+is($node->safe_psql('postgres', "CALL apply_migrations_stepwise('app')"),
+	'1', 'the next call applies it');
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_id'::regclass;
+	SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version;
+	SELECT count(*) FROM big WHERE v = 1}),
+	"t\n1,2,3,4\n" . $node->safe_psql('postgres',
+		'SELECT count(*) FROM big WHERE v + 0 = 1'),
+	'valid, each version once, the index finds every row');
+
+$node->stop;
+done_testing();
