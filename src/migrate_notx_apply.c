@@ -271,8 +271,8 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not drop the invalid index left by an earlier attempt of migration \"%s\" version " INT64_FORMAT ": %s",
 						p->component, p->version,
-						mig_clip(edata->message, MIG_MESSAGE_BYTES)),
-				 edata->detail ? errdetail_internal("%s", mig_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
+						sm_clip(edata->message, MIG_MESSAGE_BYTES)),
+				 edata->detail ? errdetail_internal("%s", sm_clip(edata->detail, MIG_MESSAGE_BYTES)) : 0,
 				 errhint("Drop the index by hand (DROP INDEX CONCURRENTLY) and apply again.")));
 	if (edata != NULL)
 	{
