@@ -189,8 +189,23 @@ my $notx = tempdir(CLEANUP => 1);
 chmod 0755, $notx;
 write_file("$notx/20240101120000_index_a.sql",
 	"-- migrate:up transaction:false\r\nCREATE INDEX CONCURRENTLY l_notx_a ON l_dbmate (a);\r\n-- migrate:down\nDROP INDEX l_notx_a;\n");
-my ($no, $ne, $nr, $nle) = load('layouts', [ 'client_notx', $notx ]);
-is($nr, 0, 'dbmate transaction:false: the client loader loads it') or diag($ne, $nle);
+my ($no, $ne, $nr, $nle) = load('layouts', [ '-a', 'client_notx', $notx ]);
+isnt($nr, 0, '-a with a non-transactional migration fails');
+like($ne, qr/HINT:  .*apply_migrations_stepwise/, 'and hints at the stepwise apply');
+is($node->safe_psql('layouts', q{
+	SELECT count(*) FROM migration WHERE component = 'client_notx'}),
+	'0', 'and registered nothing (one transaction)');
+($no, $ne, $nr, $nle) = load('layouts', [ '-S', 'client_notx', $notx ]);
+is($nr, 0, 'dbmate transaction:false: the client loader loads it, -S applies it') or diag($ne, $nle);
+is($node->safe_psql('layouts', q{
+	SELECT string_agg(s.status || ':' || i.indisvalid, ',')
+	FROM migration_status('client_notx') s, pg_index i
+	WHERE i.indexrelid = 'l_notx_a'::regclass}),
+	'applied:true', '-S: the index is built and the migration recorded');
+my $nlrc;
+($no, $ne, $nr, $nle, $nlrc) = load('layouts', [ '-a', '-S', 'client_notx', $notx ]);
+is($nlrc, 2, '-a and -S together: a usage error');
+like($nle, qr/^usage: /, 'which says the usage');
 $node->safe_psql('layouts', qq{
 	SELECT register_migrations_from_directory('server_notx', '$notx')});
 is($node->safe_psql('layouts', q{
