@@ -365,6 +365,7 @@ mig_unknown_component(const char *component)
 typedef struct LockWait
 {
 	LOCKTAG    *tag;
+	LOCKMODE	mode;
 	int			timeout;
 } LockWait;
 
@@ -378,58 +379,24 @@ wait_for_lock(void *arg)
 	snprintf(buf, sizeof(buf), "%d", w->timeout);
 	(void) set_config_option("lock_timeout", buf, PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) LockAcquire(w->tag, ExclusiveLock, false, false);
+	(void) LockAcquire(w->tag, w->mode, false, false);
 	AtEOXact_GUC(true, level);
 }
 
 /*
- * mig_lock_component
- *		Take the component's transaction-scoped advisory lock, waiting at most
- *		schema_mgr.lock_timeout, or the session's lock_timeout when that is
- *		shorter (zero means no limit for either).  On timeout the error names
- *		the holder.
+ * lock_holder
+ *		The process that holds the component's advisory lock of classid
+ *		(in ExclusiveLock mode), or 0; *appname its application_name.
  */
-void
-mig_lock_component(MigCall *c, const char *component)
+static int
+lock_holder(MigCall *c, uint32 classid, uint32 key2, char **appname)
 {
-	LOCKTAG		tag;
-	uint32		key2 = hash_bytes((const unsigned char *) component,
-								  strlen(component));
-	LockWait	wait;
-	ErrorData  *edata;
-	int			pid = 0;
-	char	   *appname = NULL;
 	Datum		values[3];
-	int			timeout = sm_lock_timeout;
-	const char *knob;
+	int			pid = 0;
 
-	sm_advisory_locktag(&tag, SM_LOCK_MIGRATIONS, key2);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-		return;
-	if (LockTimeout > 0 && (timeout <= 0 || LockTimeout < timeout))
-		timeout = LockTimeout;
-	if (timeout <= 0)
-	{
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-		return;
-	}
-
-	/*
-	 * Wait with lock_timeout set to our timeout, in a subtransaction so that
-	 * a timeout can be caught and reported better.  A lock acquired in the
-	 * subtransaction passes to the parent when the subtransaction commits.
-	 */
-	wait.tag = &tag;
-	wait.timeout = timeout;
-	edata = sm_try_subxact(wait_for_lock, &wait);
-	if (edata == NULL)
-		return;
-	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-		ReThrowError(edata);
-
-	/* who holds it? */
+	*appname = NULL;
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
-	values[1] = ObjectIdGetDatum((Oid) SM_LOCK_MIGRATIONS);
+	values[1] = ObjectIdGetDatum((Oid) classid);
 	values[2] = ObjectIdGetDatum((Oid) key2);
 	mig_enter_internal(c);
 	mig_run_plan(c, P_LOCK_HOLDER, values, NULL);
@@ -441,10 +408,58 @@ mig_lock_component(MigCall *c, const char *component)
 
 		if (!isnull)
 			pid = DatumGetInt32(d);
-		appname = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*appname = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	}
 	mig_leave_internal(c);
+	return pid;
+}
 
+/*
+ * lock_key
+ *		Take the component's transaction-scoped advisory lock of classid in
+ *		mode, waiting at most schema_mgr.lock_timeout, or the session's
+ *		lock_timeout when that is shorter (zero means no limit for either).
+ *		On timeout the error names the holder.
+ */
+static void
+lock_key(MigCall *c, const char *component, uint32 classid, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	uint32		key2 = hash_bytes((const unsigned char *) component,
+								  strlen(component));
+	LockWait	wait;
+	ErrorData  *edata;
+	int			pid;
+	char	   *appname;
+	int			timeout = sm_lock_timeout;
+	const char *knob;
+
+	sm_advisory_locktag(&tag, classid, key2);
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	if (LockTimeout > 0 && (timeout <= 0 || LockTimeout < timeout))
+		timeout = LockTimeout;
+	if (timeout <= 0)
+	{
+		(void) LockAcquire(&tag, mode, false, false);
+		return;
+	}
+
+	/*
+	 * Wait with lock_timeout set to our timeout, in a subtransaction so that
+	 * a timeout can be caught and reported better.  A lock acquired in the
+	 * subtransaction passes to the parent when the subtransaction commits.
+	 */
+	wait.tag = &tag;
+	wait.mode = mode;
+	wait.timeout = timeout;
+	edata = sm_try_subxact(wait_for_lock, &wait);
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		ReThrowError(edata);
+
+	pid = lock_holder(c, classid, key2, &appname);
 	knob = timeout == sm_lock_timeout ? "schema_mgr.lock_timeout" : "lock_timeout";
 	if (pid != 0)
 		ereport(ERROR,
@@ -460,6 +475,79 @@ mig_lock_component(MigCall *c, const char *component)
 				 errdetail("Waited %d ms; the session that held the lock has since released it.",
 						   timeout),
 				 errhint("Retry, or raise %s.", knob)));
+}
+
+/*
+ * refuse_while_notx_runs
+ *		While a non-transactional migration of the component runs, its
+ *		statement (CREATE INDEX CONCURRENTLY) waits for every transaction
+ *		with an older snapshot; a session waiting for the component's lock
+ *		with a snapshot would wait for it in turn, a deadlock that no
+ *		detector sees.  So whoever else takes the component's lock first
+ *		takes the "non-transactional migration running" key in share mode,
+ *		without waiting: when the runner holds it (or waits for it), the
+ *		call fails at once.  The share lock is kept until the transaction
+ *		ends, so a runner that comes later waits for this transaction before
+ *		it starts its worker.
+ */
+static void
+refuse_while_notx_runs(MigCall *c, const char *component)
+{
+	LOCKTAG		tag;
+	uint32		key2 = hash_bytes((const unsigned char *) component,
+								  strlen(component));
+	int			pid;
+	char	   *appname;
+
+	sm_advisory_locktag(&tag, SM_LOCK_NOTX, key2);
+	if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	pid = lock_holder(c, SM_LOCK_NOTX, key2, &appname);
+	if (pid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock migration component \"%s\": a non-transactional migration of it is running",
+						component),
+				 errdetail("Process %d (application_name \"%s\") runs it; its statement waits for every transaction older than itself, so this one must not wait for it.",
+						   pid, appname ? appname : ""),
+				 errhint("Retry when it is done.")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock migration component \"%s\": a non-transactional migration of it is about to run",
+						component),
+				 errdetail("Its statement waits for every transaction older than itself, so this one must not wait for it."),
+				 errhint("Retry when it is done.")));
+}
+
+/*
+ * mig_lock_component
+ *		Take the component's transaction-scoped advisory lock (see lock_key),
+ *		refusing at once while a non-transactional migration of the
+ *		component runs (see refuse_while_notx_runs).
+ */
+void
+mig_lock_component(MigCall *c, const char *component)
+{
+	refuse_while_notx_runs(c, component);
+	lock_key(c, component, SM_LOCK_MIGRATIONS, ExclusiveLock);
+}
+
+/*
+ * mig_lock_component_notx
+ *		mig_lock_component for the step that runs a non-transactional
+ *		migration, in a transaction that holds no snapshot: first the
+ *		"non-transactional migration running" key, exclusively (waiting for
+ *		the transactions that hold it in share mode, and for another
+ *		runner), then the component's lock without the probe (a share
+ *		request would queue behind the next runner's exclusive one).  Both are kept until the step
+ *		commits, after its worker is done.
+ */
+void
+mig_lock_component_notx(MigCall *c, const char *component)
+{
+	lock_key(c, component, SM_LOCK_NOTX, ExclusiveLock);
+	lock_key(c, component, SM_LOCK_MIGRATIONS, ExclusiveLock);
 }
 
 /*

@@ -199,6 +199,7 @@ extern void mig_unknown_component(const char *component);
 extern void mig_component_param(MigCall *c, const char *component,
 								Datum *value, char *null);
 extern void mig_lock_component(MigCall *c, const char *component);
+extern void mig_lock_component_notx(MigCall *c, const char *component);
 extern Datum mig_lock_listed_components(MigCall *c, int *n);
 extern bool mig_first_pending(MigCall *c, const char *component, int64 target,
 							  char **first_component, int64 *first_version);

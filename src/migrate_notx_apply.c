@@ -6,8 +6,11 @@
  *
  * The step runs in a transaction of its own that the procedure begins
  * right after a commit, so that it holds no snapshot.  It takes the
- * component's transaction-scoped lock (appliers of the component wait
- * for it, so the statement runs once), reads and checks the migration as
+ * component's "non-transactional migration running" key and then its
+ * lock (mig_lock_component_notx: appliers of the component wait for them,
+ * so the statement runs once; any other taker of the component's lock is
+ * refused while the key is held, since it would wait with a snapshot that
+ * the statement waits for), reads and checks the migration as
  * apply_migrations() does, hands the statement to a background worker
  * that runs it at top level (migrate_worker.c), and waits, still holding
  * no snapshot: CREATE INDEX CONCURRENTLY waits for every transaction whose
@@ -180,7 +183,7 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 
 	mig_require_read_committed("apply migrations", "Applying",
 							   "Apply migrations");
-	mig_lock_component(c, component);
+	mig_lock_component_notx(c, component);
 	p = read_under_lock(c, component, version);
 	if (p == NULL)
 		return 0;

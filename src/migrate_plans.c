@@ -202,6 +202,7 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"AND l.classid OPERATOR(pg_catalog.=) $2 "
 		"AND l.objid OPERATOR(pg_catalog.=) $3 "
 		"AND l.objsubid OPERATOR(pg_catalog.=) " CppAsString2(SM_LOCKTAG_FIELD4) " "
+		"AND l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock' "
 		"AND l.granted "
 		"LIMIT 1",
 	3, {OIDOID, OIDOID, OIDOID}},

@@ -35,6 +35,8 @@
  */
 #define SM_LOCK_MIGRATIONS	0x534D4D47	/* 'SMMG': one per migration chain */
 #define SM_LOCK_EVENTS		0x534D4556	/* 'SMEV': one per event store */
+#define SM_LOCK_NOTX		0x534D4E58	/* 'SMNX': a component's running
+										 * non-transactional migration */
 #define SM_LOCKTAG_FIELD4	3			/* pg_locks.objsubid; see util.c */
 
 /* schema_mgr.c: module initialisation, one hook per concern */

@@ -6,7 +6,8 @@
 # INVALID index that migration_status shows and the next apply drops and
 # builds again (for REINDEX CONCURRENTLY: its "_ccnew" copy); a worker
 # killed with SIGKILL (the server restarts) leaves no history row, and the
-# next apply retries cleanly: one history row.
+# next apply retries cleanly: one history row.  While a worker builds, a
+# session that would take the component's lock is refused at once.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -187,6 +188,32 @@ is($node->safe_psql('postgres', q{
 	"t\n1,2,3,4\n" . $node->safe_psql('postgres',
 		'SELECT count(*) FROM big WHERE v + 0 = 1'),
 	'valid, each version once, the index finds every row');
+
+# ------------------------------------------------ another session meanwhile
+# While the worker builds an index, a session that wants the component's
+# lock with a snapshot of its own (the build would wait for it, and it for
+# the build's caller) is refused at once rather than left waiting.
+$node->safe_psql('postgres', q{
+	SELECT register_migration('app', 5, 'index v again',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v5 ON big (v)');
+});
+$holder = $node->background_psql('postgres');
+hold();
+($h, $out, $err) = start_caller(5);
+ok(worker_waiting(), 'the worker of version 5 waits');
+my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
+	SET schema_mgr.lock_timeout = 5000;
+	SELECT register_migration('app', 7, 'column w', 'ALTER TABLE big ADD w int');
+});
+like($stderr,
+	qr/could not lock migration component "app": a non-transactional migration of it is running/,
+	'a register call meanwhile is refused');
+like($stderr, qr/HINT:  Retry when it is done/, '... with a hint');
+release();
+$h->finish;
+is($$out, "1\n", 'the caller of version 5 applied it') or diag($$err);
+
+$holder->quit;
 
 $node->stop;
 done_testing();
