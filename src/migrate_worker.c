@@ -27,7 +27,9 @@
  * The caller holds no snapshot while it waits (CREATE INDEX CONCURRENTLY
  * waits for every older snapshot, the caller's included, to go); cancelling
  * the caller (statement_timeout, pg_cancel_backend) terminates the worker
- * and waits for it to exit before the error goes on.
+ * and waits for it to exit before the error goes on.  A caller that exits
+ * while it waits (pg_terminate_backend, a lost client) terminates the
+ * worker on its way out (terminate_running_worker).
  *
  *-------------------------------------------------------------------------
  */
@@ -228,6 +230,24 @@ sm_migration_worker_main(Datum main_arg)
  * ----------------------------------------------------------------
  */
 
+/* the worker this backend waits for, in TopMemoryContext; else NULL */
+static BackgroundWorkerHandle *running_worker = NULL;
+static bool exit_callback_registered = false;
+
+/*
+ * terminate_running_worker
+ *		before_shmem_exit callback: a caller that exits (FATAL) while its
+ *		worker runs takes the worker with it; an ERROR is handled in
+ *		mig_worker_run, which also waits for the worker to go.
+ */
+static void
+terminate_running_worker(int code, Datum arg)
+{
+	if (running_worker != NULL)
+		TerminateBackgroundWorker(running_worker);
+	running_worker = NULL;
+}
+
 /* Wait for the worker to exit; not interruptible, it has been told to go. */
 static void
 wait_worker_gone(BackgroundWorkerHandle *handle)
@@ -320,6 +340,8 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	ErrorData  *volatile edata = NULL;
+	MemoryContext oldcontext;
+	bool		registered;
 	bool		finished;
 	int			i;
 
@@ -390,13 +412,22 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 			 "schema_mgr migration");
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(terminate_running_worker, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(oldcontext);
+	if (!registered)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a background worker for the migration"),
 				 errdetail("Every background worker slot (max_worker_processes = %d) is taken.",
 						   max_worker_processes),
 				 errhint("Try again later, or raise max_worker_processes.")));
+	running_worker = handle;
 	shm_mq_set_handle(mqh, handle);
 
 	PG_TRY();
@@ -409,9 +440,13 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 		/* cancelled: the worker goes too, before the error goes on */
 		TerminateBackgroundWorker(handle);
 		wait_worker_gone(handle);
+		running_worker = NULL;
+		pfree(handle);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	running_worker = NULL;
+	pfree(handle);
 
 	pg_memory_barrier();
 	finished = shared->finished;

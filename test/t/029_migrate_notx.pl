@@ -7,7 +7,8 @@
 # builds again (for REINDEX CONCURRENTLY: its "_ccnew" copy); a worker
 # killed with SIGKILL (the server restarts) leaves no history row, and the
 # next apply retries cleanly: one history row.  While a worker builds, a
-# session that would take the component's lock is refused at once.
+# session that would take the component's lock is refused at once; a
+# caller terminated meanwhile takes its worker along.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -196,6 +197,8 @@ is($node->safe_psql('postgres', q{
 $node->safe_psql('postgres', q{
 	SELECT register_migration('app', 5, 'index v again',
 		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v5 ON big (v)');
+	SELECT register_migration('app', 6, 'index id again',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_id6 ON big (id)');
 });
 $holder = $node->background_psql('postgres');
 hold();
@@ -213,6 +216,27 @@ release();
 $h->finish;
 is($$out, "1\n", 'the caller of version 5 applied it') or diag($$err);
 
+# ------------------------------------------------ caller terminated
+# A caller that exits (FATAL) while its worker runs takes the worker along.
+hold();
+($h, $out, $err) = start_caller(6);
+ok(worker_waiting(), 'the worker of version 6 waits');
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'notx_caller'});
+$h->finish;
+like($$err, qr/terminating connection/, 'the caller of version 6 is terminated');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'schema_mgr migration'}),
+	'its worker is gone');
+release();
+is(status_of(6), 'pending (invalid index)', 'migration_status shows it');
+apply_again(6, 'big_id6');
+is($node->safe_psql('postgres', q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id6'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = 6}),
+	"t\n1", 'the index is valid, one history row');
 $holder->quit;
 
 $node->stop;
