@@ -120,6 +120,23 @@ SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'notx_s.hidden'::regc
 RESET search_path;
 RESET lock_timeout;
 
+-- migration_status and migration_info (anyone may call them) for a role
+-- without USAGE on the index's schema, and with SQL that does not parse
+-- with the caller's standard_conforming_strings: no error, no SQL quoted
+CREATE SCHEMA notx_priv;
+CREATE TABLE notx_priv.t (a int, b text);
+SELECT register_migration('priv', 1, 'index t',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON notx_priv.t (a)');
+SELECT register_migration('priv', 2, 'partial index',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY t_b ON notx_priv.t (a) WHERE b <> ''secret\\''');
+SET ROLE regress_notx_caller;
+SET standard_conforming_strings = off;
+SELECT version, status FROM migration_status('priv');
+SELECT count(*) FROM migration_info('priv');
+RESET standard_conforming_strings;
+RESET ROLE;
+DROP SCHEMA notx_priv CASCADE;
+
 -- inside a transaction block the procedure refuses as before
 BEGIN;
 SELECT register_migration('tx', 1, 'idx',

@@ -314,6 +314,7 @@ extern const char *mig_notx_statement_kind(Node *stmt);
 extern bool mig_check_notx_statements(const char *component, int64 version,
 									  const char *sql, List *stmts);
 extern Node *mig_notx_statement(const char *sql);
+extern ErrorData *mig_try_parse(const char *sql, List **stmts);
 extern List *mig_notx_leftovers(MigCall *c, Node *stmt, bool *built);
 extern List *mig_notx_states(MigCall *c, Datum component, char null);
 extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);

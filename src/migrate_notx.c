@@ -207,10 +207,28 @@ mig_check_notx_statements(const char *component, int64 version,
  *		search_path), and the index in the table's schema, where CREATE
  *		INDEX puts it; an index of that name on another table is not it.
  */
+/*
+ * relation_oid
+ *		The relation rv names, or InvalidOid, looked up without a permission
+ *		check: migration_status() is for anyone, and a schema the caller may
+ *		not use must not make it fail (a name without a schema is looked up
+ *		in the schemas of the search_path that the caller may use).
+ */
+static Oid
+relation_oid(RangeVar *rv)
+{
+	Oid			nsp;
+
+	if (rv->schemaname == NULL)
+		return RelnameGetRelid(rv->relname);
+	nsp = get_namespace_oid(rv->schemaname, true);
+	return OidIsValid(nsp) ? get_relname_relid(rv->relname, nsp) : InvalidOid;
+}
+
 static Oid
 cic_index(IndexStmt *is, bool *valid)
 {
-	Oid			relid = RangeVarGetRelid(is->relation, NoLock, true);
+	Oid			relid = relation_oid(is->relation);
 	Oid			indexid;
 
 	*valid = false;
@@ -278,7 +296,7 @@ mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
 	}
 	if (!IsA(stmt, ReindexStmt) || mig_notx_statement_kind(stmt) == NULL)
 		return NIL;
-	relid = RangeVarGetRelid(((ReindexStmt *) stmt)->relation, NoLock, true);
+	relid = relation_oid(((ReindexStmt *) stmt)->relation);
 	if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_INDEX)
 	{
 		of = get_rel_name(relid);
@@ -307,12 +325,21 @@ mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
 	return result;
 }
 
-/* the one statement of a marked migration's SQL */
+/*
+ * mig_notx_statement
+ *		The one statement of a marked migration's SQL, for
+ *		migration_status(), or NULL when it does not parse with the caller's
+ *		settings (standard_conforming_strings): the error would quote SQL
+ *		that the caller may not read.
+ */
 Node *
 mig_notx_statement(const char *sql)
 {
-	List	   *stmts = raw_parser(mig_skip_bom(sql), RAW_PARSE_DEFAULT);
+	List	   *stmts;
+	ErrorData  *edata = mig_try_parse(mig_skip_bom(sql), &stmts);
 
+	if (edata != NULL || list_length(stmts) != 1)
+		return NULL;
 	return linitial_node(RawStmt, stmts)->stmt;
 }
 
@@ -333,7 +360,8 @@ typedef struct NotxState
  *		component, or of all: component is the query parameter):
  *		'pending (no transaction)', or 'pending (invalid index)' when an
  *		earlier attempt left its index invalid.  Inside mig_enter_internal();
- *		the index is looked up outside it, with the caller's search_path.
+ *		the index is looked up outside it, with the caller's search_path
+ *		and without permission checks (relation_oid).
  */
 List *
 mig_notx_states(MigCall *c, Datum component, char null)
@@ -367,10 +395,10 @@ mig_notx_states(MigCall *c, Datum component, char null)
 	forboth(lc, rows, lc2, sqls)
 	{
 		NotxState  *s = (NotxState *) lfirst(lc);
+		Node	   *stmt = mig_notx_statement((char *) lfirst(lc2));
 		bool		built;
 
-		if (mig_notx_leftovers(c, mig_notx_statement((char *) lfirst(lc2)),
-							   &built) != NIL)
+		if (stmt != NULL && mig_notx_leftovers(c, stmt, &built) != NIL)
 			s->status = "pending (invalid index)";
 	}
 	mig_enter_internal(c);

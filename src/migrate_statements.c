@@ -39,8 +39,8 @@ mig_skip_bom(const char *sql)
 /*
  * Parse sql into *stmts; returns NULL, or the error (with *stmts NIL).
  */
-static ErrorData *
-try_parse(const char *sql, List **stmts)
+ErrorData *
+mig_try_parse(const char *sql, List **stmts)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ErrorData  *volatile edata = NULL;
@@ -102,7 +102,7 @@ psql_input_error(const char *subject, const char *sql, const char *p,
 	/* data after a COPY ... FROM stdin that ends the lines before */
 	while (line_start > sql && line_start[-1] != '\n')
 		line_start--;
-	(void) try_parse(pnstrdup(sql, line_start - sql), &before);
+	(void) mig_try_parse(pnstrdup(sql, line_start - sql), &before);
 	if (before != NIL)
 	{
 		RawStmt    *last = llast_node(RawStmt, before);
@@ -146,7 +146,7 @@ mig_parse_sql_of(const char *subject, const char *sql, bool show_sql)
 
 	/* a syntax error is re-raised at once, so no subtransaction is needed */
 	sql = mig_skip_bom(sql);
-	edata = try_parse(sql, &stmts);
+	edata = mig_try_parse(sql, &stmts);
 	if (edata == NULL)
 		return stmts;
 
