@@ -110,6 +110,12 @@ GRANT EXECUTE ON PROCEDURE apply_migrations_stepwise(text, bigint, boolean, inte
 SELECT register_migration('who', 1, 'index hidden',
 	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY hidden_a ON hidden (a)');
 SET search_path = notx_s, public;
+-- its step needs EXECUTE on apply_migrations, as a transactional step does
+REVOKE EXECUTE ON FUNCTION apply_migrations(text, bigint, boolean, boolean) FROM PUBLIC;
+SET ROLE regress_notx_caller;
+CALL apply_migrations_stepwise('who');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION apply_migrations(text, bigint, boolean, boolean) TO PUBLIC;
 SET ROLE regress_notx_caller;
 CALL apply_migrations_stepwise('who');
 RESET ROLE;

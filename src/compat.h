@@ -42,11 +42,15 @@
 #if PG_VERSION_NUM >= 160000
 #define sm_namespace_aclcheck(nspoid, roleid, mode) \
 	object_aclcheck(NamespaceRelationId, (nspoid), (roleid), (mode))
+#define sm_proc_aclcheck(procoid, roleid, mode) \
+	object_aclcheck(ProcedureRelationId, (procoid), (roleid), (mode))
 #define sm_class_ownercheck(relid, roleid) \
 	object_ownercheck(RelationRelationId, (relid), (roleid))
 #else
 #define sm_namespace_aclcheck(nspoid, roleid, mode) \
 	pg_namespace_aclcheck((nspoid), (roleid), (mode))
+#define sm_proc_aclcheck(procoid, roleid, mode) \
+	pg_proc_aclcheck((procoid), (roleid), (mode))
 #define sm_class_ownercheck(relid, roleid) \
 	pg_class_ownercheck((relid), (roleid))
 #endif

@@ -32,11 +32,15 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -137,6 +141,25 @@ apply_one(const char *query, const char *component, int64 version,
 	}
 	PG_END_TRY();
 	return applied;
+}
+
+/*
+ * require_apply_privilege
+ *		A step of a non-transactional migration does not go through
+ *		apply_migrations(): it checks the EXECUTE privilege on it that
+ *		apply_one's call would check, so that both kinds of step need it.
+ */
+static void
+require_apply_privilege(const char *schema)
+{
+	Oid			argtypes[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
+	Oid			fn;
+
+	fn = LookupFuncName(list_make2(makeString(pstrdup(schema)),
+								   makeString(pstrdup("apply_migrations"))),
+						4, argtypes, false);
+	if (sm_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "apply_migrations");
 }
 
 /*
@@ -307,6 +330,7 @@ sm_apply_migrations_stepwise(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(stepcxt);
 		if (mig_pending_notx(&c, last_component, last_version))
 		{
+			require_apply_privilege(c.schema);
 			MemoryContextSwitchTo(proccxt);
 			SPI_commit();
 			MemoryContextSwitchTo(stepcxt);
