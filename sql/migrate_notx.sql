@@ -94,6 +94,8 @@ SELECT register_migration('bad', 1, 'vacuum',
 SELECT register_migration('bad', 2, 'reindex',
 	E'\xEF\xBB\xBF-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY notx_t_id');
 SELECT register_migration('bad', 3, 'drop',
+	E'-- schema_mgr:no-transaction\nDROP INDEX CONCURRENTLY notx_t_id');
+SELECT register_migration('bad', 3, 'drop',
 	E'-- schema_mgr:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS notx_t_id');
 CALL apply_migrations_stepwise('bad');
 SELECT version, status FROM migration_status('bad');

@@ -13,7 +13,7 @@
  * a short list, each of which can be retried after a failure halfway:
  *
  *	  CREATE INDEX CONCURRENTLY (with an index name), DROP INDEX
- *	  CONCURRENTLY, REINDEX CONCURRENTLY of an index or a table, VACUUM and
+ *	  CONCURRENTLY IF EXISTS, REINDEX CONCURRENTLY of an index or a table, VACUUM and
  *	  ANALYZE.
  *
  * A failed or interrupted CREATE INDEX CONCURRENTLY leaves its index
@@ -184,6 +184,13 @@ mig_check_notx_statements(const char *component, int64 version,
 						   mig_line_of(sql, rs->stmt_location), component, version),
 				 errhint("Remove the \"%s\" line to run the migration in a transaction.",
 						 MIG_NOTX_MARKER)));
+	if (IsA(rs->stmt, DropStmt) && !((DropStmt *) rs->stmt)->missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("DROP INDEX CONCURRENTLY in a migration must say IF EXISTS"),
+				 errdetail("Line %d of migration \"%s\" version " INT64_FORMAT " drops an index without IF EXISTS; an attempt that ends after the drop and before the migration is recorded could not be retried.",
+						   mig_line_of(sql, rs->stmt_location), component, version),
+				 errhint("Write DROP INDEX CONCURRENTLY IF EXISTS name.")));
 	if (IsA(rs->stmt, IndexStmt) && ((IndexStmt *) rs->stmt)->idxname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
