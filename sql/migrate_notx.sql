@@ -70,6 +70,16 @@ SELECT register_migration('done', 1, 'index id',
 	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_id ON notx_t (id)');
 CALL apply_migrations_stepwise('done');
 SELECT version, status FROM migration_status('done');
+-- a valid index of that name that is another index is not taken for it
+CREATE INDEX notx_t_other ON notx_t (v) WHERE v > 0;
+SELECT register_migration('other', 1, 'index other',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_other ON notx_t (v)');
+CALL apply_migrations_stepwise('other');
+SELECT register_migration('other', 1, 'index other',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_other ON notx_t (id)');
+CALL apply_migrations_stepwise('other');
+DROP INDEX notx_t_other;
+CALL apply_migrations_stepwise('other');
 
 -- REINDEX CONCURRENTLY stopped halfway leaves an invalid "_ccnew" index
 -- (here: a failed build of that name); the next attempt drops it first

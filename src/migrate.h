@@ -315,7 +315,14 @@ extern bool mig_check_notx_statements(const char *component, int64 version,
 									  const char *sql, List *stmts);
 extern Node *mig_notx_statement(const char *sql);
 extern ErrorData *mig_try_parse(const char *sql, List **stmts);
-extern List *mig_notx_leftovers(MigCall *c, Node *stmt, bool *built);
+/* whether the index of a CREATE INDEX CONCURRENTLY migration exists */
+typedef enum MigBuilt
+{
+	MIG_BUILT_NONE,				/* no valid index of that name on the table */
+	MIG_BUILT_SAME,				/* valid, and the one the statement builds */
+	MIG_BUILT_OTHER				/* valid, and another index of that name */
+} MigBuilt;
+extern List *mig_notx_leftovers(MigCall *c, Node *stmt, MigBuilt *built);
 extern List *mig_notx_states(MigCall *c, Datum component, char null);
 extern void mig_put_status_rows(ReturnSetInfo *rsinfo, List *states);
 

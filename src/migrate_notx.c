@@ -30,6 +30,9 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "commands/defrem.h"
+#include "utils/syscache.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
@@ -206,6 +209,8 @@ mig_check_notx_statements(const char *component, int64 version,
  * ----------------------------------------------------------------
  */
 
+static bool index_matches(IndexStmt *is, Oid relid, Oid indexid);
+
 /*
  * cic_index
  *		The index a CREATE INDEX CONCURRENTLY statement builds, when it
@@ -233,12 +238,13 @@ relation_oid(RangeVar *rv)
 }
 
 static Oid
-cic_index(IndexStmt *is, bool *valid)
+cic_index(IndexStmt *is, bool *valid, bool *matches)
 {
 	Oid			relid = relation_oid(is->relation);
 	Oid			indexid;
 
 	*valid = false;
+	*matches = false;
 	if (!OidIsValid(relid))
 		return InvalidOid;
 	indexid = get_relname_relid(is->idxname, get_rel_namespace(relid));
@@ -246,7 +252,58 @@ cic_index(IndexStmt *is, bool *valid)
 		IndexGetRelation(indexid, false) != relid)
 		return InvalidOid;
 	*valid = get_index_isvalid(indexid);
+	*matches = *valid && index_matches(is, relid, indexid);
 	return indexid;
+}
+
+/*
+ * index_matches
+ *		Whether the valid index indexid on relid is the one the statement
+ *		builds, as far as the catalogs tell without evaluating it: the same
+ *		access method, uniqueness and columns in the same order (an
+ *		expression where the statement has one), the same INCLUDE columns,
+ *		and a predicate when the statement has one.
+ */
+static bool
+index_matches(IndexStmt *is, Oid relid, Oid indexid)
+{
+	HeapTuple	tup;
+	Form_pg_index index;
+	Oid			am;
+	bool		result;
+	int			i = 0;
+	ListCell   *lc;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	index = (Form_pg_index) GETSTRUCT(tup);
+	result = index->indisunique == is->unique &&
+		index->indnkeyatts == list_length(is->indexParams) &&
+		index->indnatts == list_length(is->indexParams) +
+		list_length(is->indexIncludingParams) &&
+		am == get_am_oid(is->accessMethod, true) &&
+		heap_attisnull(tup, Anum_pg_index_indpred, NULL) ==
+		(is->whereClause == NULL);
+	if (result)
+	{
+		foreach(lc, list_concat_copy(is->indexParams, is->indexIncludingParams))
+		{
+			IndexElem  *elem = lfirst_node(IndexElem, lc);
+			AttrNumber	attnum = elem->name ?
+				get_attnum(relid, elem->name) : InvalidAttrNumber;
+
+			if (index->indkey.values[i++] != attnum)
+				result = false;
+		}
+	}
+	ReleaseSysCache(tup);
+	return result;
 }
 
 /*
@@ -276,13 +333,14 @@ reindex_leftover(const char *name, const char *of)
  *		left behind, to drop before it runs again: invalid indexes, by oid.
  *		CREATE INDEX CONCURRENTLY leaves its own index; REINDEX CONCURRENTLY
  *		leaves "_ccnew" and "_ccold" indexes on the table, of the index it
- *		rebuilds (or of any index of the table it rebuilds).  *built: the
- *		index of a CREATE INDEX CONCURRENTLY exists and is valid.  Nothing
+ *		rebuilds (or of any index of the table it rebuilds).  *built: whether
+ *		the index of a CREATE INDEX CONCURRENTLY exists and is valid, and
+ *		whether it is the one the statement builds (index_matches).  Nothing
  *		is locked: the statement that runs next must not wait for this
  *		transaction.
  */
 List *
-mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
+mig_notx_leftovers(MigCall *c, Node *stmt, MigBuilt *built)
 {
 	List	   *result = NIL;
 	Oid			relid = InvalidOid;
@@ -290,15 +348,17 @@ mig_notx_leftovers(MigCall *c, Node *stmt, bool *built)
 	Datum		values[1];
 	uint64		i;
 
-	*built = false;
+	*built = MIG_BUILT_NONE;
 	if (IsA(stmt, IndexStmt) && ((IndexStmt *) stmt)->concurrent)
 	{
 		bool		valid;
-		Oid			indexid = cic_index((IndexStmt *) stmt, &valid);
+		bool		matches;
+		Oid			indexid = cic_index((IndexStmt *) stmt, &valid, &matches);
 
 		if (OidIsValid(indexid) && !valid)
 			result = list_make1_oid(indexid);
-		*built = OidIsValid(indexid) && valid;
+		if (OidIsValid(indexid) && valid)
+			*built = matches ? MIG_BUILT_SAME : MIG_BUILT_OTHER;
 		return result;
 	}
 	if (!IsA(stmt, ReindexStmt) || mig_notx_statement_kind(stmt) == NULL)
@@ -403,7 +463,7 @@ mig_notx_states(MigCall *c, Datum component, char null)
 	{
 		NotxState  *s = (NotxState *) lfirst(lc);
 		Node	   *stmt = mig_notx_statement((char *) lfirst(lc2));
-		bool		built;
+		MigBuilt	built;
 
 		if (stmt != NULL && mig_notx_leftovers(c, stmt, &built) != NIL)
 			s->status = "pending (invalid index)";

@@ -25,7 +25,9 @@
  *	 the statement) and runs the statement again;
  * - an attempt that ended after the worker's commit and before the history
  *	 row's (a crash) leaves the index built and valid: the next attempt
- *	 records the migration as applied without building it again;
+ *	 records the migration as applied without building it again (when a
+ *	 valid index of that name on the table is not the statement's, as far
+ *	 as the catalogs tell, the attempt fails instead);
  * - the other statements allowed are safe to run again (DROP INDEX
  *	 CONCURRENTLY is, when written with IF EXISTS).
  *
@@ -176,7 +178,7 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	ListCell   *lc;
 	int			n = 0;
 	int			failed = 0;
-	bool		built;
+	MigBuilt	built;
 	ErrorData  *edata;
 	TimestampTz start;
 	ErrorContextCallback errcb;
@@ -233,7 +235,15 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(index)),
 												get_rel_name(index)));
 	}
-	if (built && !((IndexStmt *) rs->stmt)->if_not_exists)
+	if (built == MIG_BUILT_OTHER && !((IndexStmt *) rs->stmt)->if_not_exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("index \"%s\" of migration \"%s\" version " INT64_FORMAT " exists and is another index",
+						((IndexStmt *) rs->stmt)->idxname, p->component,
+						p->version),
+				 errdetail("An index of that name is on the migration's table, valid, but its method, uniqueness, columns or predicate differ from the statement's."),
+				 errhint("Drop or rename that index, or give the migration's index another name in a new migration.")));
+	if (built == MIG_BUILT_SAME && !((IndexStmt *) rs->stmt)->if_not_exists)
 	{
 		ereport(NOTICE,
 				(errmsg("index \"%s\" of migration \"%s\" version " INT64_FORMAT " exists and is valid, recorded as applied",
