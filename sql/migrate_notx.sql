@@ -138,6 +138,19 @@ SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'notx_s.hidden'::regc
 RESET search_path;
 RESET lock_timeout;
 
+-- the worker builds with the caller's default_tablespace
+SET allow_in_place_tablespaces = on;
+CREATE TABLESPACE regress_notx_ts LOCATION '';
+SELECT register_migration('ts', 1, 'index in ts',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_ts ON notx_t (v)');
+SET default_tablespace = regress_notx_ts;
+CALL apply_migrations_stepwise('ts');
+RESET default_tablespace;
+SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
+WHERE c.relname = 'notx_t_ts';
+DROP INDEX notx_t_ts;
+DROP TABLESPACE regress_notx_ts;
+
 -- migration_status and migration_info (anyone may call them) for a role
 -- without USAGE on the index's schema, and with SQL that does not parse
 -- with the caller's standard_conforming_strings: no error, no SQL quoted

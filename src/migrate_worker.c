@@ -13,8 +13,8 @@
  * as a top-level statement (its own transaction command and portal, as a
  * client's simple query runs).  A dynamic shared memory segment carries
  * the statements and the caller's settings that a statement uses
- * (search_path, lock_timeout, maintenance_work_mem,
- * max_parallel_maintenance_workers); a message queue in it carries the
+ * (passed_settings: search_path, lock_timeout, maintenance and vacuum
+ * settings, standard_conforming_strings, tablespaces); a message queue in it carries the
  * worker's notices and its error back, as the frontend protocol carries
  * them to a client, and the caller re-raises the error.  A worker that
  * ends without an error and without having finished is an error too.
@@ -71,10 +71,19 @@ PGDLLEXPORT void sm_migration_worker_main(Datum main_arg);
 #define KEY_STATEMENTS	3
 #define KEY_QUEUE		4
 
-/* the caller's settings that the worker takes over */
+/*
+ * the caller's settings that the worker takes over: those a statement of
+ * a non-transactional migration parses or runs with (a setting this
+ * server does not have, vacuum_buffer_usage_limit before 16, is skipped)
+ */
 static const char *const passed_settings[] = {
 	"search_path", "lock_timeout", "maintenance_work_mem",
-	"max_parallel_maintenance_workers"
+	"max_parallel_maintenance_workers", "standard_conforming_strings",
+	"default_tablespace", "temp_tablespaces", "client_min_messages",
+	"maintenance_io_concurrency", "vacuum_cost_delay", "vacuum_cost_limit",
+	"vacuum_freeze_min_age", "vacuum_freeze_table_age",
+	"vacuum_multixact_freeze_min_age", "vacuum_multixact_freeze_table_age",
+	"vacuum_buffer_usage_limit"
 };
 
 typedef struct MigWorkerShared
@@ -343,17 +352,22 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 	MemoryContext oldcontext;
 	bool		registered;
 	bool		finished;
+	int			n_settings = 0;
 	int			i;
 
 	initStringInfo(&settings);
 	for (i = 0; i < lengthof(passed_settings); i++)
 	{
+		const char *value = GetConfigOptionByName(passed_settings[i], NULL,
+												  true);
+
+		if (value == NULL)
+			continue;
 		appendStringInfoString(&settings, passed_settings[i]);
 		appendStringInfoChar(&settings, '\0');
-		appendStringInfoString(&settings,
-							   GetConfigOptionByName(passed_settings[i], NULL,
-													 false));
+		appendStringInfoString(&settings, value);
 		appendStringInfoChar(&settings, '\0');
+		n_settings++;
 	}
 	for (i = 0; i < n; i++)
 		statements_len += strlen(statements[i]) + 1;
@@ -374,7 +388,7 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 	shared->database = MyDatabaseId;
 	shared->session_user = GetSessionUserId();
 	shared->current_user = GetUserId();
-	shared->n_settings = lengthof(passed_settings);
+	shared->n_settings = n_settings;
 	shared->n_statements = n;
 	strlcpy(shared->application_name, application_name, NAMEDATALEN);
 	shm_toc_insert(toc, KEY_SHARED, shared);
