@@ -267,7 +267,12 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	InvalidateCatalogSnapshot();
 	if (HaveRegisteredOrActiveSnapshot() ||
 		TransactionIdIsValid(MyProc->xmin))
-		elog(ERROR, "cannot run a non-transactional migration while holding a snapshot");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot run non-transactional migration \"%s\" version " INT64_FORMAT " while holding a snapshot",
+						p->component, p->version),
+				 errdetail("Its statement would wait for this session's own snapshot."),
+				 errhint("Call apply_migrations_stepwise() on its own, not from a cursor loop or a function that keeps a snapshot.")));
 
 	errcb.callback = notx_error_context;
 	errcb.arg = p;

@@ -280,13 +280,20 @@ wait_worker_gone(BackgroundWorkerHandle *handle)
 /*
  * receive_results
  *		Read the worker's messages until it detaches: notices are raised
- *		here as they come, the first error is kept (with the statement it
- *		came from) and returned.
+ *		here as they come, each parsed in a context of its own that is reset
+ *		after it; the first error is kept (with the statement it came from)
+ *		and returned.  An error that says the worker was terminated (57P01
+ *		and its kin) would read as this session's own shutdown to a client
+ *		or a pooler: it comes back as 57014, the code it had in the detail.
  */
 static ErrorData *
 receive_results(shm_mq_handle *mqh, MigWorkerShared *shared, int *failed)
 {
 	ErrorData  *result = NULL;
+	MemoryContext callercxt = CurrentMemoryContext;
+	MemoryContext msgcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "schema_mgr worker message",
+												 ALLOCSET_SMALL_SIZES);
 
 	for (;;)
 	{
@@ -296,16 +303,17 @@ receive_results(shm_mq_handle *mqh, MigWorkerShared *shared, int *failed)
 		char		msgtype;
 		ErrorData	edata;
 
+		MemoryContextReset(msgcxt);
+		MemoryContextSwitchTo(msgcxt);
 		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
 			break;
 		initStringInfo(&msg);
 		appendBinaryStringInfo(&msg, data, (int) nbytes);
 		msgtype = pq_getmsgbyte(&msg);
 		if (msgtype != 'E' && msgtype != 'N')
-		{
-			pfree(msg.data);
 			continue;
-		}
+		if (msgtype == 'E' && result == NULL)
+			MemoryContextSwitchTo(callercxt);
 		memset(&edata, 0, sizeof(edata));
 		pq_parse_errornotice(&msg, &edata);
 		if (msgtype == 'N')
@@ -318,10 +326,19 @@ receive_results(shm_mq_handle *mqh, MigWorkerShared *shared, int *failed)
 		{
 			result = palloc(sizeof(ErrorData));
 			memcpy(result, &edata, sizeof(ErrorData));
+			if (ERRCODE_TO_CATEGORY(result->sqlerrcode) ==
+				ERRCODE_OPERATOR_INTERVENTION &&
+				result->sqlerrcode != ERRCODE_QUERY_CANCELED)
+			{
+				result->detail = psprintf("The migration's background worker ended with SQLSTATE %s.",
+										  unpack_sql_state(result->sqlerrcode));
+				result->sqlerrcode = ERRCODE_QUERY_CANCELED;
+			}
 			*failed = shared->statement;
 		}
-		pfree(msg.data);
 	}
+	MemoryContextSwitchTo(callercxt);
+	MemoryContextDelete(msgcxt);
 	return result;
 }
 

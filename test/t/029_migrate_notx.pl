@@ -8,7 +8,8 @@
 # killed with SIGKILL (the server restarts) leaves no history row, and the
 # next apply retries cleanly: one history row.  While a worker builds, a
 # session that would take the component's lock is refused at once; a
-# caller terminated meanwhile takes its worker along.
+# caller terminated meanwhile takes its worker along; a worker terminated
+# fails its caller with 57014, not the worker's 57P01.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -237,6 +238,30 @@ is($node->safe_psql('postgres', q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id6'::regclass;
 	SELECT count(*) FROM schema_version WHERE version = 6}),
 	"t\n1", 'the index is valid, one history row');
+
+# ------------------------------------------------ worker terminated
+# The worker's "terminating connection" (57P01) would read as the caller's
+# own shutdown: it comes back as 57014, naming the worker's code.
+$node->safe_psql('postgres', q{
+	SELECT register_migration('app', 7, 'index v7',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v7 ON big (v)');
+});
+hold();
+my ($vout, $verr) = ('', '');
+$h = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-A', '-t', '-v', 'VERBOSITY=verbose',
+	  '-d', $node->connstr('postgres'),
+	  '-c', "CALL apply_migrations_stepwise('app', 7)" ],
+	'>', \$vout, '2>', \$verr);
+ok(worker_waiting(), 'the worker of version 7 waits');
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE backend_type = 'schema_mgr migration'});
+$h->finish;
+like($verr, qr/ERROR:  57014: .*terminating background worker/,
+	'a terminated worker fails the caller with 57014');
+like($verr, qr/ended with SQLSTATE 57P01/, '... naming the worker\'s code');
+release();
 $holder->quit;
 
 $node->stop;
