@@ -85,13 +85,16 @@ CALL apply_migrations_stepwise('other');
 -- (here: a failed build of that name); the next attempt drops it first
 \set VERBOSITY terse
 CREATE UNIQUE INDEX CONCURRENTLY notx_t_v_ccnew ON notx_t ((v % 2));
+-- (and the copy of another index, "notx_t", which stays)
+CREATE UNIQUE INDEX CONCURRENTLY notx_t_ccnew ON notx_t ((v % 2));
 \set VERBOSITY default
 SELECT register_migration('re', 1, 'reindex v',
 	E'-- schema_mgr:no-transaction\nREINDEX INDEX CONCURRENTLY notx_t_v');
 SELECT version, status FROM migration_status('re');
 CALL apply_migrations_stepwise('re');
 SELECT c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
-WHERE c.relname LIKE 'notx_t_v%' ORDER BY 1;
+WHERE c.relname LIKE 'notx_t_v%' OR c.relname = 'notx_t_ccnew' ORDER BY 1;
+DROP INDEX notx_t_ccnew;
 
 -- an error names the statement's line; the history stays as it was
 SELECT register_migration('bad', 1, 'no such table',

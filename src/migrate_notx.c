@@ -310,21 +310,31 @@ index_matches(IndexStmt *is, Oid relid, Oid indexid)
  * reindex_leftover
  *		Whether name is what REINDEX CONCURRENTLY names the copy it builds
  *		("_ccnew") or the original it swaps out ("_ccold"), with a number
- *		when the name is taken, for an index whose name starts with the
- *		part before (NULL: any index).
+ *		when the name is taken, of the index named of (NULL: of any index).
  */
 static bool
 reindex_leftover(const char *name, const char *of)
 {
 	const char *p = name + strlen(name);
+	size_t		base;
 
 	while (p > name && isdigit((unsigned char) p[-1]))
 		p--;
 	if (p - name < 7 || (strncmp(p - 6, "_ccnew", 6) != 0 &&
 						 strncmp(p - 6, "_ccold", 6) != 0))
 		return false;
-	return of == NULL ||
-		(p - 6 > name && strncmp(of, name, (p - 6) - name) == 0);
+	if (of == NULL)
+		return true;
+	base = (p - 6) - name;
+
+	/*
+	 * The copy of index "of" is named of + "_ccnew" (a number appended when
+	 * that is taken), "of" cut short when the name would pass NAMEDATALEN:
+	 * the part before the suffix is "of", or its start when the name has
+	 * the longest length a name can have.
+	 */
+	return base > 0 && strncmp(of, name, base) == 0 &&
+		(of[base] == '\0' || strlen(name) == NAMEDATALEN - 1);
 }
 
 /*

@@ -39,6 +39,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
+#include "catalog/index.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -159,6 +161,27 @@ read_under_lock(MigCall *c, const char *component, int64 version)
 }
 
 /*
+ * require_table_idle
+ *		An invalid index is also what a build that another session runs now
+ *		looks like: that build holds a SHARE UPDATE EXCLUSIVE lock on the
+ *		table.  Whether one does is asked without waiting, and the lock let
+ *		go at once (the worker's DROP INDEX CONCURRENTLY needs it).
+ */
+static void
+require_table_idle(Pending *p, Oid relid)
+{
+	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not drop the invalid index left by an earlier attempt of migration \"%s\" version " INT64_FORMAT,
+						p->component, p->version),
+				 errdetail("Another session holds a lock on table \"%s\" that conflicts with building an index: it may be building that index now.",
+						   get_rel_name(relid)),
+				 errhint("Apply again when that session is done.")));
+	UnlockRelationOid(relid, ShareUpdateExclusiveLock);
+}
+
+/*
  * mig_apply_notx
  *		Apply one pending non-transactional migration; call it in a
  *		transaction begun right after a commit.  Returns 1 when this call
@@ -222,6 +245,8 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 
 	/* what an earlier attempt left behind */
 	leftovers = mig_notx_leftovers(c, rs->stmt, &built);
+	if (leftovers != NIL)
+		require_table_idle(p, IndexGetRelation(linitial_oid(leftovers), false));
 	statements = palloc(sizeof(char *) * (list_length(leftovers) + 1));
 	foreach(lc, leftovers)
 	{

@@ -9,7 +9,8 @@
 # next apply retries cleanly: one history row.  While a worker builds, a
 # session that would take the component's lock is refused at once; a
 # caller terminated meanwhile takes its worker along; a worker terminated
-# fails its caller with 57014, not the worker's 57P01.
+# fails its caller with 57014, not the worker's 57P01; an index another
+# session is building is not dropped as a leftover.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -262,6 +263,35 @@ like($verr, qr/ERROR:  57014: .*terminating background worker/,
 	'a terminated worker fails the caller with 57014');
 like($verr, qr/ended with SQLSTATE 57P01/, '... naming the worker\'s code');
 release();
+is($node->safe_psql('postgres', "CALL apply_migrations_stepwise('app', 7)"),
+	'1', 'version 7 applies on retry');
+
+# ------------------------------------------------ a build of another session
+# An index that another session is building now is invalid too: it is not
+# taken for a leftover and dropped under that session.
+$node->safe_psql('postgres', q{
+	SELECT register_migration('app', 8, 'index v8',
+		E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY big_v8 ON big (v)');
+});
+hold();
+my ($bout, $berr) = ('', '');
+my $builder = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'),
+	  '-c', 'CREATE INDEX CONCURRENTLY big_v8 ON big (v)' ],
+	'>', \$bout, '2>', \$berr);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE query LIKE 'CREATE INDEX CONCURRENTLY big_v8%'
+	AND wait_event_type = 'Lock'}), 'another session builds big_v8');
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	"CALL apply_migrations_stepwise('app', 8)");
+like($stderr,
+	qr/could not drop the invalid index left by an earlier attempt of migration "app" version 8/,
+	'the apply does not drop the index being built');
+release();
+$builder->finish;
+is($node->safe_psql('postgres', "CALL apply_migrations_stepwise('app', 8)"),
+	'1', 'once built, the index is recorded as applied');
 $holder->quit;
 
 $node->stop;
