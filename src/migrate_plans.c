@@ -82,6 +82,13 @@
 		") st ORDER BY st.component COLLATE \"C\", st.version, " \
 		"st.description COLLATE \"C\""
 
+/*
+ * What tells a prepared statement from one prepared in its place under the
+ * same name: its text and when it was prepared.
+ */
+#define SM_PREPARED_KEY \
+	"ROW(p.name, p.statement, p.prepare_time)::pg_catalog.text"
+
 const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
 		"SELECT component, version FROM %1$s.migration "
@@ -222,6 +229,32 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
+	/* the session's cursors (those that pg_cursors shows) */
+	[P_OPEN_CURSORS] = {
+		"SELECT c.name FROM pg_catalog.pg_cursors c ORDER BY c.name",
+	0, {InvalidOid}},
+	/*
+	 * tables with deferrable triggers other than those of foreign keys
+	 * (which check as the table's owner)
+	 */
+	[P_DEFERRABLE_RELATIONS] = {
+		"SELECT DISTINCT t.tgrelid, t.tgrelid::pg_catalog.regclass::pg_catalog.text "
+		"FROM pg_catalog.pg_trigger t "
+		"JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) t.tgconstraint "
+		"WHERE t.tgdeferrable AND k.contype OPERATOR(pg_catalog.<>) 'f' "
+		"ORDER BY 2",
+	0, {InvalidOid}},
+	/* the session's prepared statements, each as a key */
+	[P_PREPARED_STATEMENTS] = {
+		"SELECT COALESCE(pg_catalog.array_agg(" SM_PREPARED_KEY "), '{}') "
+		"FROM pg_catalog.pg_prepared_statements p",
+	0, {InvalidOid}},
+	/* prepared statements whose key is not among $1 */
+	[P_NEW_PREPARED_STATEMENTS] = {
+		"SELECT p.name FROM pg_catalog.pg_prepared_statements p "
+		"WHERE " SM_PREPARED_KEY " OPERATOR(pg_catalog.<>) ALL ($1) "
+		"ORDER BY p.name",
+	1, {TEXTARRAYOID}},
 	[P_MIGRATION_SQL] = {
 		"SELECT sql FROM %1$s.migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
