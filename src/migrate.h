@@ -75,10 +75,7 @@ typedef enum PlanId
 	P_LOCK_HOLDER,
 	P_HISTORY_ROWS,
 	P_TEMP_OBJECTS,
-	P_OPEN_CURSORS,
-	P_DEFERRABLE_RELATIONS,
-	P_PREPARED_STATEMENTS,
-	P_NEW_PREPARED_STATEMENTS,
+	P_SESSION_STATE,
 	P_PENDING_ROWS_OWNERS,
 	P_COMPONENT_OWNER,
 	P_COMPONENT_CREATE,
@@ -252,7 +249,7 @@ typedef struct MigSession
 	int			guc_level;		/* GUC nest level the migration runs at */
 	SubTransactionId subid;		/* the migration's subtransaction */
 	struct ArrayType *temp_before;	/* temporary objects before it, or NULL */
-	struct ArrayType *deferred_before;	/* tables with deferred events */
+	List	   *deferred_before;	/* tables with deferred events (oids) */
 	struct ArrayType *prepared_before;	/* prepared statements (keys) */
 } MigSession;
 

@@ -229,32 +229,24 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
-	/* the session's cursors (those that pg_cursors shows) */
-	[P_OPEN_CURSORS] = {
-		"SELECT c.name FROM pg_catalog.pg_cursors c ORDER BY c.name",
-	0, {InvalidOid}},
 	/*
-	 * tables with deferrable triggers other than those of foreign keys
-	 * (which check as the table's owner)
+	 * What of the session could run code later: its cursors (those that
+	 * pg_cursors shows), its prepared statements (names, and keys in the
+	 * same order), the tables with deferrable triggers other than those of
+	 * foreign keys (which check as the table's owner)
 	 */
-	[P_DEFERRABLE_RELATIONS] = {
-		"SELECT DISTINCT t.tgrelid, t.tgrelid::pg_catalog.regclass::pg_catalog.text "
-		"FROM pg_catalog.pg_trigger t "
-		"JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) t.tgconstraint "
-		"WHERE t.tgdeferrable AND k.contype OPERATOR(pg_catalog.<>) 'f' "
-		"ORDER BY 2",
+	[P_SESSION_STATE] = {
+		"SELECT ARRAY(SELECT c.name FROM pg_catalog.pg_cursors c), "
+		"ARRAY(SELECT p.name FROM pg_catalog.pg_prepared_statements p "
+		"      ORDER BY p.name COLLATE \"C\"), "
+		"ARRAY(SELECT " SM_PREPARED_KEY " FROM pg_catalog.pg_prepared_statements p "
+		"      ORDER BY p.name COLLATE \"C\"), "
+		"ARRAY(SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t "
+		"      JOIN pg_catalog.pg_constraint k "
+		"        ON k.oid OPERATOR(pg_catalog.=) t.tgconstraint "
+		"      WHERE t.tgdeferrable "
+		"        AND k.contype OPERATOR(pg_catalog.<>) 'f')",
 	0, {InvalidOid}},
-	/* the session's prepared statements, each as a key */
-	[P_PREPARED_STATEMENTS] = {
-		"SELECT COALESCE(pg_catalog.array_agg(" SM_PREPARED_KEY "), '{}') "
-		"FROM pg_catalog.pg_prepared_statements p",
-	0, {InvalidOid}},
-	/* prepared statements whose key is not among $1 */
-	[P_NEW_PREPARED_STATEMENTS] = {
-		"SELECT p.name FROM pg_catalog.pg_prepared_statements p "
-		"WHERE " SM_PREPARED_KEY " OPERATOR(pg_catalog.<>) ALL ($1) "
-		"ORDER BY p.name",
-	1, {TEXTARRAYOID}},
 	[P_MIGRATION_SQL] = {
 		"SELECT sql FROM %1$s.migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "

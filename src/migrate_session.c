@@ -41,6 +41,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/portal.h"
 
 #include "schema_mgr.h"
@@ -90,124 +91,113 @@ temp_objects(MigCall *c, ArrayType *known, char **first_new)
 	return result;
 }
 
-/* Whether oid is an element of the oid array a */
-static bool
-oid_in(ArrayType *a, Oid oid)
+/* What of the session could run a migration's code after it ends */
+typedef struct SessionState
 {
-	Oid		   *elems = (Oid *) ARR_DATA_PTR(a);
-	int			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	ArrayType  *cursors;		/* names */
+	ArrayType  *prepared_names;
+	ArrayType  *prepared_keys;	/* in the order of prepared_names */
+	List	   *deferred;		/* tables with deferred trigger events */
+} SessionState;
+
+static ArrayType *
+array_at(int col)
+{
+	bool		isnull;
+
+	return DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, col,
+												&isnull));
+}
+
+static void
+session_state(MigCall *c, SessionState *st)
+{
+	ArrayType  *deferrable;
+	Datum	   *relids;
+	int			n;
 	int			i;
 
-	for (i = 0; i < n; i++)
-		if (elems[i] == oid)
-			return true;
-	return false;
-}
-
-/*
- * The tables with deferrable triggers (other than foreign keys') that have
- * trigger events waiting, as an oid array; with known, only the name of the
- * first such table not among known, in *first_new.
- */
-static ArrayType *
-deferred_tables(MigCall *c, ArrayType *known, char **first_new)
-{
-	Datum	   *oids;
-	int			n = 0;
-	uint64		i;
-	ArrayType  *result = NULL;
-
-	*first_new = NULL;
 	mig_enter_internal(c);
-	mig_run_plan(c, P_DEFERRABLE_RELATIONS, NULL, NULL);
-	oids = palloc(sizeof(Datum) * (SPI_processed + 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc,
-														   1, &isnull));
-
-		if (!AfterTriggerPendingOnRel(relid))
-			continue;
-		if (known != NULL && !oid_in(known, relid))
-		{
-			*first_new = mig_datum_text(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 2);
-			break;
-		}
-		oids[n++] = ObjectIdGetDatum(relid);
-	}
-	if (known == NULL)
-		result = construct_array(oids, n, OIDOID, sizeof(Oid), true,
-								 TYPALIGN_INT);
+	mig_run_plan(c, P_SESSION_STATE, NULL, NULL);
+	st->cursors = array_at(1);
+	st->prepared_names = array_at(2);
+	st->prepared_keys = array_at(3);
+	deferrable = array_at(4);
 	mig_leave_internal(c);
-	return result;
+
+	st->deferred = NIL;
+	deconstruct_array(deferrable, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &relids, NULL, &n);
+	for (i = 0; i < n; i++)
+		if (AfterTriggerPendingOnRel(DatumGetObjectId(relids[i])))
+			st->deferred = lappend_oid(st->deferred,
+									   DatumGetObjectId(relids[i]));
+}
+
+static Datum *
+text_elements(ArrayType *a, int *n)
+{
+	Datum	   *elems;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
+	return elems;
 }
 
 /*
- * The first cursor opened since subtransaction subid began and still open
+ * The first cursor among names opened since subtransaction subid began
  * (its name), or NULL.
  */
 static char *
-cursor_left_open(MigCall *c, SubTransactionId subid)
+cursor_opened_since(ArrayType *names, SubTransactionId subid)
 {
-	char	   *found = NULL;
-	uint64		i;
+	int			n;
+	Datum	   *elems = text_elements(names, &n);
+	int			i;
 
-	mig_enter_internal(c);
-	mig_run_plan(c, P_OPEN_CURSORS, NULL, NULL);
-	for (i = 0; i < SPI_processed && found == NULL; i++)
+	for (i = 0; i < n; i++)
 	{
-		char	   *name = mig_datum_text(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 1);
+		char	   *name = TextDatumGetCString(elems[i]);
 		Portal		portal = GetPortalByName(name);
 
 		/* subtransactions begun later have higher ids */
 		if (PortalIsValid(portal) &&
 			portal->createSubid != InvalidSubTransactionId &&
 			portal->createSubid >= subid)
-			found = name;
+			return name;
 	}
-	mig_leave_internal(c);
-	return found;
-}
-
-/* The session's prepared statements, as keys (a text array) */
-static ArrayType *
-prepared_statements(MigCall *c)
-{
-	bool		isnull;
-	ArrayType  *result;
-
-	mig_enter_internal(c);
-	mig_run_plan(c, P_PREPARED_STATEMENTS, NULL, NULL);
-	result = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1,
-												  &isnull));
-	mig_leave_internal(c);
-	return result;
+	return NULL;
 }
 
 /*
- * The names of the prepared statements that were not there (under that
- * name, with that text) before the migration.
+ * The names of the prepared statements of st whose keys are not among
+ * keys_before: prepared since, or in place of one of the same name.
  */
 static List *
-new_prepared_statements(MigCall *c, MigSession *s)
+prepared_since(SessionState *st, ArrayType *keys_before)
 {
-	Datum		values[1];
-	List	   *names = NIL;
-	uint64		i;
+	int			n_before,
+				n,
+				n_names;
+	Datum	   *before = text_elements(keys_before, &n_before);
+	Datum	   *keys = text_elements(st->prepared_keys, &n);
+	Datum	   *names = text_elements(st->prepared_names, &n_names);
+	List	   *result = NIL;
+	int			i,
+				j;
 
-	mig_enter_internal(c);
-	values[0] = PointerGetDatum(s->prepared_before);
-	mig_run_plan(c, P_NEW_PREPARED_STATEMENTS, values, NULL);
-	for (i = 0; i < SPI_processed; i++)
-		names = lappend(names, mig_datum_text(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-	mig_leave_internal(c);
-	return names;
+	for (i = 0; i < n && i < n_names; i++)
+	{
+		for (j = 0; j < n_before; j++)
+			if (VARSIZE_ANY(DatumGetPointer(keys[i])) ==
+				VARSIZE_ANY(DatumGetPointer(before[j])) &&
+				memcmp(DatumGetPointer(keys[i]), DatumGetPointer(before[j]),
+					   VARSIZE_ANY(DatumGetPointer(keys[i]))) == 0)
+				break;
+		if (j == n_before)
+			result = lappend(result, TextDatumGetCString(names[i]));
+	}
+	return result;
 }
 
 /*
@@ -219,10 +209,12 @@ void
 mig_session_begin(MigCall *c, MigSession *s)
 {
 	char	   *unused;
+	SessionState st;
 
 	s->temp_before = temp_objects(c, NULL, &unused);
-	s->deferred_before = deferred_tables(c, NULL, &unused);
-	s->prepared_before = prepared_statements(c);
+	session_state(c, &st);
+	s->deferred_before = st.deferred;
+	s->prepared_before = st.prepared_keys;
 	s->subid = GetCurrentSubTransactionId();
 	s->guc_level = NewGUCNestLevel();
 	s->started = true;
@@ -239,6 +231,8 @@ void
 mig_session_end(MigCall *c, Pending *p, MigSession *s)
 {
 	char	   *left;
+	SessionState st;
+	ListCell   *lc;
 	List	   *prepared;
 
 	AtEOXact_GUC(false, s->guc_level);
@@ -253,7 +247,8 @@ mig_session_end(MigCall *c, Pending *p, MigSession *s)
 				 errdetail("The session's temporary objects are found before those of any other schema, so one left behind could take the place of an object the caller uses afterwards."),
 				 errhint("Drop temporary objects before the migration ends (a temporary table created with ON COMMIT DROP would live until the end of the transaction).")));
 
-	left = cursor_left_open(c, s->subid);
+	session_state(c, &st);
+	left = cursor_opened_since(st.cursors, s->subid);
 	if (left != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -261,16 +256,21 @@ mig_session_end(MigCall *c, Pending *p, MigSession *s)
 				 errdetail("A cursor runs its query when it is fetched from, or at COMMIT when it is declared WITH HOLD, as the role current then, which may be a more privileged one than the migration's."),
 				 errhint("Close cursors before the migration ends.")));
 
-	(void) deferred_tables(c, s->deferred_before, &left);
-	if (left != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("deferred trigger events on table %s would fire after the migration",
-						left),
-				 errdetail("Deferred triggers fire at COMMIT, as the role current then, which may be a more privileged one than the migration's."),
-				 errhint("Make them fire before the migration ends: end it with SET CONSTRAINTS ... IMMEDIATE, naming the constraint triggers (or ALL).")));
+	foreach(lc, st.deferred)
+	{
+		Oid			relid = lfirst_oid(lc);
 
-	prepared = new_prepared_statements(c, s);
+		if (!list_member_oid(s->deferred_before, relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("deferred trigger events on table %s would fire after the migration",
+							quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													   get_rel_name(relid))),
+					 errdetail("Deferred triggers fire at COMMIT, as the role current then, which may be a more privileged one than the migration's."),
+					 errhint("Make them fire before the migration ends: end it with SET CONSTRAINTS ... IMMEDIATE, naming the constraint triggers (or ALL).")));
+	}
+
+	prepared = prepared_since(&st, s->prepared_before);
 	if (prepared != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -289,10 +289,12 @@ mig_session_end(MigCall *c, Pending *p, MigSession *s)
 void
 mig_session_cleanup(MigCall *c, MigSession *s)
 {
+	SessionState st;
 	ListCell   *lc;
 
 	if (!s->started)
 		return;
-	foreach(lc, new_prepared_statements(c, s))
+	session_state(c, &st);
+	foreach(lc, prepared_since(&st, s->prepared_before))
 		DropPreparedStatement((const char *) lfirst(lc), false);
 }
