@@ -26,12 +26,12 @@ INSERT INTO input VALUES ('quotes',
 -- white space and comments)
 INSERT INTO input VALUES ('comments',
 	'($1[1], $2, ''1'')' || repeat(E'--\n', 20000000) || ' x');
--- 20 events of 300,000 array elements each, the last element of the last
+-- 60 events of 300,000 array elements each, the last element of the last
 -- one invalid JSON: parsed at once, then converted event by event (the
 -- loop that makes the jsonb array)
 INSERT INTO input SELECT 'json', string_agg(format('($1[%s], $2, ''[%s%s]'')',
-	g, repeat('"", ', 300000), CASE WHEN g < 20 THEN '""' ELSE 'x' END), ', ')
-FROM generate_series(1, 20) g;
+	g, repeat('"", ', 300000), CASE WHEN g < 60 THEN '""' ELSE 'x' END), ', ')
+FROM generate_series(1, 60) g;
 -- 300,000 events, the last refused by a CHECK constraint (the INSERT)
 CREATE TABLE typed AS SELECT array_agg(CASE WHEN g < 300000 THEN '{}'
 	ELSE '{"last": true}' END::jsonb ORDER BY g) AS a
@@ -47,7 +47,7 @@ SELECT insert_events(v) FROM input WHERE name = 'rows';
 SELECT insert_events(v) FROM input WHERE name = 'quotes';
 SELECT insert_events(v) FROM input WHERE name = 'comments';
 SELECT last_id FROM typed, append_events(typed.a);
--- the parse of these 20 events takes a small part of the time their
+-- the parse of these 60 events takes a small part of the time their
 -- conversion does: a longer timeout, so that it ends in the conversion
 SET statement_timeout = '300ms';
 SELECT insert_events(v) FROM input WHERE name = 'json';
