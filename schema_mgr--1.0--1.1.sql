@@ -337,10 +337,13 @@ BEGIN
 
 	IF pg_catalog.cardinality(unknown) OPERATOR(pg_catalog.>) 0 THEN
 		IF NOT ignore_unknown THEN
+			-- the path as given, cut to 200 characters
 			RAISE EXCEPTION 'cannot interpret % entr% of directory "%"',
 				pg_catalog.cardinality(unknown),
 				CASE WHEN pg_catalog.cardinality(unknown) OPERATOR(pg_catalog.=) 1 THEN 'y' ELSE 'ies' END,
-				path
+				CASE WHEN pg_catalog.length(path) OPERATOR(pg_catalog.>) 200
+					 THEN pg_catalog.left(path, 200) OPERATOR(pg_catalog.||) '...'
+					 ELSE path END
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = pg_catalog.array_to_string(unknown[1:10], E'\n'),
 					  HINT = 'Name migrations V<version>__<description>.sql (undo: U<version>__<description>.sql, repeatable: R__<description>.sql), <version>_<description>.up.sql (undo: .down.sql), <version>_<description>.sql with -- migrate:up, or <version>_<description>/migration.sql, or pass ignore_unknown => true to ignore other files.';
@@ -361,7 +364,8 @@ $$;
 -- load directories without undo files); the entries not loaded are rows
 -- too, with why.  The 1.0 two-argument form keeps a body of its own rather
 -- than calling the new one, so that roles granted EXECUTE on it keep
--- working without a grant on the new form.
+-- working without a grant on the new form, and skips the entries it cannot
+-- interpret with a notice, as 1.0 did (a README next to the migrations).
 CREATE FUNCTION @extschema@.register_migrations_from_directory(
 	component text, path text, ignore_unknown boolean)
 RETURNS TABLE (version bigint, description text, file text, result text)
@@ -398,9 +402,14 @@ AS $$
 DECLARE
 	f record;
 BEGIN
-	FOR f IN SELECT * FROM @extschema@.migration_files($2, false) x
+	FOR f IN SELECT * FROM @extschema@.migration_files($2, true) x
 			 ORDER BY x.version NULLS LAST, x.sql IS NULL, x.file
 	LOOP
+		IF pg_catalog.starts_with(f.note, 'ignored: ') THEN
+			RAISE NOTICE 'skipping "%", %', f.file,
+				pg_catalog.substr(f.note, 10);
+			CONTINUE;
+		END IF;
 		version := f.version;
 		description := f.description;
 		file := f.file;

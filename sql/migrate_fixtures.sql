@@ -38,6 +38,12 @@ ORDER BY 1::text, 2;
 -- loader errors
 SELECT * FROM register_migrations_from_directory('x', '');
 SELECT * FROM register_migrations_from_directory('x', '/nonexistent/schema_mgr');
+-- a file that is no migration: an error unless ignored, which names the
+-- directory by at most 200 characters of its path
+SELECT * FROM register_migrations_from_directory('x', pg_catalog.repeat('/.', 150) || :'fixtures' || '/events', false);
+SELECT * FROM register_migrations_from_directory('x', :'fixtures' || '/events', true);
+-- the 1.0 two-argument form skips it with a notice, as 1.0 did
+SELECT * FROM register_migrations_from_directory('x', :'fixtures' || '/events');
 
 -- clean up: drop everything the chains created
 SET schema_mgr.allow_drop = on;

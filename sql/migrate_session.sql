@@ -112,6 +112,120 @@ SELECT component, version, outcome FROM apply_migrations('dump');
 SHOW search_path;
 SELECT to_regclass('public.undumped') IS NOT NULL AS created_in_public;
 
+-- 5. Nothing a migration opens or queues runs after it ends, when the
+-- current role may be a more privileged one: a cursor (a holdable one is
+-- computed at COMMIT), a deferred trigger (fired at COMMIT), a prepared
+-- statement (the caller may EXECUTE it).  Each is refused, and nothing of
+-- it is left behind.
+SET ROLE sm_deployer;
+SELECT register_migration('later', 1, 'what could run later', $m$
+CREATE TABLE app.ran_as (who name);
+CREATE FUNCTION app.evil() RETURNS int LANGUAGE sql
+    AS 'INSERT INTO app.ran_as SELECT current_user RETURNING 1';
+CREATE FUNCTION app.evil_trigger() RETURNS trigger LANGUAGE plpgsql
+    AS $f$ BEGIN PERFORM app.evil(); RETURN NULL; END $f$;
+CREATE TABLE app.queue (a int);
+CREATE CONSTRAINT TRIGGER later AFTER INSERT ON app.queue
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app.evil_trigger();
+CREATE TABLE app.queue2 (a int);
+CREATE CONSTRAINT TRIGGER later2 AFTER INSERT ON app.queue2
+    DEFERRABLE FOR EACH ROW EXECUTE FUNCTION app.evil_trigger();
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+SELECT register_migration('later', 2, 'holdable cursor', $m$
+DECLARE c CURSOR WITH HOLD FOR SELECT app.evil();
+$m$);
+RESET ROLE;
+-- a superuser applies as the deployer, then commits as itself
+BEGIN;
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+COMMIT;
+SELECT count(*) FROM pg_cursors;
+SELECT r.rolsuper, count(*) FROM app.ran_as a JOIN pg_roles r ON r.rolname = a.who
+GROUP BY 1;
+SET ROLE sm_deployer;
+-- a cursor without WITH HOLD could be fetched from later in the transaction
+SELECT register_migration('later', 2, 'open cursor', $m$
+DECLARE c CURSOR FOR SELECT app.evil();
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+-- a deferred trigger, initially deferred or deferred by SET CONSTRAINTS
+SELECT register_migration('later', 2, 'deferred trigger', $m$
+INSERT INTO app.queue VALUES (1);
+$m$);
+RESET ROLE;
+BEGIN;
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+COMMIT;
+SET ROLE sm_deployer;
+SELECT register_migration('later', 2, 'constraints deferred', $m$
+SET CONSTRAINTS ALL DEFERRED;
+INSERT INTO app.queue2 VALUES (1);
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+-- a prepared statement, new or in place of one of the caller's (which
+-- is then gone: a migration's DEALLOCATE cannot be rolled back)
+SELECT register_migration('later', 2, 'prepared statement', $m$
+PREPARE p AS SELECT app.evil();
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+PREPARE mine AS SELECT 1;
+SET ROLE sm_deployer;
+SELECT register_migration('later', 2, 'replaced prepared statement', $m$
+DEALLOCATE mine;
+PREPARE mine AS SELECT app.evil();
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+-- nor does a migration that fails after a PREPARE leave it behind
+SELECT register_migration('later', 2, 'prepared, then failed', $m$
+PREPARE q AS SELECT app.evil();
+SELECT 1 / 0;
+$m$);
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+SELECT name FROM pg_prepared_statements ORDER BY name;
+SELECT r.rolsuper, count(*) FROM app.ran_as a JOIN pg_roles r ON r.rolname = a.who
+GROUP BY 1;
+-- all of it is fine within the migration
+SET ROLE sm_deployer;
+SELECT register_migration('later', 2, 'cursor, trigger and statement used up', $m$
+DECLARE c CURSOR WITH HOLD FOR SELECT app.evil();
+FETCH ALL FROM c;
+CLOSE c;
+INSERT INTO app.queue VALUES (2);
+SET CONSTRAINTS app.later IMMEDIATE;
+PREPARE p AS SELECT app.evil();
+EXECUTE p;
+DEALLOCATE p;
+$m$);
+RESET ROLE;
+BEGIN;
+SET ROLE sm_deployer;
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+COMMIT;
+SELECT r.rolsuper, count(*) FROM app.ran_as a JOIN pg_roles r ON r.rolname = a.who
+GROUP BY 1;
+-- undo SQL runs the same way
+GRANT EXECUTE ON FUNCTION register_migration(text, bigint, text, text, text),
+    revert_migrations(text, bigint, boolean) TO sm_deployer;
+SET ROLE sm_deployer;
+SELECT register_migration('later', 3, 'with undo', 'SELECT 1',
+                          undo => 'DECLARE c CURSOR WITH HOLD FOR SELECT app.evil()');
+SELECT component, version, outcome FROM apply_migrations('later');
+SELECT component, version, outcome FROM revert_migrations('later', 2);
+-- and so does a repeatable migration
+SELECT register_migration('later', NULL, 'statements', 'PREPARE r AS SELECT app.evil()');
+SELECT component, version, outcome FROM apply_migrations('later');
+RESET ROLE;
+SELECT count(*) FROM pg_cursors;
+SELECT count(*) FROM pg_prepared_statements;
+
 DROP TABLE seen, dumped, undumped;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;

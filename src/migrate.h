@@ -75,6 +75,7 @@ typedef enum PlanId
 	P_LOCK_HOLDER,
 	P_HISTORY_ROWS,
 	P_TEMP_OBJECTS,
+	P_SESSION_STATE,
 	P_PENDING_ROWS_OWNERS,
 	P_COMPONENT_OWNER,
 	P_COMPONENT_CREATE,
@@ -239,17 +240,23 @@ extern char *mig_subject_sentence(const char *subject);
 	"Migrations run inside a transaction. Run this statement separately, outside the migration chain."
 
 /*
- * migrate_session.c: a migration leaves no settings and no temporary objects
- * behind in the session.
+ * migrate_session.c: a migration leaves no settings, temporary objects,
+ * cursors, deferred trigger events or prepared statements behind in the
+ * session.
  */
 typedef struct MigSession
 {
+	bool		started;		/* mig_session_begin ran */
 	int			guc_level;		/* GUC nest level the migration runs at */
+	SubTransactionId subid;		/* the migration's subtransaction */
 	struct ArrayType *temp_before;	/* temporary objects before it, or NULL */
+	List	   *deferred_before;	/* tables with deferred events (oids) */
+	struct ArrayType *prepared_before;	/* prepared statements (keys) */
 } MigSession;
 
 extern void mig_session_begin(MigCall *c, MigSession *s);
 extern void mig_session_end(MigCall *c, Pending *p, MigSession *s);
+extern void mig_session_cleanup(MigCall *c, MigSession *s);
 
 /* migrate_owner.c */
 extern void mig_check_registrant(MigCall *c, Pending *p);

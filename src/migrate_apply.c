@@ -276,6 +276,7 @@ typedef struct MigrationRun
 	Pending    *p;
 	TimestampTz start;
 	Interval   *duration;
+	MigSession	session;
 } MigrationRun;
 
 static void
@@ -284,7 +285,6 @@ run_and_record(void *arg)
 	MigrationRun *r = (MigrationRun *) arg;
 	Oid			save_userid;
 	int			save_sec_context;
-	MigSession	session;
 
 	/* the subtransaction's abort restores the context on error */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -294,13 +294,13 @@ run_and_record(void *arg)
 	mig_enter_internal(r->c);
 	mig_fetch_sql(r->c, r->p);
 	mig_leave_internal(r->c);
-	mig_session_begin(r->c, &session);
+	mig_session_begin(r->c, &r->session);
 	run_migration(r->p);
 	release_sql(r->p);
 	pfree(r->p->bounds);
 	r->p->bounds = NULL;
 	r->p->stmt_no = -1;			/* what follows is "at the end" */
-	mig_session_end(r->c, r->p, &session);
+	mig_session_end(r->c, r->p, &r->session);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	r->duration = mig_duration_since(r->start);
 	r->p->stmt_no = -2;			/* the bookkeeping's, not the migration's */
@@ -330,6 +330,8 @@ mig_try_migration(MigCall *c, Pending *p, TimestampTz start,
 	running_migration = NULL;
 	if (edata == NULL)
 		*duration = r.duration;
+	else
+		mig_session_cleanup(c, &r.session);
 	return edata;
 }
 

@@ -82,6 +82,13 @@
 		") st ORDER BY st.component COLLATE \"C\", st.version, " \
 		"st.description COLLATE \"C\""
 
+/*
+ * What tells a prepared statement from one prepared in its place under the
+ * same name: its text and when it was prepared.
+ */
+#define SM_PREPARED_KEY \
+	"ROW(p.name, p.statement, p.prepare_time)::pg_catalog.text"
+
 const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	[P_PENDING_ANY] = {
 		"SELECT component, version FROM %1$s.migration "
@@ -223,6 +230,24 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND t.typelem OPERATOR(pg_catalog.=) 0) o "
 		"WHERE o.oid OPERATOR(pg_catalog.<>) ALL ($2) ORDER BY o.kind, o.name",
 	2, {OIDOID, OIDARRAYOID}},
+	/*
+	 * What of the session could run code later: its cursors (those that
+	 * pg_cursors shows), its prepared statements (names, and keys in the
+	 * same order), the tables with deferrable triggers other than those of
+	 * foreign keys (which check as the table's owner)
+	 */
+	[P_SESSION_STATE] = {
+		"SELECT ARRAY(SELECT c.name FROM pg_catalog.pg_cursors c), "
+		"ARRAY(SELECT p.name FROM pg_catalog.pg_prepared_statements p "
+		"      ORDER BY p.name COLLATE \"C\"), "
+		"ARRAY(SELECT " SM_PREPARED_KEY " FROM pg_catalog.pg_prepared_statements p "
+		"      ORDER BY p.name COLLATE \"C\"), "
+		"ARRAY(SELECT DISTINCT t.tgrelid FROM pg_catalog.pg_trigger t "
+		"      JOIN pg_catalog.pg_constraint k "
+		"        ON k.oid OPERATOR(pg_catalog.=) t.tgconstraint "
+		"      WHERE t.tgdeferrable "
+		"        AND k.contype OPERATOR(pg_catalog.<>) 'f')",
+	0, {InvalidOid}},
 	[P_MIGRATION_SQL] = {
 		"SELECT sql FROM %1$s.migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "

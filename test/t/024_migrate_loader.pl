@@ -233,7 +233,7 @@ like($lerr, qr/cannot interpret these entries.*\n"2_no_up_suffix.sql": a <versio
 	'client loader: names each of them');
 unlike($lerr, qr/gitkeep/, 'client loader: does not look at hidden files');
 my ($src, $sout, $serr) = $node->psql('layouts',
-	"SELECT * FROM register_migrations_from_directory('mixed_server', '$mixed')");
+	"SELECT * FROM register_migrations_from_directory('mixed_server', '$mixed', false)");
 isnt($src, 0, 'server loader: unknown files are an error');
 like($serr, qr/cannot interpret 2 entries of directory/, 'server loader: says so');
 like($serr, qr/"2_no_up_suffix.sql": a <version>_<name>.sql file without a "-- migrate:up" line\n"notes.txt"/,
@@ -247,6 +247,14 @@ is($node->safe_psql('layouts', qq{
 	'1:registered,-:ignored: a <version>_<name>.sql file without a "-- migrate:up" line,-:ignored: not named as a migration',
 	'server loader with ignore_unknown: loads the rest, and says what it ignored');
 
+# the 1.0 two-argument form skips them with a notice, as 1.0 did
+($src, $sout, $serr) = $node->psql('layouts',
+	"SELECT coalesce(version::text, '-') || ':' || result FROM register_migrations_from_directory('mixed_1_0', '$mixed')");
+is($src, 0, 'server loader, 1.0 form: unknown files are no error');
+is($sout, '1:registered', 'server loader, 1.0 form: loads the rest, no row for the others');
+like($serr, qr/NOTICE:  skipping "2_no_up_suffix.sql", a <version>_<name>.sql file without a "-- migrate:up" line\n.*NOTICE:  skipping "notes.txt", not named as a migration/s,
+	'server loader, 1.0 form: a notice for each file skipped');
+
 # an undo file without its migration is an error for both, unless ignored
 my $orphan = tempdir(CLEANUP => 1);
 chmod 0755, $orphan;
@@ -259,7 +267,7 @@ isnt($lrc, 0, 'client loader: an undo without its migration is an error');
 like($lerr, qr/"U2__two.sql": the undo of version 2, which has no migration file/,
 	'client loader: names it');
 ($src, $sout, $serr) = $node->psql('layouts',
-	"SELECT * FROM register_migrations_from_directory('orphan_server', '$orphan')");
+	"SELECT * FROM register_migrations_from_directory('orphan_server', '$orphan', false)");
 isnt($src, 0, 'server loader: an undo without its migration is an error');
 like($serr, qr/"U2__two.sql": the undo of version 2, which has no migration file/,
 	'server loader: names it');
