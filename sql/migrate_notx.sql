@@ -157,6 +157,8 @@ DROP TABLESPACE regress_notx_ts;
 -- migration_status and migration_info (anyone may call them) for a role
 -- without USAGE on the index's schema, and with SQL that does not parse
 -- with the caller's standard_conforming_strings: no error, no SQL quoted
+-- (PostgreSQL 19 no longer has standard_conforming_strings = off: the
+-- alternative output migrate_notx_1.out)
 CREATE SCHEMA notx_priv;
 CREATE TABLE notx_priv.t (a int, b text);
 SELECT register_migration('priv', 1, 'index t',
