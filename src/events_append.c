@@ -57,6 +57,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -90,10 +91,38 @@ events_append_xact_end(void)
  * reported with the store and the session holding the lock rather than as
  * a bare "canceling statement due to lock timeout".
  */
+/*
+ * The lock belongs to the (sub)transaction, not to the portal or procedure
+ * call that happens to be running (as AssignTransactionId takes the xid's
+ * lock): a savepoint rolled back releases it with the rows, a committed one
+ * hands it to its parent, and the grouped commit finds it with the
+ * transaction at the end (events_commit.c).  A portal's resource owner can
+ * outlive the statement, as the extended query protocol's unnamed portal
+ * does until the commit.
+ */
+static LockAcquireResult
+acquire_store_lock(LOCKTAG *tag, bool dontWait)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	volatile LockAcquireResult res = LOCKACQUIRE_NOT_AVAIL;
+
+	CurrentResourceOwner = CurTransactionResourceOwner;
+	PG_TRY();
+	{
+		res = LockAcquire(tag, ExclusiveLock, false, dontWait);
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = save;
+	}
+	PG_END_TRY();
+	return res;
+}
+
 static void
 wait_for_store_lock(void *arg)
 {
-	(void) LockAcquire((LOCKTAG *) arg, ExclusiveLock, false, false);
+	(void) acquire_store_lock((LOCKTAG *) arg, false);
 }
 
 void
@@ -107,11 +136,11 @@ events_lock_store(Oid relid)
 
 	commit_note_lock(relid);
 	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	if (acquire_store_lock(&tag, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;
 	if (LockTimeout <= 0)
 	{
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		(void) acquire_store_lock(&tag, false);
 		return;
 	}
 	edata = sm_try_subxact(wait_for_store_lock, &tag);

@@ -55,6 +55,7 @@
 #include "replication/syncrep.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 
 #include "schema_mgr.h"
 #include "events.h"
@@ -227,8 +228,15 @@ static void
 commit_grouped(void)
 {
 	XLogRecPtr	lsn = XactLastCommitEnd;
+	ResourceOwner save = CurrentResourceOwner;
 	int			i;
 
+	/*
+	 * The allocator locks belong to the transaction (events_lock_store),
+	 * whatever owner is current now (a procedure's COMMIT runs in its
+	 * call's portal).
+	 */
+	CurrentResourceOwner = TopTransactionResourceOwner;
 	for (i = 0; i < nstores; i++)
 	{
 		LOCKTAG		tag;
@@ -238,6 +246,8 @@ commit_grouped(void)
 			   LockRelease(&tag, ExclusiveLock, false))
 			;
 	}
+	CurrentResourceOwner = save;
+	/* taken by PreCommit_Notify, for the owner current at this commit */
 	release_notify_lock();
 
 	synchronous_commit = saved_synchronous_commit;
