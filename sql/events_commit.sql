@@ -68,9 +68,83 @@ COMMIT;
 SHOW synchronous_commit;
 SELECT id, event ->> 'a' AS a FROM commit_a.events ORDER BY id;
 
+-- PREPARE TRANSACTION: the prepared transaction keeps the allocator (a
+-- writer that times out says so, and names it) until COMMIT PREPARED or
+-- ROLLBACK PREPARED, in either mode; synchronous_commit is untouched
+SELECT set_event_store_notify('commit_a.events', 'none');
+BEGIN;
+SELECT first_id, last_id FROM append_events(ARRAY['{"a": "prepared"}']::jsonb[], 'commit_a.events');
+PREPARE TRANSACTION 'regress_commit_p1';
+SHOW synchronous_commit;
+SELECT l.mode, l.granted, l.pid IS NULL AS prepared_holds_it
+FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objid = 'commit_a.events'::regclass::oid;
+SET lock_timeout = '10ms';
+SELECT insert_events($$($1[1], $2, '{"a": "behind the prepared one"}')$$, 'commit_a.events');
+RESET lock_timeout;
+SELECT count(*) FROM commit_a.events WHERE event ->> 'a' = 'prepared';
+COMMIT PREPARED 'regress_commit_p1';
+SELECT first_id, last_id FROM append_events(ARRAY['{"a": "after prepared"}']::jsonb[], 'commit_a.events');
+BEGIN;
+SELECT insert_events($$($1[1], $2, '{"a": "prepared, rolled back"}')$$, 'commit_a.events');
+PREPARE TRANSACTION 'regress_commit_p2';
+ROLLBACK PREPARED 'regress_commit_p2';
+SELECT first_id, last_id FROM append_events(ARRAY['{"a": "after rollback prepared"}']::jsonb[], 'commit_a.events');
+SHOW synchronous_commit;
+-- with notifications per row or per statement, PostgreSQL refuses to
+-- prepare: the transaction has sent NOTIFY
+SELECT set_event_store_notify('commit_a.events', 'statement');
+BEGIN;
+SELECT insert_events($$($1[1], $2, '{"a": "never prepared"}')$$, 'commit_a.events');
+PREPARE TRANSACTION 'regress_commit_p3';
+SHOW synchronous_commit;
+SELECT count(*) FROM pg_prepared_xacts;
+SELECT set_event_store_notify('commit_a.events', 'none');
+
+-- insert_events from a trigger on another table, in a grouped store
+CREATE TABLE commit_a.orders (n int);
+CREATE FUNCTION commit_a.order_event() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM append_events(ARRAY[jsonb_build_object('a', 'order ' || NEW.n)], 'commit_a.events');
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER order_event AFTER INSERT ON commit_a.orders
+  FOR EACH ROW EXECUTE FUNCTION commit_a.order_event();
+INSERT INTO commit_a.orders VALUES (1), (2);
+BEGIN;
+INSERT INTO commit_a.orders VALUES (3);
+SAVEPOINT s;
+INSERT INTO commit_a.orders VALUES (4);
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO commit_a.orders VALUES (5);
+COMMIT;
+SHOW synchronous_commit;
+SELECT id, event ->> 'a' AS a FROM commit_a.events WHERE event ->> 'a' LIKE 'order%' ORDER BY id;
+
+-- in a parallel query (a function wrongly marked PARALLEL SAFE): refused,
+-- in the worker and in the leader alike
+CREATE FUNCTION commit_a.parallel_append(n int) RETURNS bigint
+  LANGUAGE sql PARALLEL SAFE
+  AS $f$ SELECT first_id FROM append_events(ARRAY[jsonb_build_object('a', n)], 'commit_a.events') $f$;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                  'on', false) IS NOT NULL AS parallel_forced;
+\set VERBOSITY terse
+SELECT commit_a.parallel_append(n) FROM (VALUES (1)) v(n);
+\set VERBOSITY default
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                  'off', false) IS NOT NULL AS parallel_off;
+SELECT count(*) = max(id) AS gapless, max(id) FROM commit_a.events;
+
 -- back to durable
 SELECT set_event_store_commit('commit_a.events', 'durable');
 SELECT insert_events($$($1[1], $2, '{"a": 7}')$$, 'commit_a.events');
+BEGIN;
+SELECT first_id, last_id FROM append_events(ARRAY['{"a": "prepared, durable"}']::jsonb[], 'commit_a.events');
+PREPARE TRANSACTION 'regress_commit_p4';
+SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid IS NULL;
+COMMIT PREPARED 'regress_commit_p4';
+SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid IS NULL;
 SELECT count(*) = max(id) AS gapless, max(id) FROM commit_a.events;
 
 DROP SCHEMA commit_a CASCADE;

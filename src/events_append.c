@@ -132,6 +132,9 @@ events_lock_store(Oid relid)
 	ErrorData  *edata;
 	int			pid = 0;
 	char	   *appname = NULL;
+	bool		prepared = false;
+	char	   *gid = NULL;
+	char	   *store_name;
 	int			ret;
 
 	commit_note_lock(relid);
@@ -149,11 +152,21 @@ events_lock_store(Oid relid)
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 		ReThrowError(edata);
 
-	/* who holds it? */
+	/*
+	 * Who holds it?  A session, or a prepared transaction (no pid; its gid
+	 * found through the lock on its own xid, which it holds too).
+	 */
 	SPI_connect();
-	ret = SPI_execute_with_args("SELECT l.pid, a.application_name FROM pg_catalog.pg_locks l"
+	ret = SPI_execute_with_args("SELECT l.pid, a.application_name, l.pid IS NULL, p.gid"
+								" FROM pg_catalog.pg_locks l"
 								" LEFT JOIN pg_catalog.pg_stat_activity a"
 								" ON a.pid OPERATOR(pg_catalog.=) l.pid"
+								" LEFT JOIN pg_catalog.pg_locks x"
+								" ON l.pid IS NULL"
+								" AND x.locktype OPERATOR(pg_catalog.=) 'transactionid'"
+								" AND x.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction"
+								" LEFT JOIN pg_catalog.pg_prepared_xacts p"
+								" ON p.transaction OPERATOR(pg_catalog.=) x.transactionid"
 								" WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted"
 								" AND l.database OPERATOR(pg_catalog.=) $1"
 								" AND l.classid OPERATOR(pg_catalog.=) $2"
@@ -176,22 +189,32 @@ events_lock_store(Oid relid)
 		appname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		if (appname)
 			appname = pstrdup(appname);
+		prepared = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 3, &isnull));
+		gid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		if (gid)
+			gid = pstrdup(gid);
 	}
 	SPI_finish();
+	store_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											get_rel_name(relid));
+	if (prepared)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock event store \"%s\" within lock_timeout", store_name),
+				 errdetail("Its allocator lock is held by the prepared transaction \"%s\" until COMMIT PREPARED or ROLLBACK PREPARED ends it; waited %d ms.",
+						   gid ? gid : "", LockTimeout),
+				 errhint("Finish that prepared transaction: until then every writer of the store waits for it.")));
 	if (pid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("could not lock event store \"%s\" within lock_timeout",
-						quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												   get_rel_name(relid))),
+				 errmsg("could not lock event store \"%s\" within lock_timeout", store_name),
 				 errdetail("Its allocator lock is held by process %d (application_name \"%s\") until that transaction ends; waited %d ms.",
 						   pid, appname ? appname : "", LockTimeout),
 				 errhint("Ids are assigned in commit order, so each writer waits for the one before it: keep transactions that append events short, or raise lock_timeout.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-			 errmsg("could not lock event store \"%s\" within lock_timeout",
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											   get_rel_name(relid))),
+			 errmsg("could not lock event store \"%s\" within lock_timeout", store_name),
 			 errdetail("Waited %d ms; the session that held the allocator lock has since released it.",
 					   LockTimeout),
 			 errhint("Retry, or raise lock_timeout.")));
