@@ -23,6 +23,13 @@ SELECT register_migration('notx', 1, 'undo', 'SELECT 1',
 -- in an ordinary migration, the hint names the marker
 SELECT register_migration('notx', 1, 'ordinary', 'CREATE INDEX CONCURRENTLY a ON notx_t (id)');
 SELECT register_migration('notx', 1, 'ordinary', 'VACUUM notx_t');
+SELECT register_migration('notx', 1, 'ordinary', 'DROP INDEX CONCURRENTLY IF EXISTS a');
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX TABLE CONCURRENTLY notx_t');
+-- REINDEX CONCURRENTLY of a schema cannot be non-transactional either, so
+-- the hint does not suggest the marker
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX SCHEMA CONCURRENTLY public');
+SELECT register_migration('notx', 1, 'marked', E'-- schema_mgr:no-transaction\nREINDEX SCHEMA CONCURRENTLY public');
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX DATABASE somedb');
 
 -- a chain: a table, a concurrent index on it, a later migration
 SELECT register_migration('notx', 1, 'create', 'CREATE TABLE notx_u (id int, k int)');

@@ -224,6 +224,16 @@ extern void mig_check_statements_of(const char *subject, const char *sql,
 extern int	mig_line_of(const char *sql, int location);
 extern bool mig_reindex_concurrently(ReindexStmt *r);
 
+/* where a statement may run in a migration (mig_classify_statement) */
+typedef struct MigStatementClass
+{
+	const char *name;			/* what to call it; NULL: nothing to say */
+	bool		in_transaction; /* may run inside a transaction block */
+	bool		no_transaction; /* a non-transactional migration may hold it */
+	const char *hint;			/* when refused inside a transaction block */
+} MigStatementClass;
+extern void mig_classify_statement(Node *stmt, MigStatementClass *c);
+
 /*
  * migrate_messages.c: how much of a migration's SQL messages show (at most
  * SM_EXCERPT_BYTES of it; message texts at most MIG_MESSAGE_BYTES)
@@ -317,7 +327,6 @@ typedef enum MigMark
 } MigMark;
 extern MigMark mig_marker_state(const char *text, bool truncated);
 extern bool mig_no_transaction(const char *sql);
-extern const char *mig_notx_statement_kind(Node *stmt);
 extern bool mig_check_notx_statements(const char *component, int64 version,
 									  const char *sql, List *stmts);
 extern Node *mig_notx_statement(const char *sql);
