@@ -376,9 +376,10 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	2, {TEXTOID, INT8OID}},
 
 	/*
-	 * What reverting a component to version $2 takes back, newest first:
-	 * the history's rows above it with their registry rows (registered,
-	 * checksums, undo) and who vouches for the undo.
+	 * What reverting a component to version $2 takes back, the last
+	 * applied first (a version applied out of order, after a higher one,
+	 * may depend on it): the history's rows above it with their registry
+	 * rows (registered, checksums, undo) and who vouches for the undo.
 	 */
 	[P_REVERT_ROWS] = {
 		"SELECT s.version, s.description, s.kind, s.checksum, "
@@ -393,7 +394,7 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND m.version OPERATOR(pg_catalog.=) s.version "
 		"WHERE s.component OPERATOR(pg_catalog.=) $1 "
 		"AND s.version OPERATOR(pg_catalog.>) $2 "
-		"ORDER BY s.version DESC",
+		"ORDER BY s.applied_at DESC, s.version DESC",
 	2, {TEXTOID, INT8OID}},
 	/* the history's trigger makes the registry row pending again */
 	[P_FORGET] = {
