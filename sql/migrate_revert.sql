@@ -132,6 +132,16 @@ SELECT component, version, outcome FROM revert_migrations('team', 0);
 SELECT register_migration('team', 1, 'team', 'CREATE TABLE public.team (id int)', NULL);
 SELECT version, has_undo FROM migration_info('team');
 SELECT approve_migration('team', 1, checksum, 'x') FROM migration_sql('team');
+-- another role's change of the undo keeps the registrant: it vouches for
+-- no SQL it did not write, and the deployer's migration stays the
+-- deployer's to apply
+SELECT version, registered_by, approved_by FROM migration_sql('team');
+SELECT * FROM apply_migrations('team');
+GRANT EXECUTE ON FUNCTION apply_migrations(text, bigint, boolean, boolean) TO sm_undo_deployer;
+SET ROLE sm_undo_deployer;
+SELECT component, version, outcome FROM apply_migrations('team');
+RESET ROLE;
+DROP TABLE public.team;
 
 -- the last applied is reverted first: a version applied out of order,
 -- after a higher one, may depend on it

@@ -312,6 +312,14 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	3, {TEXTOID, INT8OID, OIDOID}},
+	/* other undo SQL by a role with the registrant's privileges */
+	[P_VOID_APPROVAL] = {
+		"UPDATE %1$s.migration SET approved_checksum = NULL, "
+		" approved_undo_checksum = NULL, "
+		" approver = NULL, approved_by = NULL, approved_at = NULL "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
 	[P_APPROVE_LOOKUP] = {
 		"SELECT m.checksum, s.version IS NOT NULL, m.undo_checksum "
 		"FROM %1$s.migration m "
