@@ -337,7 +337,9 @@ append_events(Oid relid, ArrayType *arr, bool owned, int nevents,
 	index = index_open(store->pkey_oid, AccessShareLock);
 
 	/* --- the allocator lock, held until the transaction ends --- */
+	TRACE_ALLOCATOR(ALLOC_REQUEST);
 	events_lock_store(relid);
+	TRACE_ALLOCATOR(ALLOC_GRANTED);
 	commit_note_append(store);
 
 	CommandCounterIncrement();	/* see our own earlier rows */
@@ -372,6 +374,7 @@ append_events(Oid relid, ArrayType *arr, bool owned, int nevents,
 
 	*first_id = last_id + 1;
 	*ts_out = ts;
+	TRACE_ALLOCATOR(ALLOC_WRITTEN);
 }
 
 /*
