@@ -280,6 +280,14 @@ mig_arg_component(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("migration component must not be null")));
 	component = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	/* messages name the component: it must be short enough to be shown */
+	if (strlen(component) > MIG_COMPONENT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("migration component name is too long"),
+				 errdetail("Component names are at most %d bytes; this one has %zu.",
+						   MIG_COMPONENT_BYTES, strlen(component)),
+				 errhint("Name the chain with fewer characters.")));
 	for (p = component; *p; p++)
 		if (!isspace((unsigned char) *p))
 			return component;

@@ -82,6 +82,7 @@ typedef enum PlanId
 	P_COMPONENT_SET_OWNER,
 	P_REG_IDENTITY,
 	P_SET_REGISTRANT,
+	P_VOID_APPROVAL,
 	P_APPROVE_LOOKUP,
 	P_APPROVE,
 	P_MAY_READ_SQL,
@@ -192,6 +193,8 @@ extern void mig_call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only);
 extern void mig_enter_internal(MigCall *c);
 extern void mig_leave_internal(MigCall *c);
 extern char *mig_datum_text(HeapTuple tup, TupleDesc desc, int col);
+/* a component name is shown whole in messages: at most this long */
+#define MIG_COMPONENT_BYTES	200
 extern char *mig_arg_component(FunctionCallInfo fcinfo, int argno);
 extern char *mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
