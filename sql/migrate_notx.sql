@@ -23,6 +23,13 @@ SELECT register_migration('notx', 1, 'undo', 'SELECT 1',
 -- in an ordinary migration, the hint names the marker
 SELECT register_migration('notx', 1, 'ordinary', 'CREATE INDEX CONCURRENTLY a ON notx_t (id)');
 SELECT register_migration('notx', 1, 'ordinary', 'VACUUM notx_t');
+SELECT register_migration('notx', 1, 'ordinary', 'DROP INDEX CONCURRENTLY IF EXISTS a');
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX TABLE CONCURRENTLY notx_t');
+-- REINDEX CONCURRENTLY of a schema cannot be non-transactional either, so
+-- the hint does not suggest the marker
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX SCHEMA CONCURRENTLY public');
+SELECT register_migration('notx', 1, 'marked', E'-- schema_mgr:no-transaction\nREINDEX SCHEMA CONCURRENTLY public');
+SELECT register_migration('notx', 1, 'ordinary', 'REINDEX DATABASE somedb');
 
 -- a chain: a table, a concurrent index on it, a later migration
 SELECT register_migration('notx', 1, 'create', 'CREATE TABLE notx_u (id int, k int)');
@@ -113,6 +120,15 @@ SELECT register_migration('bad', 3, 'drop',
 CALL apply_migrations_stepwise('bad');
 SELECT version, status FROM migration_status('bad');
 SELECT count(*) FROM pg_class WHERE relname = 'notx_t_id';
+-- ANALYZE in the worker uses the caller's statistics target
+CREATE TABLE notx_stats AS SELECT g AS v FROM generate_series(1, 2000) g;
+SELECT register_migration('stats', 1, 'analyze',
+	E'-- schema_mgr:no-transaction\nANALYZE notx_stats');
+SET default_statistics_target = 10;
+CALL apply_migrations_stepwise('stats');
+RESET default_statistics_target;
+SELECT array_length(histogram_bounds, 1) AS histogram_bounds
+  FROM pg_stats WHERE tablename = 'notx_stats' AND attname = 'v';
 
 -- the worker runs as the caller's current user, with the caller's
 -- search_path; the caller's settings are as before after the call

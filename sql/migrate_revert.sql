@@ -40,6 +40,10 @@ SELECT * FROM revert_migrations('shop', NULL);
 SELECT * FROM revert_migrations('shop', -1);
 SELECT * FROM revert_migrations('nobody', 0);
 SELECT * FROM revert_migrations('shop', 3);
+SELECT * FROM revert_migrations('shop', 0, dry_run => NULL);
+-- messages name the component: a name too long to show is refused
+SELECT * FROM revert_migrations(repeat('c', 201), 0);
+SELECT register_migration(repeat('c', 201), 1, 'one', 'SELECT 1');
 
 -- a dry run runs the undo SQL and rolls it back
 SELECT component, version, description, outcome, error FROM revert_migrations('shop', 1, dry_run => true);
@@ -63,6 +67,18 @@ SELECT component, version, outcome FROM apply_migrations('shop');
 SELECT * FROM revert_migrations('shop', 2);
 SELECT version, status FROM migration_status('shop');
 SELECT component, version, outcome, error FROM revert_migrations('shop', 2, dry_run => true);
+-- a dry run that fails halfway leaves nothing either: no history row, no
+-- object, no prepared statement
+SELECT register_migration('shop', 4, 'add flag', 'ALTER TABLE orders ADD flag boolean',
+                          undo => E'ALTER TABLE orders DROP flag;\nCREATE TABLE left_behind (a int);\nPREPARE left_behind AS SELECT 1;\nSELECT 1 / 0');
+SELECT count(*) AS history_rows FROM migration_history \gset
+SELECT component, version, outcome, error FROM revert_migrations('shop', 2, dry_run => true);
+SELECT count(*) - :history_rows AS new_history_rows FROM migration_history;
+SELECT version FROM schema_version WHERE component = 'shop' ORDER BY 1;
+SELECT to_regclass('left_behind') IS NULL AS no_table,
+       NOT EXISTS (SELECT FROM pg_prepared_statements) AS no_statement,
+       EXISTS (SELECT FROM information_schema.columns
+               WHERE table_name = 'orders' AND column_name = 'flag') AS flag_kept;
 SELECT register_migration('shop', 4, 'add flag', 'ALTER TABLE orders ADD flag boolean',
                           undo => 'ALTER TABLE orders DROP flag');
 
@@ -116,6 +132,49 @@ SELECT component, version, outcome FROM revert_migrations('team', 0);
 SELECT register_migration('team', 1, 'team', 'CREATE TABLE public.team (id int)', NULL);
 SELECT version, has_undo FROM migration_info('team');
 SELECT approve_migration('team', 1, checksum, 'x') FROM migration_sql('team');
+-- another role's change of the undo keeps the registrant: it vouches for
+-- no SQL it did not write, and the deployer's migration stays the
+-- deployer's to apply
+SELECT version, registered_by, approved_by FROM migration_sql('team');
+SELECT * FROM apply_migrations('team');
+GRANT EXECUTE ON FUNCTION apply_migrations(text, bigint, boolean, boolean) TO sm_undo_deployer;
+SET ROLE sm_undo_deployer;
+SELECT component, version, outcome FROM apply_migrations('team');
+RESET ROLE;
+DROP TABLE public.team;
+
+-- the last applied is reverted first: a version applied out of order,
+-- after a higher one, may depend on it
+SELECT register_migration('branch', 1, 'one', 'CREATE TABLE branch1 (a int)',
+                          undo => 'DROP TABLE branch1');
+SELECT register_migration('branch', 3, 'three', 'CREATE TABLE branch3 (a int)',
+                          undo => 'DROP TABLE branch3');
+SELECT component, version, outcome FROM apply_migrations('branch');
+SELECT register_migration('branch', 2, 'two', 'CREATE VIEW branch2 AS SELECT a FROM branch3',
+                          undo => 'DROP VIEW branch2');
+SELECT component, version, outcome FROM apply_migrations('branch', allow_out_of_order => true);
+SELECT component, version, outcome FROM revert_migrations('branch', 0);
+SELECT version, action FROM migration_history WHERE component = 'branch' ORDER BY id;
+
+-- only roles that may write into a component may revert it: a role
+-- allowed to revert its own component cannot take back another's, even
+-- when the undo's registrant vouches for it (a superuser)
+CREATE ROLE sm_undo_dba;
+CREATE ROLE sm_undo_other;
+GRANT EXECUTE ON FUNCTION revert_migrations(text, bigint, boolean) TO sm_undo_other;
+SELECT register_migration('dba', 1, 'backfill', 'SELECT 1', undo => 'SELECT 2');
+SELECT set_component_owner('dba', 'sm_undo_dba');
+SELECT component, version, outcome FROM apply_migrations('dba');
+SET ROLE sm_undo_other;
+SELECT * FROM revert_migrations('dba', 0);
+SELECT * FROM revert_migrations('dba', 0, dry_run => true);
+RESET ROLE;
+SELECT version, status FROM migration_status('dba');
+-- a member of the owner may
+GRANT sm_undo_dba TO sm_undo_other;
+SET ROLE sm_undo_other;
+SELECT component, version, outcome FROM revert_migrations('dba', 0);
+RESET ROLE;
 
 -- clean up
 DROP TABLE orders;
@@ -123,4 +182,4 @@ SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 REVOKE ALL ON SCHEMA public FROM sm_undo_deployer;
-DROP ROLE sm_undo_deployer;
+DROP ROLE sm_undo_deployer, sm_undo_other, sm_undo_dba;

@@ -35,6 +35,10 @@ DROP OWNED BY sm_gone;
 DROP ROLE sm_gone;
 SELECT register_migration('legacy', 1, 'made by hand', 'CREATE TABLE legacy_made_by_hand (id int)');
 SELECT * FROM baseline('legacy', 1);
+-- 1.0 took component names of any length (1.1 refuses new ones over 200
+-- bytes, which messages could not show whole): one registered by 1.0
+SELECT register_migration('long', 1, 'long name', 'SELECT 1');
+UPDATE migration SET component = repeat('l', 201) WHERE component = 'long';
 SELECT create_event_store('source');
 SELECT insert_events($$($1[1], $2, '{"entityName": "order", "operation": "create"}'),
                        ($1[2], $2, '{"entityName": "order", "operation": "pay"}')$$);
@@ -55,6 +59,12 @@ ALTER EXTENSION schema_mgr UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr';
 -- and so does its two-argument form after the update
 SELECT * FROM register_migrations_from_directory('loaded', :'fixtures' || '/events');
+-- the long component can still be named
+SELECT register_migration(repeat('l', 201), 2, 'longer', 'SELECT 2');
+SELECT version, status FROM migration_status(repeat('l', 201));
+-- (and it leaves, to keep the listings below short)
+DELETE FROM migration WHERE component = repeat('l', 201);
+DELETE FROM component WHERE component = repeat('l', 201);
 
 -- nothing was lost
 SELECT count(*) AS history_lost FROM (

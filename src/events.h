@@ -16,6 +16,8 @@
  * events_notify.c	the eventsinsert notifications
  * events_commit.c	commit modes: set_event_store_commit and the grouped
  *					commit of insert_events
+ * events_trace.c	schema_mgr.trace_allocator: where the allocator's time
+ *					goes, for benchmarks
  *
  * What restore, sync and compare need of a store is declared in
  * schema_mgr.h.
@@ -112,5 +114,22 @@ extern void events_commit_init(void);
 extern bool registry_commit_grouped(HeapTuple tuple, TupleDesc desc);
 extern void commit_note_lock(Oid relid);
 extern void commit_note_append(StoreEntry *store);
+
+/* events_trace.c: points in the life of a transaction that appends */
+typedef enum AllocMark
+{
+	ALLOC_REQUEST,				/* asks for the allocator lock */
+	ALLOC_GRANTED,				/* holds it */
+	ALLOC_WRITTEN,				/* insert_events has written its rows */
+	ALLOC_PRE_COMMIT,			/* the commit begins */
+	ALLOC_RELEASED,				/* the lock is released */
+	ALLOC_MARKS
+} AllocMark;
+extern bool events_trace_allocator;
+extern void events_trace_init(void);
+extern void events_trace_mark(AllocMark m);
+extern void events_trace_reset(void);
+#define TRACE_ALLOCATOR(m) \
+	do { if (events_trace_allocator) events_trace_mark(m); } while (0)
 
 #endif							/* EVENTS_H */

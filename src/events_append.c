@@ -83,15 +83,6 @@ events_append_xact_end(void)
 }
 
 /*
- * The allocator lock: classid SM_LOCK_EVENTS, objid the table's oid, a tag
- * no SQL function can take (see sm_advisory_locktag), so only insert_events,
- * restore and sync hold it.  Taken without waiting when it is free (the
- * common case costs nothing more).  Otherwise the wait is bounded by
- * lock_timeout; it then runs in a subtransaction, so that a timeout can be
- * reported with the store and the session holding the lock rather than as
- * a bare "canceling statement due to lock timeout".
- */
-/*
  * The lock belongs to the (sub)transaction, not to the portal or procedure
  * call that happens to be running (as AssignTransactionId takes the xid's
  * lock): a savepoint rolled back releases it with the rows, a committed one
@@ -119,6 +110,15 @@ acquire_store_lock(LOCKTAG *tag, bool dontWait)
 	return res;
 }
 
+/*
+ * The allocator lock: classid SM_LOCK_EVENTS, objid the table's oid, a tag
+ * no SQL function can take (see sm_advisory_locktag), so only insert_events,
+ * restore and sync hold it.  Taken without waiting when it is free (the
+ * common case costs nothing more).  Otherwise the wait is bounded by
+ * lock_timeout; it then runs in a subtransaction, so that a timeout can be
+ * reported with the store and the session holding the lock rather than as
+ * a bare "canceling statement due to lock timeout".
+ */
 static void
 wait_for_store_lock(void *arg)
 {
@@ -389,7 +389,9 @@ append_events(Oid relid, ArrayType *arr, bool owned, int nevents,
 	index = index_open(store->pkey_oid, AccessShareLock);
 
 	/* --- the allocator lock, held until the transaction ends --- */
+	TRACE_ALLOCATOR(ALLOC_REQUEST);
 	events_lock_store(relid);
+	TRACE_ALLOCATOR(ALLOC_GRANTED);
 	commit_note_append(store);
 
 	CommandCounterIncrement();	/* see our own earlier rows */
@@ -424,6 +426,7 @@ append_events(Oid relid, ArrayType *arr, bool owned, int nevents,
 
 	*first_id = last_id + 1;
 	*ts_out = ts;
+	TRACE_ALLOCATOR(ALLOC_WRITTEN);
 }
 
 /*

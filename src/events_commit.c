@@ -249,6 +249,7 @@ commit_grouped(void)
 	CurrentResourceOwner = save;
 	/* taken by PreCommit_Notify, for the owner current at this commit */
 	release_notify_lock();
+	TRACE_ALLOCATOR(ALLOC_RELEASED);
 
 	synchronous_commit = saved_synchronous_commit;
 	if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF &&
@@ -269,11 +270,14 @@ commit_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			TRACE_ALLOCATOR(ALLOC_PRE_COMMIT);
 			commit_pre_commit();
 			return;
 		case XACT_EVENT_COMMIT:
 			if (grouped_pending)
 				commit_grouped();
+			else				/* durable: flushed, released right after this */
+				TRACE_ALLOCATOR(ALLOC_RELEASED);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
@@ -281,6 +285,7 @@ commit_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (grouped_pending)
 				synchronous_commit = saved_synchronous_commit;
+			events_trace_reset();
 			break;
 		default:
 			return;

@@ -67,6 +67,7 @@ events_init(void)
 	RegisterXactCallback(events_xact_callback, NULL);
 	events_guard_init();
 	events_commit_init();
+	events_trace_init();
 }
 
 static void

@@ -269,6 +269,23 @@ mig_datum_text(HeapTuple tup, TupleDesc desc, int col)
  * Argument checks
  * ----------------------------------------------------------------
  */
+/* whether component has a registered or applied migration */
+static bool
+component_registered(FunctionCallInfo fcinfo, const char *component)
+{
+	MigCall		c;
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mig_call_init(&c, fcinfo, true);
+	mig_enter_internal(&c);
+	found = mig_component_exists(&c, component);
+	mig_leave_internal(&c);
+	SPI_finish();
+	return found;
+}
+
 char *
 mig_arg_component(FunctionCallInfo fcinfo, int argno)
 {
@@ -280,6 +297,20 @@ mig_arg_component(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("migration component must not be null")));
 	component = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+	/*
+	 * Messages name the component whole, so a name must be short enough to
+	 * be shown; a longer one that 1.0 let someone register can still be
+	 * named.
+	 */
+	if (strlen(component) > MIG_COMPONENT_BYTES &&
+		!component_registered(fcinfo, component))
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("migration component name is too long"),
+				 errdetail("Component names are at most %d bytes; this one has %zu.",
+						   MIG_COMPONENT_BYTES, strlen(component)),
+				 errhint("Name the chain with fewer characters.")));
 	for (p = component; *p; p++)
 		if (!isspace((unsigned char) *p))
 			return component;

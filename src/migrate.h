@@ -82,6 +82,7 @@ typedef enum PlanId
 	P_COMPONENT_SET_OWNER,
 	P_REG_IDENTITY,
 	P_SET_REGISTRANT,
+	P_VOID_APPROVAL,
 	P_APPROVE_LOOKUP,
 	P_APPROVE,
 	P_MAY_READ_SQL,
@@ -192,6 +193,8 @@ extern void mig_call_init(MigCall *c, FunctionCallInfo fcinfo, bool read_only);
 extern void mig_enter_internal(MigCall *c);
 extern void mig_leave_internal(MigCall *c);
 extern char *mig_datum_text(HeapTuple tup, TupleDesc desc, int col);
+/* a component name is shown whole in messages: at most this long */
+#define MIG_COMPONENT_BYTES	200
 extern char *mig_arg_component(FunctionCallInfo fcinfo, int argno);
 extern char *mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what);
@@ -223,6 +226,16 @@ extern void mig_check_statements_of(const char *subject, const char *sql,
 									List *stmts);
 extern int	mig_line_of(const char *sql, int location);
 extern bool mig_reindex_concurrently(ReindexStmt *r);
+
+/* where a statement may run in a migration (mig_classify_statement) */
+typedef struct MigStatementClass
+{
+	const char *name;			/* what to call it; NULL: nothing to say */
+	bool		in_transaction; /* may run inside a transaction block */
+	bool		no_transaction; /* a non-transactional migration may hold it */
+	const char *hint;			/* when refused inside a transaction block */
+} MigStatementClass;
+extern void mig_classify_statement(Node *stmt, MigStatementClass *c);
 
 /*
  * migrate_messages.c: how much of a migration's SQL messages show (at most
@@ -317,7 +330,6 @@ typedef enum MigMark
 } MigMark;
 extern MigMark mig_marker_state(const char *text, bool truncated);
 extern bool mig_no_transaction(const char *sql);
-extern const char *mig_notx_statement_kind(Node *stmt);
 extern bool mig_check_notx_statements(const char *component, int64 version,
 									  const char *sql, List *stmts);
 extern Node *mig_notx_statement(const char *sql);

@@ -114,46 +114,11 @@ check_misspelled_marker(const char *component, int64 version, const char *sql)
  */
 
 /*
- * mig_notx_statement_kind
- *		What to call stmt when a non-transactional migration may hold it, or
- *		NULL.
- */
-const char *
-mig_notx_statement_kind(Node *stmt)
-{
-	switch (nodeTag(stmt))
-	{
-		case T_IndexStmt:
-			if (((IndexStmt *) stmt)->concurrent)
-				return "CREATE INDEX CONCURRENTLY";
-			break;
-		case T_DropStmt:
-			if (((DropStmt *) stmt)->concurrent)
-				return "DROP INDEX CONCURRENTLY";
-			break;
-		case T_ReindexStmt:
-			{
-				ReindexStmt *r = (ReindexStmt *) stmt;
-
-				if ((r->kind == REINDEX_OBJECT_INDEX ||
-					 r->kind == REINDEX_OBJECT_TABLE) &&
-					mig_reindex_concurrently(r))
-					return "REINDEX CONCURRENTLY";
-			}
-			break;
-		case T_VacuumStmt:
-			return ((VacuumStmt *) stmt)->is_vacuumcmd ? "VACUUM" : "ANALYZE";
-		default:
-			break;
-	}
-	return NULL;
-}
-
-/*
  * mig_check_notx_statements
  *		Check the statements of migration SQL: a misspelled marker is
  *		refused; a marked migration holds exactly one statement that
- *		mig_notx_statement_kind() knows.  Returns whether the SQL is marked
+ *		mig_classify_statement() says a non-transactional migration may
+ *		hold.  Returns whether the SQL is marked
  *		(the caller then skips the checks of ordinary migrations).
  */
 bool
@@ -161,6 +126,7 @@ mig_check_notx_statements(const char *component, int64 version,
 						  const char *sql, List *stmts)
 {
 	RawStmt    *rs;
+	MigStatementClass c;
 
 	if (!mig_no_transaction(sql))
 	{
@@ -179,7 +145,8 @@ mig_check_notx_statements(const char *component, int64 version,
 						   mig_line_of(sql, lsecond_node(RawStmt, stmts)->stmt_location)),
 				 errhint("Put each statement that must run outside a transaction into a migration of its own, and the others into ordinary migrations.")));
 	rs = linitial_node(RawStmt, stmts);
-	if (mig_notx_statement_kind(rs->stmt) == NULL)
+	mig_classify_statement(rs->stmt, &c);
+	if (!c.no_transaction)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("statement cannot be part of a non-transactional migration"),
@@ -357,6 +324,7 @@ mig_notx_leftovers(MigCall *c, Node *stmt, MigBuilt *built)
 	const char *of = NULL;
 	Datum		values[1];
 	uint64		i;
+	MigStatementClass cls;
 
 	*built = MIG_BUILT_NONE;
 	if (IsA(stmt, IndexStmt) && ((IndexStmt *) stmt)->concurrent)
@@ -371,7 +339,10 @@ mig_notx_leftovers(MigCall *c, Node *stmt, MigBuilt *built)
 			*built = matches ? MIG_BUILT_SAME : MIG_BUILT_OTHER;
 		return result;
 	}
-	if (!IsA(stmt, ReindexStmt) || mig_notx_statement_kind(stmt) == NULL)
+	if (!IsA(stmt, ReindexStmt))
+		return NIL;
+	mig_classify_statement(stmt, &cls);
+	if (!cls.no_transaction)
 		return NIL;
 	relid = relation_oid(((ReindexStmt *) stmt)->relation);
 	if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_INDEX)

@@ -312,6 +312,14 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	3, {TEXTOID, INT8OID, OIDOID}},
+	/* other undo SQL by a role with the registrant's privileges */
+	[P_VOID_APPROVAL] = {
+		"UPDATE %1$s.migration SET approved_checksum = NULL, "
+		" approved_undo_checksum = NULL, "
+		" approver = NULL, approved_by = NULL, approved_at = NULL "
+		"WHERE component OPERATOR(pg_catalog.=) $1 "
+		"AND version OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT8OID}},
 	[P_APPROVE_LOOKUP] = {
 		"SELECT m.checksum, s.version IS NOT NULL, m.undo_checksum "
 		"FROM %1$s.migration m "
@@ -376,9 +384,10 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	2, {TEXTOID, INT8OID}},
 
 	/*
-	 * What reverting a component to version $2 takes back, newest first:
-	 * the history's rows above it with their registry rows (registered,
-	 * checksums, undo) and who vouches for the undo.
+	 * What reverting a component to version $2 takes back, the last
+	 * applied first (a version applied out of order, after a higher one,
+	 * may depend on it): the history's rows above it with their registry
+	 * rows (registered, checksums, undo) and who vouches for the undo.
 	 */
 	[P_REVERT_ROWS] = {
 		"SELECT s.version, s.description, s.kind, s.checksum, "
@@ -393,7 +402,7 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND m.version OPERATOR(pg_catalog.=) s.version "
 		"WHERE s.component OPERATOR(pg_catalog.=) $1 "
 		"AND s.version OPERATOR(pg_catalog.>) $2 "
-		"ORDER BY s.version DESC",
+		"ORDER BY s.applied_at DESC, s.version DESC",
 	2, {TEXTOID, INT8OID}},
 	/* the history's trigger makes the registry row pending again */
 	[P_FORGET] = {

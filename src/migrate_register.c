@@ -202,15 +202,20 @@ sm_register_migration(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * New SQL or undo SQL: the caller is its registrant, any approval is
-	 * void.
+	 * New SQL: the caller is its registrant, any approval is void.  Other
+	 * undo SQL only voids the approvals: the registrant stays, since it
+	 * still wrote the SQL, and the caller has its privileges (or it no
+	 * longer exists and vouches for nothing), so it may vouch for the undo
+	 * too; registering an undo never vouches for SQL the caller did not
+	 * write.
 	 */
-	if (c.owners && (reg_checksum == NULL || strcmp(result, "replaced") == 0 ||
-					 undo_changed))
+	if (c.owners && (reg_checksum == NULL || strcmp(result, "replaced") == 0))
 	{
 		values[2] = ObjectIdGetDatum(c.caller_id);
 		mig_run_plan(&c, P_SET_REGISTRANT, values, NULL);
 	}
+	else if (c.owners && undo_changed)
+		mig_run_plan(&c, P_VOID_APPROVAL, values, NULL);
 	mig_leave_internal(&c);
 
 	SPI_finish();

@@ -4,16 +4,19 @@
  *	  revert_migrations: take applied versions back with their undo SQL.
  *
  * revert_migrations(component, to_version) runs the undo SQL of every
- * applied version of the component above to_version, newest first, in the
- * caller's transaction under the component's lock (the lock applying
- * takes, so a concurrent apply and revert run one after the other).  It
- * refuses before running anything when one of those versions has no undo
- * SQL, was baselined (nothing of it ran, so no undo can take it back), is
- * no longer registered or was changed since it was applied, or when no
- * role with the caller's privileges vouches for its undo SQL.  Each undo
- * runs as a migration does (migrate_apply.c): checked when it is
- * registered and again here, statement by statement as the caller in a
- * subtransaction at its own GUC nest level, leaving no temporary object.
+ * applied version of the component above to_version, the last applied
+ * first (the highest version first, unless versions were applied out of
+ * order), in the caller's transaction under the component's lock (the
+ * lock applying takes, so a concurrent apply and revert run one after the
+ * other).  Only roles that may write into the component may revert it
+ * (migrate_owner.c).  It refuses before running anything when one of those
+ * versions has no undo SQL, was baselined (nothing of it ran, so no undo
+ * can take it back), is no longer registered or was changed since it was
+ * applied, or when no role with the caller's privileges vouches for its
+ * undo SQL.  Each undo runs as a migration does (migrate_apply.c): checked
+ * when it is registered and again here, statement by statement as the
+ * caller in a subtransaction at its own GUC nest level, leaving no
+ * temporary object.
  * A reverted version's row leaves schema_version (whose trigger makes its
  * registry row pending again, so the next apply_migrations() applies it
  * again) and a "revert" row is added to the history log.
@@ -104,7 +107,7 @@ check_revertible(Pending *p, bool registered, bool baselined,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot revert migration \"%s\" to version " INT64_FORMAT ": version " INT64_FORMAT " has no undo SQL",
 						component, to_version, p->version),
-				 errdetail("Reverting runs the undo SQL of every applied version above " INT64_FORMAT ", newest first, and nothing runs unless all of them have one.",
+				 errdetail("Reverting runs the undo SQL of every applied version above " INT64_FORMAT ", the last applied first, and nothing runs unless all of them have one.",
 						   to_version),
 				 errhint("Register its undo SQL with register_migration(..., undo => ...), or revert to version " INT64_FORMAT " or above.",
 						 p->version)));
@@ -112,8 +115,9 @@ check_revertible(Pending *p, bool registered, bool baselined,
 
 /*
  * versions_to_revert
- *		The applied versions above to_version, newest first, each checked;
- *		read under the component's lock, inside mig_enter_internal().
+ *		The applied versions above to_version, last applied first, each
+ *		checked; read under the component's lock, inside
+ *		mig_enter_internal().
  *		p->checksum is the undo's checksum.
  */
 static List *
@@ -178,7 +182,7 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 {
 	char	   *component = mig_arg_component(fcinfo, 0);
 	int64		to_version;
-	bool		dry_run = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	bool		dry_run;
 	ReturnSetInfo *rsinfo;
 	MigCall		c;
 	Datum		values[1];
@@ -204,6 +208,14 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 				 errmsg("version to revert to must not be null"),
 				 errhint("Pass 0 to revert every version.")));
 	to_version = PG_GETARG_INT64(1);
+	/* a revert for real is never what a missing answer means */
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("whether a revert is a dry run must not be null"),
+				 errdetail("A revert runs undo SQL, which drops what its migrations created."),
+				 errhint("Pass dry_run => true to run it and roll it back, or false to revert.")));
+	dry_run = PG_GETARG_BOOL(2);
 	if (to_version < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -221,9 +233,14 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
 
+	/* reverting rewrites the component's history, as a baseline does */
 	mig_enter_internal(&c);
 	if (!mig_component_exists(&c, component))
 		mig_unknown_component(component);
+	mig_leave_internal(&c);
+	mig_check_component_writer(&c, component);
+
+	mig_enter_internal(&c);
 	values[0] = CStringGetTextDatum(component);
 	mig_run_plan(&c, P_CURRENT_VERSION, values, NULL);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,

@@ -243,29 +243,41 @@ mig_reindex_concurrently(ReindexStmt *r)
 }
 
 /*
- * transaction_block_statement
- *		What to call a statement that cannot run inside a transaction block
- *		(or through SPI), or NULL when the statement is fine.
+ * mig_classify_statement
+ *		The one definition of where a statement may run in a migration:
+ *		fills *c with what to call it, whether it can run inside a
+ *		transaction block (an ordinary migration runs each statement in a
+ *		subtransaction, through SPI), whether a non-transactional migration
+ *		may hold it (migrate_notx.c), and the hint for refusing it inside a
+ *		transaction block.  Statements with nothing to say get a NULL name
+ *		and may run in a transaction block only.
  */
-static const char *
-transaction_block_statement(Node *stmt, const char **hint)
+void
+mig_classify_statement(Node *stmt, MigStatementClass *c)
 {
-	*hint = OUTSIDE_TRANSACTION_HINT;
+	c->name = NULL;
+	c->in_transaction = true;
+	c->no_transaction = false;
+	c->hint = OUTSIDE_TRANSACTION_HINT;
 
 	switch (nodeTag(stmt))
 	{
 		case T_IndexStmt:
 			if (((IndexStmt *) stmt)->concurrent)
 			{
-				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds).";
-				return "CREATE INDEX CONCURRENTLY";
+				c->name = "CREATE INDEX CONCURRENTLY";
+				c->in_transaction = false;
+				c->no_transaction = true;
+				c->hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to build the index inside the migration (it locks the table against writes while it builds).";
 			}
 			break;
 		case T_DropStmt:
 			if (((DropStmt *) stmt)->concurrent)
 			{
-				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to drop the index inside the migration.";
-				return "DROP INDEX CONCURRENTLY";
+				c->name = "DROP INDEX CONCURRENTLY";
+				c->in_transaction = false;
+				c->no_transaction = true;
+				c->hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to drop the index inside the migration.";
 			}
 			break;
 		case T_ReindexStmt:
@@ -274,26 +286,40 @@ transaction_block_statement(Node *stmt, const char **hint)
 
 				if (mig_reindex_concurrently(r))
 				{
-					*hint = mig_notx_statement_kind(stmt) != NULL ?
+					c->name = "REINDEX CONCURRENTLY";
+					c->in_transaction = false;
+					/* of one index or table: not a schema, system or database */
+					c->no_transaction = (r->kind == REINDEX_OBJECT_INDEX ||
+										 r->kind == REINDEX_OBJECT_TABLE);
+					c->hint = c->no_transaction ?
 						"Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\", or remove CONCURRENTLY to reindex inside the migration." :
 						"Remove CONCURRENTLY to reindex inside the migration, or reindex outside the migration chain.";
-					return "REINDEX CONCURRENTLY";
 				}
-				if (r->kind == REINDEX_OBJECT_SYSTEM ||
-					r->kind == REINDEX_OBJECT_DATABASE)
-					return "REINDEX SYSTEM or DATABASE";
+				else if (r->kind == REINDEX_OBJECT_SYSTEM ||
+						 r->kind == REINDEX_OBJECT_DATABASE)
+				{
+					c->name = "REINDEX SYSTEM or DATABASE";
+					c->in_transaction = false;
+				}
 			}
 			break;
 		case T_VacuumStmt:
 			if (((VacuumStmt *) stmt)->is_vacuumcmd)
 			{
-				*hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\".";
-				return "VACUUM";
+				c->name = "VACUUM";
+				c->in_transaction = false;
+				c->hint = "Put it in a migration of its own whose first line is \"" MIG_NOTX_MARKER "\".";
 			}
+			else
+				c->name = "ANALYZE";	/* runs either way */
+			c->no_transaction = true;
 			break;
 		case T_SmClusterStmt:
 			if (((SmClusterStmt *) stmt)->relation == NULL)
-				return "CLUSTER without a table name";
+			{
+				c->name = "CLUSTER without a table name";
+				c->in_transaction = false;
+			}
 			break;
 		case T_AlterTableStmt:
 			{
@@ -306,8 +332,9 @@ transaction_block_statement(Node *stmt, const char **hint)
 					if (cmd->subtype == AT_DetachPartition &&
 						((PartitionCmd *) cmd->def)->concurrent)
 					{
-						*hint = "Remove CONCURRENTLY to detach the partition inside the migration, or detach it outside the migration chain.";
-						return "DETACH PARTITION CONCURRENTLY";
+						c->name = "DETACH PARTITION CONCURRENTLY";
+						c->in_transaction = false;
+						c->hint = "Remove CONCURRENTLY to detach the partition inside the migration, or detach it outside the migration chain.";
 					}
 				}
 			}
@@ -318,41 +345,63 @@ transaction_block_statement(Node *stmt, const char **hint)
 
 				foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
 					if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
-						return "ALTER DATABASE SET TABLESPACE";
+					{
+						c->name = "ALTER DATABASE SET TABLESPACE";
+						c->in_transaction = false;
+					}
 			}
 			break;
 		case T_CreatedbStmt:
-			return "CREATE DATABASE";
+			c->name = "CREATE DATABASE";
+			c->in_transaction = false;
+			break;
 		case T_DropdbStmt:
-			return "DROP DATABASE";
+			c->name = "DROP DATABASE";
+			c->in_transaction = false;
+			break;
 		case T_CreateTableSpaceStmt:
-			return "CREATE TABLESPACE";
+			c->name = "CREATE TABLESPACE";
+			c->in_transaction = false;
+			break;
 		case T_DropTableSpaceStmt:
-			return "DROP TABLESPACE";
+			c->name = "DROP TABLESPACE";
+			c->in_transaction = false;
+			break;
 		case T_AlterSystemStmt:
-			return "ALTER SYSTEM";
+			c->name = "ALTER SYSTEM";
+			c->in_transaction = false;
+			break;
 		case T_CreateSubscriptionStmt:
-			return "CREATE SUBSCRIPTION";
+			c->name = "CREATE SUBSCRIPTION";
+			c->in_transaction = false;
+			break;
 		case T_DropSubscriptionStmt:
-			return "DROP SUBSCRIPTION";
+			c->name = "DROP SUBSCRIPTION";
+			c->in_transaction = false;
+			break;
 		case T_DiscardStmt:
 			if (((DiscardStmt *) stmt)->target == DISCARD_ALL)
-				return "DISCARD ALL";
+			{
+				c->name = "DISCARD ALL";
+				c->in_transaction = false;
+			}
 			break;
 		case T_TransactionStmt:
-			*hint = "Each migration already runs in its own subtransaction; remove the transaction control statements.";
-			return "transaction control statement";
+			c->name = "transaction control statement";
+			c->in_transaction = false;
+			c->hint = "Each migration already runs in its own subtransaction; remove the transaction control statements.";
+			break;
 		case T_CopyStmt:
 			if (((CopyStmt *) stmt)->filename == NULL)
 			{
-				*hint = "Migrations cannot exchange data with the client. Use INSERT, or COPY from a file on the server.";
-				return "COPY FROM STDIN or TO STDOUT";
+				c->name = "COPY FROM STDIN or TO STDOUT";
+				c->in_transaction = false;
+				c->hint = "Migrations cannot exchange data with the client. Use INSERT, or COPY from a file on the server.";
 			}
 			break;
 		default:
 			break;
 	}
-	return NULL;
 }
 
 /*
@@ -394,18 +443,17 @@ mig_check_statements_of(const char *subject, const char *sql, List *stmts)
 	foreach(lc, stmts)
 	{
 		RawStmt    *rs = lfirst_node(RawStmt, lc);
-		const char *hint;
-		const char *what;
+		MigStatementClass c;
 
 		n++;
-		what = transaction_block_statement(rs->stmt, &hint);
-		if (what != NULL)
+		mig_classify_statement(rs->stmt, &c);
+		if (!c.in_transaction)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("%s cannot run inside a migration", what),
+					 errmsg("%s cannot run inside a migration", c.name),
 					 errdetail("Statement %d (line %d) of %s cannot run inside a transaction block.",
 							   n, mig_line_of(sql, rs->stmt_location),
 							   subject),
-					 errhint("%s", hint)));
+					 errhint("%s", c.hint)));
 	}
 }

@@ -13,8 +13,8 @@
  * as a top-level statement (its own transaction command and portal, as a
  * client's simple query runs).  A dynamic shared memory segment carries
  * the statements and the caller's settings that a statement uses
- * (passed_settings: search_path, lock_timeout, maintenance and vacuum
- * settings, standard_conforming_strings, tablespaces); a message queue in it carries the
+ * (passed_settings: search_path, lock_timeout, maintenance, vacuum and
+ * statistics settings, standard_conforming_strings, tablespaces); a message queue in it carries the
  * worker's notices and its error back, as the frontend protocol carries
  * them to a client, and the caller re-raises the error.  A worker that
  * ends without an error and without having finished is an error too.
@@ -73,8 +73,10 @@ PGDLLEXPORT void sm_migration_worker_main(Datum main_arg);
 
 /*
  * the caller's settings that the worker takes over: those a statement of
- * a non-transactional migration parses or runs with (a setting this
- * server does not have, vacuum_buffer_usage_limit before 16, is skipped)
+ * a non-transactional migration parses or runs with, ANALYZE's statistics
+ * target included (a setting this server does not have,
+ * vacuum_buffer_usage_limit before 16 or vacuum_truncate before 18, is
+ * skipped)
  */
 static const char *const passed_settings[] = {
 	"search_path", "lock_timeout", "maintenance_work_mem",
@@ -83,7 +85,8 @@ static const char *const passed_settings[] = {
 	"maintenance_io_concurrency", "vacuum_cost_delay", "vacuum_cost_limit",
 	"vacuum_freeze_min_age", "vacuum_freeze_table_age",
 	"vacuum_multixact_freeze_min_age", "vacuum_multixact_freeze_table_age",
-	"vacuum_buffer_usage_limit"
+	"vacuum_failsafe_age", "vacuum_multixact_failsafe_age",
+	"vacuum_buffer_usage_limit", "vacuum_truncate", "default_statistics_target"
 };
 
 typedef struct MigWorkerShared

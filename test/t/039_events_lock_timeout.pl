@@ -3,13 +3,15 @@
 # store's allocator lock (lock_timeout) is told which store and which
 # session holds it, not a bare "canceling statement due to lock timeout";
 # a SERIALIZABLE writer that loses is told which store it was appending
-# to, not shown schema_mgr's internal statements.
+# to, not shown schema_mgr's internal statements.  schema_mgr.trace_allocator
+# logs, as a backend exits, how its appending transactions spent their time.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('events_lock');
 $node->init;
@@ -60,5 +62,44 @@ like($serr, qr/CONTEXT:  appending to event store "public\.events"/,
 	'the context names the store');
 $first->quit;
 $second->quit;
+
+# schema_mgr.trace_allocator: superusers only
+$node->safe_psql('postgres', 'CREATE ROLE tracer LOGIN');
+($ret, $out, $err) = $node->psql('postgres', q{
+	SELECT count(*) FROM append_events(ARRAY['{"loads": "schema_mgr"}'::jsonb]);
+	SET ROLE tracer;
+	SET schema_mgr.trace_allocator = on;
+});
+like($err, qr/permission denied to set parameter "schema_mgr.trace_allocator"/,
+	'only superusers trace the allocator');
+
+# three transactions append (one of them twice, two durable, one grouped);
+# a rolled-back one and a reader are not counted
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+	SET schema_mgr.trace_allocator = on;
+	SELECT insert_events($$($1[1], $2, '{"t": 1}')$$);
+	BEGIN;
+	SELECT insert_events($$($1[1], $2, '{"t": 2}')$$);
+	SELECT insert_events($$($1[1], $2, '{"t": 3}')$$);
+	COMMIT;
+	BEGIN;
+	SELECT insert_events($$($1[1], $2, '{"t": 4}')$$);
+	ROLLBACK;
+	SELECT count(*) FROM events;
+	SELECT set_event_store_commit('events', 'grouped');
+	SELECT insert_events($$($1[1], $2, '{"t": 5}')$$);
+	SELECT set_event_store_commit('events', 'durable');
+});
+my $log;
+foreach my $try (1 .. 100)
+{
+	$log = slurp_file($node->logfile, $offset);
+	last if $log =~ /allocator trace:/;
+	usleep(100_000);
+}
+like($log,
+	qr/LOG:  allocator trace: 3 transactions appended events; mean waiting [0-9.]+ us, writing [0-9.]+ us, until commit [0-9.]+ us, committing [0-9.]+ us/,
+	'the backend logs its appending transactions as it exits');
 $node->stop;
 done_testing();

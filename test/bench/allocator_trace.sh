@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# ----------------------------------------------------------------------
+# test/bench/allocator_trace.sh -- where a store's serialised section goes
+#
+# Run with:  bash test/bench/run.sh allocator_trace
+#
+# Ids are handed out in commit order, so the writers of a store hold its
+# allocator lock one after another.  This runs pgbench with one ~250-byte
+# event per call against a store in each commit mode at several client
+# counts, with schema_mgr.trace_allocator on, and prints per transaction
+# (means, microseconds, read off the server log as each pgbench run's
+# backends exit): the wait for the lock, the insert (lock granted until
+# insert_events has written), the rest of the statement until the commit
+# begins, the commit until the lock is released (the WAL flush included in
+# 'durable' mode only), the time between two hand-offs (1 / rate), and what
+# is left of it: the hand-off itself, from one writer's release to the next
+# one running with the lock.
+# Environment: DURATION (seconds per run, default 6), SCALING (client
+# counts, default "1 8 32 64"), MODES (default "durable grouped").
+# ----------------------------------------------------------------------
+set -euo pipefail
+: "${PGHOST:?}" "${WORK:?}"
+DURATION=${DURATION:-6}
+SCALING=${SCALING:-1 8 32 64}
+MODES=${MODES:-durable grouped}
+LOG=$WORK/postgres.log
+D=$WORK/allocator_trace
+mkdir -p "$D"
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+dropdb --if-exists bench_trace
+createdb bench_trace
+psql_q -d bench_trace -c "CREATE EXTENSION schema_mgr" \
+    -c "SELECT create_event_store('source')" \
+    -c "ALTER DATABASE bench_trace SET schema_mgr.trace_allocator = on" >/dev/null
+ev='{"entityName": "Person", "entityId": "p-:e-:c", "operation": "propertyChanged", "propertyName": "address.city", "value": "Springfield :e", "metadata": {"command": "updatePersonAddress", "initiator": {"id": "user-:c", "name": "bench"}, "correlationId": "c-:e"}}'
+printf '\\set e random(1, 100000000)\n\\set c :client_id\nSELECT insert_events($q$($1[1], $2, '"'"'%s'"'"')$q$);\n' \
+    "$ev" >"$D/one.sql"
+
+# the trace lines the backends of the last run wrote, as weighted means
+trace_means() {
+    sed -n 's/.*allocator trace: \([0-9]*\) transactions appended events; mean waiting \([0-9.]*\) us, writing \([0-9.]*\) us, until commit \([0-9.]*\) us, committing \([0-9.]*\) us.*/\1 \2 \3 \4 \5/p' "$LOG" |
+        tail -n +"$1" |
+        awk '{ n += $1; for (i = 2; i <= 5; i++) s[i] += $1 * $i }
+             END { if (n == 0) { print "no trace"; exit 1 }
+                   printf "%d %.1f %.1f %.1f %.1f\n", n, s[2] / n, s[3] / n, s[4] / n, s[5] / n }'
+}
+printf '%-8s %-7s %9s %9s %9s %9s %10s %9s %9s\n' mode clients events/s waiting writing "to commit" committing between hand-off
+for mode in $MODES; do
+    psql_q -d bench_trace -c "SELECT set_event_store_commit('events', '$mode')" >/dev/null
+    for c in $SCALING; do
+        before=$(grep -c 'allocator trace:' "$LOG" || true)
+        tps=$(pgbench -n -M simple -T "$DURATION" -c "$c" -j $((c < 2 ? c : 2)) -f "$D/one.sql" bench_trace 2>"$D/err" |
+              sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+        [ -n "$tps" ] || { cat "$D/err" >&2; exit 1; }
+        # the backends log as they exit, just after pgbench disconnects
+        for _ in $(seq 50); do
+            [ "$(grep -c 'allocator trace:' "$LOG" || true)" -ge $((before + c)) ] && break
+            sleep 0.1
+        done
+        read -r n wait write until commit < <(trace_means $((before + 1)))
+        awk -v m="$mode" -v c="$c" -v t="$tps" -v w="$wait" -v wr="$write" -v u="$until" -v cm="$commit" 'BEGIN {
+            between = 1e6 / t
+            printf "%-8s %-7s %9.0f %9.1f %9.1f %9.1f %10.1f %9.1f %9.1f\n", m, c, t, w, wr, u, cm, between, between - wr - u - cm }'
+    done
+done
+psql_q -d bench_trace -At -c "SELECT 'bench_trace: ' || count(*) || ' events, ids 1..' || max(id) ||
+    CASE WHEN count(*) = max(id) THEN ' gapless' ELSE ' GAPS' END FROM events"
