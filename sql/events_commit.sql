@@ -68,38 +68,6 @@ COMMIT;
 SHOW synchronous_commit;
 SELECT id, event ->> 'a' AS a FROM commit_a.events ORDER BY id;
 
--- PREPARE TRANSACTION: the prepared transaction keeps the allocator (a
--- writer that times out says so, and names it) until COMMIT PREPARED or
--- ROLLBACK PREPARED, in either mode; synchronous_commit is untouched
-SELECT set_event_store_notify('commit_a.events', 'none');
-BEGIN;
-SELECT first_id, last_id FROM append_events(ARRAY['{"a": "prepared"}']::jsonb[], 'commit_a.events');
-PREPARE TRANSACTION 'regress_commit_p1';
-SHOW synchronous_commit;
-SELECT l.mode, l.granted, l.pid IS NULL AS prepared_holds_it
-FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objid = 'commit_a.events'::regclass::oid;
-SET lock_timeout = '10ms';
-SELECT insert_events($$($1[1], $2, '{"a": "behind the prepared one"}')$$, 'commit_a.events');
-RESET lock_timeout;
-SELECT count(*) FROM commit_a.events WHERE event ->> 'a' = 'prepared';
-COMMIT PREPARED 'regress_commit_p1';
-SELECT first_id, last_id FROM append_events(ARRAY['{"a": "after prepared"}']::jsonb[], 'commit_a.events');
-BEGIN;
-SELECT insert_events($$($1[1], $2, '{"a": "prepared, rolled back"}')$$, 'commit_a.events');
-PREPARE TRANSACTION 'regress_commit_p2';
-ROLLBACK PREPARED 'regress_commit_p2';
-SELECT first_id, last_id FROM append_events(ARRAY['{"a": "after rollback prepared"}']::jsonb[], 'commit_a.events');
-SHOW synchronous_commit;
--- with notifications per row or per statement, PostgreSQL refuses to
--- prepare: the transaction has sent NOTIFY
-SELECT set_event_store_notify('commit_a.events', 'statement');
-BEGIN;
-SELECT insert_events($$($1[1], $2, '{"a": "never prepared"}')$$, 'commit_a.events');
-PREPARE TRANSACTION 'regress_commit_p3';
-SHOW synchronous_commit;
-SELECT count(*) FROM pg_prepared_xacts;
-SELECT set_event_store_notify('commit_a.events', 'none');
-
 -- insert_events from a trigger on another table, in a grouped store
 CREATE TABLE commit_a.orders (n int);
 CREATE FUNCTION commit_a.order_event() RETURNS trigger LANGUAGE plpgsql AS $f$
@@ -139,12 +107,6 @@ SELECT count(*) = max(id) AS gapless, max(id) FROM commit_a.events;
 -- back to durable
 SELECT set_event_store_commit('commit_a.events', 'durable');
 SELECT insert_events($$($1[1], $2, '{"a": 7}')$$, 'commit_a.events');
-BEGIN;
-SELECT first_id, last_id FROM append_events(ARRAY['{"a": "prepared, durable"}']::jsonb[], 'commit_a.events');
-PREPARE TRANSACTION 'regress_commit_p4';
-SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid IS NULL;
-COMMIT PREPARED 'regress_commit_p4';
-SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid IS NULL;
 SELECT count(*) = max(id) AS gapless, max(id) FROM commit_a.events;
 
 DROP SCHEMA commit_a CASCADE;

@@ -198,11 +198,21 @@ is($node->safe_psql('postgres', 'SET synchronous_commit = local; '
 	unlike($err, qr/don't own a lock/, 'extended protocol: no lock owned by another');
 }
 
-# PREPARE TRANSACTION: the prepared transaction holds the allocator through
-# its COMMIT PREPARED, which waits for the standby (never grouped)
+# PREPARE TRANSACTION (the regression suite's cluster may not allow it):
+# the prepared transaction holds the allocator, and a writer that gives up
+# waiting names it; its COMMIT PREPARED waits for the standby with the
+# allocator held (never grouped)
+my $local = 'SET synchronous_commit = local; ';
 {
-	$node->safe_psql('postgres', 'SET synchronous_commit = local; BEGIN; '
+	$node->safe_psql('postgres', $local . 'BEGIN; '
 		  . append('events') . " PREPARE TRANSACTION 'p';");
+	is($node->safe_psql('postgres', 'SHOW synchronous_commit'), 'on',
+		'PREPARE TRANSACTION: synchronous_commit unchanged');
+	my ($ret, $out, $err) = $node->psql('postgres',
+		$local . "SET lock_timeout = '10ms'; " . append('events'));
+	like($err,
+		qr/DETAIL:  Its allocator lock is held by the prepared transaction "p" until COMMIT PREPARED or ROLLBACK PREPARED ends it/,
+		'a writer that times out behind a prepared transaction names it');
 	my $s = $node->background_psql('postgres', on_error_stop => 0);
 	my $pid = $s->query_safe('SELECT pg_backend_pid()');
 	$s->query_until(qr/sent/, "\\echo sent\nCOMMIT PREPARED 'p';\n");
@@ -216,6 +226,24 @@ is($node->safe_psql('postgres', 'SET synchronous_commit = local; '
 	is($s->query_safe('SHOW synchronous_commit'), 'on',
 		'COMMIT PREPARED: synchronous_commit unchanged');
 	$s->quit;
+}
+
+# ROLLBACK PREPARED leaves no gap; a transaction that notified cannot be
+# prepared
+{
+	my $max = $node->safe_psql('postgres', 'SELECT max(id) FROM events');
+	$node->safe_psql('postgres', $local . 'BEGIN; '
+		  . append('events') . " PREPARE TRANSACTION 'r';");
+	$node->safe_psql('postgres', $local . "ROLLBACK PREPARED 'r'");
+	is($node->safe_psql('postgres', $local
+		  . q{SELECT first_id FROM append_events(ARRAY['{}'::jsonb], 'events')}),
+		$max + 1, 'ROLLBACK PREPARED: the next append takes the next id');
+	$node->safe_psql('postgres',
+		$local . q{SELECT set_event_store_notify('g8.events', 'statement')});
+	my ($ret, $out, $err) = $node->psql('postgres', $local . 'BEGIN; '
+		  . append('g8.events') . " PREPARE TRANSACTION 'n';");
+	like($err, qr/cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or NOTIFY/,
+		'an append that notified cannot be prepared');
 }
 
 # a serialization failure at commit, after the grouped pre-commit: the
