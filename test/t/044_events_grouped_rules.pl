@@ -5,8 +5,8 @@
 # notification queue's lock), a durable one with every lock held.  What a
 # waiting writer still holds says how it committed: savepoints rolled back,
 # a durable store in the same transaction, more stores than the
-# transaction keeps track of, its own NOTIFY, a procedure's COMMIT, the
-# extended query protocol, PREPARE TRANSACTION, the caller's
+# transaction keeps track of, sync_events, its own NOTIFY, a procedure's
+# COMMIT, the extended query protocol, PREPARE TRANSACTION, the caller's
 # synchronous_commit, and a serialization failure at commit, which must
 # leave nothing behind for the session's next transaction.
 # ----------------------------------------------------------------------
@@ -16,13 +16,19 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use SchemaMgrTest;
 
 my $node = PostgreSQL::Test::Cluster->new('main');
 $node->init(allows_streaming => 1);
-$node->append_conf('postgresql.conf', q{max_prepared_transactions = 2});
+$node->append_conf('postgresql.conf', q{
+max_prepared_transactions = 2
+listen_addresses = '127.0.0.1'
+});
 $node->start;
 $node->safe_psql('postgres', q{
+	CREATE EXTENSION dblink;
 	CREATE EXTENSION schema_mgr;
+	SELECT create_event_store('destination', 'public', 'copy');
 	SELECT create_event_store('source', notify => 'none');
 	SELECT set_event_store_commit('events', 'grouped');
 	CREATE SCHEMA d;
@@ -137,6 +143,13 @@ is(held_while_waiting("BEGIN; $eight COMMIT;"),
 is(held_while_waiting('BEGIN; ' . append('events') . " $eight COMMIT;"),
 	join(',', 'events', map { "g$_.events" } 1 .. 8),
 	'nine grouped stores: durable');
+
+# sync_events takes the allocator of the store it writes: the commit is
+# durable (the copy's lock is held through the wait, and the grouped one's)
+my $self = sm_tcp_connstr($node, 'postgres');
+is(held_while_waiting('BEGIN; ' . append('events')
+	  . " SELECT rows_copied > 0 FROM sync_events('$self', 'copy'); COMMIT;"),
+	'copy,events', 'a grouped append and sync_events: durable');
 
 # the caller's own NOTIFY: its queue lock goes with the allocator
 is(held_while_waiting("BEGIN; NOTIFY app, 'x'; " . append('events') . ' COMMIT;'),
