@@ -519,7 +519,9 @@ insert_events_text(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event list must not be null")));
+				 errmsg("event list must not be null"),
+				 errdetail("insert_events takes the events as slate's text list of ($1[n], $2, '<json>') tuples."),
+				 errhint("Pass the list, or skip the call when there are no events.")));
 	values = PG_GETARG_TEXT_PP(0);
 	nrows = event_text_parse(VARDATA_ANY(values), VARSIZE_ANY_EXHDR(values), &rows);
 
@@ -595,7 +597,9 @@ insert_events_array(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("events must not be null")));
+				 errmsg("events must not be null"),
+				 errdetail("append_events takes the events as a one-dimensional jsonb array."),
+				 errhint("Pass the array, or skip the call when there are no events.")));
 	arr = PG_GETARG_ARRAYTYPE_P(0);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,

@@ -326,7 +326,9 @@ set_event_store_commit(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("store and commit mode must not be null")));
+				 errmsg("store and commit mode must not be null"),
+				 errdetail("set_event_store_commit takes a registered source store and a commit mode."),
+				 errhint("The commit mode is \"durable\" or \"grouped\".")));
 	relid = PG_GETARG_OID(0);
 	grouped = parse_commit_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	(void) store_get(relid, true);

@@ -251,7 +251,9 @@ create_event_store(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event store table name must not be null")));
+				 errmsg("event store table name must not be null"),
+				 errdetail("create_event_store names the table it creates by this argument."),
+				 errhint("Leave it out for a table named \"events\".")));
 	table = NameStr(*PG_GETARG_NAME(2));
 	check_store_name(table, "table name");
 	notify = PG_ARGISNULL(3) ? NOTIFY_ROW :
@@ -335,7 +337,9 @@ register_event_store(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table and event store kind must not be null")));
+				 errmsg("table and event store kind must not be null"),
+				 errdetail("register_event_store takes an existing table and the kind of store it is to be."),
+				 errhint("The kind must be \"source\" or \"destination\".")));
 	relid = PG_GETARG_OID(0);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	is_source = parse_store_kind(kind);
@@ -402,7 +406,9 @@ set_event_store_notify(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("store and notification mode must not be null")));
+				 errmsg("store and notification mode must not be null"),
+				 errdetail("set_event_store_notify takes a registered store and a notification mode."),
+				 errhint("The notification mode must be \"row\", \"statement\" or \"none\".")));
 	relid = PG_GETARG_OID(0);
 	mode = parse_notify_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	(void) store_get(relid, false);

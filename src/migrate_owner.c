@@ -249,7 +249,9 @@ sm_set_component_owner(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("new owner of a migration component must not be null")));
+				 errmsg("new owner of a migration component must not be null"),
+				 errdetail("A component always has an owner: the role whose members may register into it."),
+				 errhint("Pass a role, such as a group role granted to every role that registers.")));
 	new_owner = PG_GETARG_OID(1);
 	new_name = GetUserNameFromId(new_owner, false);
 
