@@ -245,6 +245,7 @@ create_event_store(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("event store kind must not be null"),
+				 errdetail("A source store is written by insert_events; a destination store by restore and sync."),
 				 errhint("The kind must be \"source\" or \"destination\".")));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	is_source = parse_store_kind(kind);

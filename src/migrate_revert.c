@@ -206,6 +206,7 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("version to revert to must not be null"),
+				 errdetail("revert_migrations takes back every applied version above this one."),
 				 errhint("Pass 0 to revert every version.")));
 	to_version = PG_GETARG_INT64(1);
 	/* a revert for real is never what a missing answer means */
