@@ -16,13 +16,16 @@
 # is left of it: the hand-off itself, from one writer's release to the next
 # one running with the lock.
 # Environment: DURATION (seconds per run, default 6), SCALING (client
-# counts, default "1 8 32 64"), MODES (default "durable grouped").
+# counts, default "1 8 32 64"), MODES (default "durable grouped"),
+# PROTOCOL (pgbench's query protocol, default simple; extended is what
+# drivers that send parameters use).
 # ----------------------------------------------------------------------
 set -euo pipefail
 : "${PGHOST:?}" "${WORK:?}"
 DURATION=${DURATION:-6}
 SCALING=${SCALING:-1 8 32 64}
 MODES=${MODES:-durable grouped}
+PROTOCOL=${PROTOCOL:-simple}
 LOG=$WORK/postgres.log
 D=$WORK/allocator_trace
 mkdir -p "$D"
@@ -50,7 +53,7 @@ for mode in $MODES; do
     psql_q -d bench_trace -c "SELECT set_event_store_commit('events', '$mode')" >/dev/null
     for c in $SCALING; do
         before=$(grep -c 'allocator trace:' "$LOG" || true)
-        tps=$(pgbench -n -M simple -T "$DURATION" -c "$c" -j $((c < 2 ? c : 2)) -f "$D/one.sql" bench_trace 2>"$D/err" |
+        tps=$(pgbench -n -M "$PROTOCOL" -T "$DURATION" -c "$c" -j $((c < 2 ? c : 2)) -f "$D/one.sql" bench_trace 2>"$D/err" |
               sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
         [ -n "$tps" ] || { cat "$D/err" >&2; exit 1; }
         # the backends log as they exit, just after pgbench disconnects
