@@ -37,8 +37,15 @@ psql_q -d bench_trace -c "CREATE EXTENSION schema_mgr" \
     -c "SELECT create_event_store('source')" \
     -c "ALTER DATABASE bench_trace SET schema_mgr.trace_allocator = on" >/dev/null
 ev='{"entityName": "Person", "entityId": "p-:e-:c", "operation": "propertyChanged", "propertyName": "address.city", "value": "Springfield :e", "metadata": {"command": "updatePersonAddress", "initiator": {"id": "user-:c", "name": "bench"}, "correlationId": "c-:e"}}'
-printf '\\set e random(1, 100000000)\n\\set c :client_id\nSELECT insert_events($q$($1[1], $2, '"'"'%s'"'"')$q$);\n' \
-    "$ev" >"$D/one.sql"
+if [ "$PROTOCOL" = simple ]; then
+    printf '\\set e random(1, 100000000)\n\\set c :client_id\nSELECT insert_events($q$($1[1], $2, '"'"'%s'"'"')$q$);\n' \
+        "$ev" >"$D/one.sql"
+else
+    # pgbench would send :e and :c as parameters of the statement; the
+    # values vary on the server instead
+    printf 'SELECT insert_events(pg_catalog.format($q$($1[1], $2, '"'"'%s'"'"')$q$, (random() * 1e8)::int, pg_backend_pid()));\n' \
+        "$(echo "$ev" | sed 's/:e/%1$s/g; s/:c/%2$s/g')" >"$D/one.sql"
+fi
 
 # the trace lines the backends of the last run wrote, as weighted means
 trace_means() {
@@ -61,7 +68,9 @@ for mode in $MODES; do
             [ "$(grep -c 'allocator trace:' "$LOG" || true)" -ge $((before + c)) ] && break
             sleep 0.1
         done
-        read -r n wait write until commit < <(trace_means $((before + 1)))
+        means=$(trace_means $((before + 1))) ||
+            { echo "no allocator trace in the server log:" >&2; tail -5 "$LOG" >&2; exit 1; }
+        read -r n wait write until commit <<<"$means"
         awk -v m="$mode" -v c="$c" -v t="$tps" -v w="$wait" -v wr="$write" -v u="$until" -v cm="$commit" 'BEGIN {
             between = 1e6 / t
             printf "%-8s %-7s %9.0f %9.1f %9.1f %9.1f %10.1f %9.1f %9.1f\n", m, c, t, w, wr, u, cm, between, between - wr - u - cm }'
