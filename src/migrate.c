@@ -324,24 +324,12 @@ mig_arg_component(FunctionCallInfo fcinfo, int argno)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* an argument that is null: what names it in the error */
-static void
-null_argument(FunctionCallInfo fcinfo, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-			 errmsg("%s must not be null", what),
-			 errdetail("%s was called with a null %s.",
-					   get_func_name(fcinfo->flinfo->fn_oid), what),
-			 errhint("Pass a value instead of NULL.")));
-}
-
 /* a text argument that must not be null; what names it in the error */
 char *
 mig_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	if (PG_ARGISNULL(argno))
-		null_argument(fcinfo, what);
+		sm_null_argument(fcinfo, what);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
@@ -351,7 +339,7 @@ mig_arg_version(FunctionCallInfo fcinfo, int argno, const char *what)
 	int64		version;
 
 	if (PG_ARGISNULL(argno))
-		null_argument(fcinfo, what);
+		sm_null_argument(fcinfo, what);
 	version = PG_GETARG_INT64(argno);
 	if (version <= 0)
 		ereport(ERROR,

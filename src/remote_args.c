@@ -17,7 +17,6 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
 #include "remote.h"
@@ -167,12 +166,7 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 	char	   *value;
 
 	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name),
-				 errdetail("%s was called with a null %s.",
-						   get_func_name(fcinfo->flinfo->fn_oid), name),
-				 errhint("Pass a value instead of NULL.")));
+		sm_null_argument(fcinfo, name);
 	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	if (value[0] == '\0')
 		ereport(ERROR,

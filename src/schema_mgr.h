@@ -107,6 +107,9 @@ extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
 #define SM_EXCERPT_BYTES	200
 extern char *sm_clip(const char *s, int maxbytes);
 
+/* util.c: refuse a null argument that has no default; what names it */
+extern void sm_null_argument(FunctionCallInfo fcinfo, const char *what) pg_attribute_noreturn();
+
 /* util.c: an event's JSON text as jsonb, or why it is not valid JSON */
 typedef struct SmInvalidJson
 {

@@ -290,6 +290,22 @@ sm_clip(const char *s, int maxbytes)
 }
 
 /*
+ * sm_null_argument
+ *		The error for a null argument of the function fcinfo calls, named
+ *		what in the message.
+ */
+void
+sm_null_argument(FunctionCallInfo fcinfo, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be null", what),
+			 errdetail("%s was called with a null %s.",
+					   get_func_name(fcinfo->flinfo->fn_oid), what),
+			 errhint("Pass a value instead of NULL.")));
+}
+
+/*
  * sm_jsonb_in
  *		The jsonb of JSON text str from a user (an event), into *result.
  *		When str is not valid JSON, returns false with PostgreSQL's SQLSTATE
