@@ -105,6 +105,15 @@ sub apply_again
 		"version $version: ... after dropping the invalid index");
 }
 
+# whether the index is valid, and how many history rows the version has
+sub index_and_history
+{
+	my ($index, $version) = @_;
+	return $node->safe_psql('postgres', qq{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = '$index'::regclass;
+	SELECT count(*) FROM schema_version WHERE version = $version});
+}
+
 sub status_of
 {
 	return $node->safe_psql('postgres',
@@ -134,22 +143,16 @@ is($node->safe_psql('postgres', q{
 release();
 $h->finish;
 is($$out, "1\n", 'the caller applied it') or diag($$err);
-is($node->safe_psql('postgres', q{
-	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 1}),
+is(index_and_history('big_v', 1),
 	"t\n1", 'the index is valid, one history row');
 
 # ------------------------------------------------ cancel
 cancel_midway(2, 'CREATE INDEX CONCURRENTLY');
-is($node->safe_psql('postgres', q{
-	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 2}),
+is(index_and_history('big_id', 2),
 	"f\n0", 'an invalid index and no history row are left');
 is(status_of(2), 'pending (invalid index)', 'migration_status shows it');
 apply_again(2, 'big_id');
-is($node->safe_psql('postgres', q{
-	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 2}),
+is(index_and_history('big_id', 2),
 	"t\n1", 'the index is valid, one history row');
 
 # ------------------------------------------------ REINDEX CONCURRENTLY cancelled
@@ -177,9 +180,7 @@ $writer->finish;
 eval { $holder->quit; };
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'),
 	'the server is back after crash recovery');
-is($node->safe_psql('postgres', q{
-	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_id'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 4}),
+is(index_and_history('big_v_id', 4),
 	"f\n0", 'an invalid index and no history row are left');
 is(status_of(4), 'pending (invalid index)', 'migration_status shows it');
 is($node->safe_psql('postgres', "CALL apply_migrations_stepwise('app')"),
@@ -235,9 +236,7 @@ ok($node->poll_query_until('postgres', q{
 release();
 is(status_of(6), 'pending (invalid index)', 'migration_status shows it');
 apply_again(6, 'big_id6');
-is($node->safe_psql('postgres', q{
-	SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id6'::regclass;
-	SELECT count(*) FROM schema_version WHERE version = 6}),
+is(index_and_history('big_id6', 6),
 	"t\n1", 'the index is valid, one history row');
 
 # ------------------------------------------------ worker terminated
