@@ -135,7 +135,6 @@ events_lock_store(Oid relid)
 	bool		prepared = false;
 	char	   *gid = NULL;
 	char	   *store_name;
-	int			ret;
 
 	commit_note_lock(relid);
 	sm_advisory_locktag(&tag, SM_LOCK_EVENTS, relid);
@@ -152,50 +151,9 @@ events_lock_store(Oid relid)
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 		ReThrowError(edata);
 
-	/*
-	 * Who holds it?  A session, or a prepared transaction (no pid; its gid
-	 * found through the lock on its own xid, which it holds too).
-	 */
-	SPI_connect();
-	ret = SPI_execute_with_args("SELECT l.pid, a.application_name, l.pid IS NULL, p.gid"
-								" FROM pg_catalog.pg_locks l"
-								" LEFT JOIN pg_catalog.pg_stat_activity a"
-								" ON a.pid OPERATOR(pg_catalog.=) l.pid"
-								" LEFT JOIN pg_catalog.pg_locks x"
-								" ON l.pid IS NULL"
-								" AND x.locktype OPERATOR(pg_catalog.=) 'transactionid'"
-								" AND x.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction"
-								" LEFT JOIN pg_catalog.pg_prepared_xacts p"
-								" ON p.transaction OPERATOR(pg_catalog.=) x.transactionid"
-								" WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted"
-								" AND l.database OPERATOR(pg_catalog.=) $1"
-								" AND l.classid OPERATOR(pg_catalog.=) $2"
-								" AND l.objid OPERATOR(pg_catalog.=) $3"
-								" AND l.objsubid OPERATOR(pg_catalog.=) $4 LIMIT 1",
-								4, (Oid[]) {OIDOID, OIDOID, OIDOID, INT2OID},
-								(Datum[]) {ObjectIdGetDatum(MyDatabaseId),
-										   ObjectIdGetDatum((Oid) SM_LOCK_EVENTS),
-										   ObjectIdGetDatum(relid),
-										   Int16GetDatum(SM_LOCKTAG_FIELD4)},
-								NULL, true, 1);
-	if (ret == SPI_OK_SELECT && SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			pid = DatumGetInt32(d);
-		appname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		if (appname)
-			appname = pstrdup(appname);
-		prepared = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 3, &isnull));
-		gid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-		if (gid)
-			gid = pstrdup(gid);
-	}
-	SPI_finish();
+	/* who holds it? a session, or a prepared transaction */
+	pid = sm_advisory_lock_holder(SM_LOCK_EVENTS, relid, &appname, &prepared,
+								  &gid);
 	store_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											get_rel_name(relid));
 	if (prepared)

@@ -417,29 +417,15 @@ wait_for_lock(void *arg)
  * lock_holder
  *		The process that holds the component's advisory lock of classid
  *		(in ExclusiveLock mode), or 0; *appname its application_name.
+ *		Looked up as an internal query, like the others of a migration call.
  */
 static int
 lock_holder(MigCall *c, uint32 classid, uint32 key2, char **appname)
 {
-	Datum		values[3];
-	int			pid = 0;
+	int			pid;
 
-	*appname = NULL;
-	values[0] = ObjectIdGetDatum(MyDatabaseId);
-	values[1] = ObjectIdGetDatum((Oid) classid);
-	values[2] = ObjectIdGetDatum((Oid) key2);
 	mig_enter_internal(c);
-	mig_run_plan(c, P_LOCK_HOLDER, values, NULL);
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			pid = DatumGetInt32(d);
-		*appname = mig_datum_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	}
+	pid = sm_advisory_lock_holder(classid, key2, appname, NULL, NULL);
 	mig_leave_internal(c);
 	return pid;
 }

@@ -200,19 +200,6 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 				   "FROM %1$s.repeatable_migration r "
 				   "WHERE $1 IS NULL OR r.component OPERATOR(pg_catalog.=) $1 "),
 	1, {TEXTOID}},
-	[P_LOCK_HOLDER] = {
-		"SELECT l.pid, a.application_name "
-		"FROM pg_catalog.pg_locks l "
-		"LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid "
-		"WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' "
-		"AND l.database OPERATOR(pg_catalog.=) $1 "
-		"AND l.classid OPERATOR(pg_catalog.=) $2 "
-		"AND l.objid OPERATOR(pg_catalog.=) $3 "
-		"AND l.objsubid OPERATOR(pg_catalog.=) " CppAsString2(SM_LOCKTAG_FIELD4) " "
-		"AND l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock' "
-		"AND l.granted "
-		"LIMIT 1",
-	3, {OIDOID, OIDOID, OIDOID}},
 
 	[P_HISTORY_ROWS] = {
 		"SELECT pg_catalog.count(*) FROM %1$s.schema_version",

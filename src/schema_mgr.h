@@ -98,6 +98,8 @@ extern int64 sm_spi_int8(uint64 row, int col, bool *isnull);
 extern char *sm_spi_text(uint64 row, int col);
 extern ErrorData *sm_try_subxact(void (*fn) (void *arg), void *arg);
 extern void sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2);
+extern int	sm_advisory_lock_holder(uint32 key1, uint32 key2, char **appname,
+									bool *prepared, char **gid);
 
 /*
  * util.c: messages never carry a user's text whole (a migration can be tens

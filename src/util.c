@@ -270,6 +270,77 @@ sm_advisory_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 }
 
 /*
+ * sm_advisory_lock_holder
+ *		Who holds schema_mgr's advisory lock (key1, key2) in ExclusiveLock
+ *		mode, for a message about a wait that timed out: its pid (0 when
+ *		nobody does any more, or a prepared transaction does) and
+ *		*appname, or, when prepared is not NULL, whether a prepared
+ *		transaction holds it and its gid (found through the lock on its own
+ *		xid, which it holds too).  The strings are allocated in the caller's
+ *		memory context; the query runs with the current user's rights.
+ */
+int
+sm_advisory_lock_holder(uint32 key1, uint32 key2, char **appname,
+						bool *prepared, char **gid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			pid = 0;
+	int			ret;
+
+	*appname = NULL;
+	if (prepared)
+	{
+		*prepared = false;
+		*gid = NULL;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT l.pid, a.application_name, l.pid IS NULL, p.gid"
+								" FROM pg_catalog.pg_locks l"
+								" LEFT JOIN pg_catalog.pg_stat_activity a"
+								" ON a.pid OPERATOR(pg_catalog.=) l.pid"
+								" LEFT JOIN pg_catalog.pg_locks x"
+								" ON l.pid IS NULL"
+								" AND x.locktype OPERATOR(pg_catalog.=) 'transactionid'"
+								" AND x.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction"
+								" LEFT JOIN pg_catalog.pg_prepared_xacts p"
+								" ON p.transaction OPERATOR(pg_catalog.=) x.transactionid"
+								" WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted"
+								" AND l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock'"
+								" AND l.database OPERATOR(pg_catalog.=) $1"
+								" AND l.classid OPERATOR(pg_catalog.=) $2"
+								" AND l.objid OPERATOR(pg_catalog.=) $3"
+								" AND l.objsubid OPERATOR(pg_catalog.=) $4 LIMIT 1",
+								4, (Oid[]) {OIDOID, OIDOID, OIDOID, INT2OID},
+								(Datum[]) {ObjectIdGetDatum(MyDatabaseId),
+										   ObjectIdGetDatum((Oid) key1),
+										   ObjectIdGetDatum((Oid) key2),
+										   Int16GetDatum(SM_LOCKTAG_FIELD4)},
+								NULL, true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+		char	   *s;
+
+		if (!isnull)
+			pid = DatumGetInt32(d);
+		if ((s = SPI_getvalue(tup, desc, 2)) != NULL)
+			*appname = MemoryContextStrdup(cxt, s);
+		if (prepared)
+		{
+			*prepared = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			if ((s = SPI_getvalue(tup, desc, 4)) != NULL)
+				*gid = MemoryContextStrdup(cxt, s);
+		}
+	}
+	SPI_finish();
+	return pid;
+}
+
+/*
  * sm_clip
  *		s, or its first maxbytes bytes (whole characters) followed by "...".
  *		Messages quote a user's text (a migration's SQL, an event) through
