@@ -110,7 +110,7 @@ extern int	sm_advisory_lock_holder(uint32 key1, uint32 key2, char **appname,
 extern char *sm_clip(const char *s, int maxbytes);
 
 /* util.c: refuse a null argument that has no default; what names it */
-extern void sm_null_argument(FunctionCallInfo fcinfo, const char *what) pg_attribute_noreturn();
+extern void sm_null_argument(FunctionCallInfo fcinfo, const char *what);
 
 /* util.c: an event's JSON text as jsonb, or why it is not valid JSON */
 typedef struct SmInvalidJson
