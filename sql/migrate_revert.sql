@@ -156,6 +156,21 @@ SELECT component, version, outcome FROM apply_migrations('branch', allow_out_of_
 SELECT component, version, outcome FROM revert_migrations('branch', 0);
 SELECT version, action FROM migration_history WHERE component = 'branch' ORDER BY id;
 
+-- the order is the order of the applies, not of the server's clock: a
+-- clock stepped back between two applies (NTP, a restored VM) gives the
+-- later one an earlier applied_at, which the update below stands in for
+SELECT register_migration('clock', 1, 'one', 'CREATE TABLE clock1 (a int)',
+                          undo => 'DROP TABLE clock1');
+SELECT component, version, outcome FROM apply_migrations('clock');
+SELECT register_migration('clock', 2, 'two', 'CREATE VIEW clock2 AS SELECT a FROM clock1',
+                          undo => 'DROP VIEW clock2');
+SELECT component, version, outcome FROM apply_migrations('clock');
+UPDATE schema_version SET applied_at = applied_at - interval '1 hour'
+WHERE component = 'clock' AND version = 2;
+SELECT component, version, outcome FROM revert_migrations('clock', 0, dry_run => true);
+SELECT component, version, outcome FROM revert_migrations('clock', 0);
+SELECT version, action FROM migration_history WHERE component = 'clock' ORDER BY id;
+
 -- only roles that may write into a component may revert it: a role
 -- allowed to revert its own component cannot take back another's, even
 -- when the undo's registrant vouches for it (a superuser)

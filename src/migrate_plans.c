@@ -375,6 +375,9 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	 * applied first (a version applied out of order, after a higher one,
 	 * may depend on it): the history's rows above it with their registry
 	 * rows (registered, checksums, undo) and who vouches for the undo.
+	 * The last applied is the one whose latest apply (or baseline) has the
+	 * highest migration_history id: the order of the applies themselves,
+	 * which a server clock stepped back would not keep in applied_at.
 	 */
 	[P_REVERT_ROWS] = {
 		"SELECT s.version, s.description, s.kind, s.checksum, "
@@ -389,7 +392,11 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		" AND m.version OPERATOR(pg_catalog.=) s.version "
 		"WHERE s.component OPERATOR(pg_catalog.=) $1 "
 		"AND s.version OPERATOR(pg_catalog.>) $2 "
-		"ORDER BY s.applied_at DESC, s.version DESC",
+		"ORDER BY (SELECT pg_catalog.max(h.id) FROM %1$s.migration_history h "
+		"          WHERE h.component OPERATOR(pg_catalog.=) s.component "
+		"          AND h.version OPERATOR(pg_catalog.=) s.version "
+		"          AND h.action OPERATOR(pg_catalog.<>) 'revert') DESC NULLS LAST, "
+		"         s.applied_at DESC, s.version DESC",
 	2, {TEXTOID, INT8OID}},
 	/* the history's trigger makes the registry row pending again */
 	[P_FORGET] = {
