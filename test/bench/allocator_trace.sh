@@ -21,7 +21,7 @@
 # drivers that send parameters use).
 # ----------------------------------------------------------------------
 set -euo pipefail
-: "${PGHOST:?}" "${WORK:?}"
+: "${PGHOST:?}" "${WORK:?}" "${SRC:?}"
 DURATION=${DURATION:-6}
 SCALING=${SCALING:-1 8 32 64}
 MODES=${MODES:-durable grouped}
@@ -36,15 +36,14 @@ createdb bench_trace
 psql_q -d bench_trace -c "CREATE EXTENSION schema_mgr" \
     -c "SELECT create_event_store('source')" \
     -c "ALTER DATABASE bench_trace SET schema_mgr.trace_allocator = on" >/dev/null
-ev='{"entityName": "Person", "entityId": "p-:e-:c", "operation": "propertyChanged", "propertyName": "address.city", "value": "Springfield :e", "metadata": {"command": "updatePersonAddress", "initiator": {"id": "user-:c", "name": "bench"}, "correlationId": "c-:e"}}'
+. "$SRC/test/bench/event_workload.sh"
 if [ "$PROTOCOL" = simple ]; then
-    printf '\\set e random(1, 100000000)\n\\set c :client_id\nSELECT insert_events($q$($1[1], $2, '"'"'%s'"'"')$q$);\n' \
-        "$ev" >"$D/one.sql"
+    printf '%s\nSELECT insert_events($q$%s$q$);\n' "$header" "$(tuples 1)" >"$D/one.sql"
 else
     # pgbench would send :e and :c as parameters of the statement; the
     # values vary on the server instead
-    printf 'SELECT insert_events(pg_catalog.format($q$($1[1], $2, '"'"'%s'"'"')$q$, (random() * 1e8)::int, pg_backend_pid()));\n' \
-        "$(echo "$ev" | sed 's/:e/%1$s/g; s/:c/%2$s/g')" >"$D/one.sql"
+    printf 'SELECT insert_events(pg_catalog.format($q$%s$q$, (random() * 1e8)::int, pg_backend_pid()));\n' \
+        "$(tuples 1 | sed 's/:e/%1$s/g; s/:c/%2$s/g')" >"$D/one.sql"
 fi
 
 # the trace lines the backends of the last run wrote, as weighted means

@@ -55,27 +55,7 @@ CREATE INDEX events_event_metadata_command on events ((event #>> '{metadata, com
 CREATE INDEX events_ts on events (ts);
 SQL
 
-# one ~250-byte event; :e, :c and k make the indexed values vary
-event() {
-    local k=$1
-    printf '{"entityName": "Person", "entityId": "p-:e-%s-:c", "operation": "propertyChanged", "propertyName": "address.city", "value": "Springfield :e", "metadata": {"command": "updatePersonAddress", "initiator": {"id": "user-:c", "name": "bench"}, "correlationId": "c-:e-%s"}}' "$k" "$k"
-}
-tuples() {   # the slate text for n events
-    local n=$1 k sep=""
-    for ((k = 1; k <= n; k++)); do
-        printf '%s($1[%d], $2, '"'"'%s'"'"')' "$sep" "$k" "$(event "$k")"
-        sep=", "
-    done
-}
-values() {   # VALUES list for the plain table
-    local n=$1 k sep=""
-    for ((k = 1; k <= n; k++)); do
-        printf "%s('%s')" "$sep" "$(event "$k")"
-        sep=", "
-    done
-}
-header='\set e random(1, 100000000)
-\set c :client_id'
+. "$SRC/test/bench/event_workload.sh"
 for n in 1 100; do
     printf '%s\nSELECT insert_events($q$%s$q$);\n' "$header" "$(tuples $n)" >"$D/slate_$n.sql"
     printf '%s\nINSERT INTO events (event) VALUES %s;\n' "$header" "$(values $n)" >"$D/plain_$n.sql"
