@@ -27,14 +27,16 @@
  * in UTC with microseconds ("infinity" and "-infinity" as such: to_char
  * gives NULL for them), and the jsonb output of event (jsonb output is
  * canonical), separated by "|"; a NULL ts or event is "NULL", which no
- * timestamp or JSON text is.  Every name is qualified: the remote side may
- * hold objects that shadow unqualified ones.
+ * timestamp or JSON text is.  The text is hashed as UTF-8, whatever the
+ * database's encoding: the two databases may differ in theirs (dblink
+ * converts the rows it copies).  Every name is qualified: the remote side
+ * may hold objects that shadow unqualified ones.
  */
 #define ROW_HASH_EXPR \
-	"pg_catalog.md5(pg_catalog.concat_ws('|', id, " \
+	"pg_catalog.md5(pg_catalog.convert_to(pg_catalog.concat_ws('|', id, " \
 	"COALESCE(pg_catalog.to_char(pg_catalog.timezone('UTC', ts), " \
 	"'YYYY-MM-DD HH24:MI:SS.US'), ts::pg_catalog.text, 'NULL'), " \
-	"COALESCE(event::pg_catalog.jsonb::pg_catalog.text, 'NULL')))"
+	"COALESCE(event::pg_catalog.jsonb::pg_catalog.text, 'NULL')), 'UTF8'))"
 
 typedef struct BucketHashes
 {

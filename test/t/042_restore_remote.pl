@@ -5,8 +5,8 @@
 # shadowing every built-in one the three functions could use, each of them
 # running a program as the connecting superuser when called; a view planted
 # in front of the events table; a table that is not an events table; an
-# event that is not valid JSON; and rows with an infinite ts, which
-# compare_events must hash like any other.
+# event that is not valid JSON; rows with an infinite ts, which
+# compare_events must hash like any other; and a backup in another encoding.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -261,6 +261,39 @@ is($target->safe_psql('inf', "SELECT equal, first_difference FROM compare_events
 $backup->safe_psql('inf', "UPDATE events SET event = '$event9', ts = '-infinity' WHERE id = 9");
 is($target->safe_psql('inf', "SELECT equal, first_difference FROM compare_events('$inf')"),
 	'f|9', 'infinity against -infinity is a difference');
+
+# ------------------------------------------ a backup in another encoding
+# dblink hands the rows over in this database's encoding; the checks that
+# hash rows on both sides must not depend on either database's encoding
+$backup->safe_psql('postgres',
+	q{CREATE DATABASE latin TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'});
+$backup->safe_psql('latin', q{
+CREATE TABLE events (id bigint PRIMARY KEY, ts timestamptz NOT NULL, event jsonb NOT NULL);
+INSERT INTO events SELECT g, '2024-01-01 00:00:00+00',
+  jsonb_build_object('name', 'caf' || chr(233) || ' ' || g) FROM generate_series(1, 10) g;
+});
+my $latin = sm_tcp_connstr($backup, 'latin');
+$target->safe_psql('postgres',
+	q{CREATE DATABASE unicode TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'});
+$target->safe_psql('unicode', q{
+CREATE EXTENSION dblink;
+CREATE EXTENSION schema_mgr;
+SELECT create_event_store('source');
+CREATE SCHEMA dest;
+SELECT create_event_store('destination', 'dest');
+});
+($ret, $out, $err) = $target->psql('unicode', "SELECT * FROM restore_events_from('$latin')");
+is($out, '10|11', 'a LATIN1 backup restores into a UTF8 database');
+is($err, '', 'without an error');
+is($target->safe_psql('unicode',
+	q{SELECT count(*) FROM events WHERE event->>'name' = 'caf' || chr(233) || ' ' || id}),
+	'10', 'its accented letters converted');
+is($target->safe_psql('unicode', "SELECT equal FROM compare_events('$latin', 'events')"), 't',
+	'compare_events finds the stores equal');
+is($target->safe_psql('unicode', "SELECT rows_copied FROM sync_events('$latin', 'dest.events')"),
+	'10', 'sync_events copies from it');
+is($target->safe_psql('unicode', "SELECT rows_copied FROM sync_events('$latin', 'dest.events', verify_all => true)"),
+	'0', 'and finds the copies equal');
 
 $backup->stop;
 $target->stop;
