@@ -281,9 +281,9 @@ remote_connect(Remote *r)
 
 /*
  * Set up the remote session: one REPEATABLE READ READ ONLY transaction
- * (one snapshot for the whole call) with a fixed search_path, date style
- * and no row security, and the remote table resolved to a qualified name
- * and checked.
+ * (one snapshot for the whole call) with a fixed search_path, date style,
+ * no row security and no idle-in-transaction timeout, and the remote table
+ * resolved to a qualified name and checked.
  */
 void
 remote_setup(Remote *r)
@@ -316,6 +316,13 @@ remote_setup(Remote *r)
 	remote_exec(r, "SET LOCAL search_path = pg_catalog, pg_temp");
 	remote_exec(r, "SET LOCAL datestyle = ISO");
 	remote_exec(r, "SET LOCAL row_security = off");
+
+	/*
+	 * The transaction waits, idle, while this side works (a restore
+	 * rebuilds the store's indexes before its last remote query): a
+	 * timeout the remote sets for idle transactions must not end it.
+	 */
+	remote_exec(r, "SET LOCAL idle_in_transaction_session_timeout = 0");
 	check_remote_table(r);
 }
 

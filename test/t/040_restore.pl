@@ -286,6 +286,45 @@ is($bg->query_safe("SELECT * FROM restore_events_from('" . sm_tcp_connstr($backu
 	"$N|" . ($N + 1), 'the same store restores fine after the cancel');
 $bg->quit;
 
+# ------------------------------------ a backup that ends idle transactions
+# A backup server may end sessions that stay idle in a transaction (here
+# after 1 s).  The restore keeps its one remote transaction open while this
+# side rebuilds the indexes, which takes minutes for a large store, and
+# then checks the first and last rows against the backup: that wait must
+# not cost the restore its connection.  An event trigger holds the restore
+# in the rebuild until the remote session has been idle well past the
+# backup's timeout.
+sm_make_backup($backup, 'idle', 1000);
+$backup->safe_psql('postgres',
+	"ALTER DATABASE idle SET idle_in_transaction_session_timeout = '1s'");
+sm_new_store_db($target, 'slowindex', 'source');
+$target->safe_psql('slowindex', q{
+CREATE FUNCTION hold_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_advisory_xact_lock(4242); END$$;
+CREATE EVENT TRIGGER hold_ddl ON ddl_command_start
+  WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION hold_ddl();
+});
+my $holder = $target->background_psql('slowindex');
+$holder->query_safe('SELECT pg_advisory_lock(4242)');
+$bg = $target->background_psql('slowindex', on_error_stop => 0);
+$bg->query_safe('SET client_min_messages = warning');
+$bg->query_until(qr/started/, "\\echo started\nSELECT * FROM restore_events_from('"
+	  . sm_tcp_connstr($backup, 'idle') . "');\n");
+$target->poll_query_until('slowindex',
+	"SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted")
+  or die 'the restore did not reach the index rebuild';
+$backup->poll_query_until('idle', q{
+SELECT count(*) = 0
+       OR bool_and(state = 'idle in transaction' AND now() - state_change > interval '3 s')
+FROM pg_stat_activity WHERE datname = 'idle' AND application_name = 'schema_mgr'})
+  or die 'the remote session did not go idle';
+$holder->query_safe('SELECT pg_advisory_unlock(4242)');
+$out = $bg->query('SELECT count(*), max(id) FROM events');
+is($bg->{stderr}, '', 'a restore outlasting the backup\'s idle_in_transaction_session_timeout succeeds');
+is($out, "1000|1001\n1000|1000", 'and restores every event');
+$bg->quit;
+$holder->quit;
+
 # ------------------------------------------------- no password in any log
 for my $node ($backup, $target)
 {
