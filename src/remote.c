@@ -58,7 +58,7 @@ static char *chomp(char *str);
 static void check_remote_table(Remote *r);
 static Datum first_row_value(int col, bool *isnull);
 static void remote_disconnect(Remote *r);
-static const char *connect_hint(const char *msg);
+static const char *connect_hint(int sqlerrcode, const char *msg);
 static void remote_connect_call(void *arg);
 static void job_call(void *arg);
 
@@ -181,11 +181,14 @@ remote_disconnect(Remote *r)
 
 /*
  * A hint that says which part of the connection details is probably wrong,
- * from libpq's message.
+ * from the error's code and libpq's message.
  */
 static const char *
-connect_hint(const char *msg)
+connect_hint(int sqlerrcode, const char *msg)
 {
+	/* dblink's rule for non-superusers (the code of both its checks) */
+	if (sqlerrcode == ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED)
+		return "A non-superuser must authenticate to the remote server with a password, e.g. one kept in a user mapping of a foreign server.";
 	if (msg == NULL)
 		return NULL;
 	if (strstr(msg, "password authentication failed") ||
@@ -206,8 +209,6 @@ connect_hint(const char *msg)
 	if (strstr(msg, "connection info string") || strstr(msg, "URI") ||
 		strstr(msg, "invalid connection option"))
 		return "Give a libpq connection string (key=value pairs or a URI) or the name of a foreign server.";
-	if (strstr(msg, "password is required"))
-		return "A non-superuser must authenticate to the remote server with a password, e.g. one kept in a user mapping of a foreign server.";
 	return "Check the connection details.";
 }
 
@@ -260,7 +261,7 @@ remote_connect(Remote *r)
 		 */
 		reason = edata->detail ? edata->detail : edata->message;
 		reason = chomp(scrub(reason, r->password));
-		hint = connect_hint(reason);
+		hint = connect_hint(edata->sqlerrcode, reason);
 		if (reason && (strstr(reason, "connection info string") ||
 					   strstr(reason, "URI")))
 			reason = pstrdup("The connection string is not valid.");
