@@ -6,7 +6,7 @@
 # not in the schema given with -s.  Both loaders read the layouts the
 # same way: undo files go with their migrations (an undo file without one
 # is an error), repeatable migrations follow the versions.  A file that is
-# not UTF-8 is an error that names it.
+# not UTF-8, or that cannot be read, is an error that names it.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -308,6 +308,24 @@ like($serr, qr/ERROR:  migration file "V2__cafe.sql" is not valid UTF8\n/,
 	'server loader: a UTF-16 file too');
 is($node->safe_psql('utf8',
 	"SELECT count(*) FROM migration WHERE component LIKE 'latin%'"),
+	'0', 'nothing was registered');
+
+# a migration file the loader cannot read (a link to a file that is gone,
+# or no read permission) is an error that names it, -i or not: it is
+# neither skipped nor registered as an empty migration
+my $gone = tempdir(CLEANUP => 1);
+chmod 0755, $gone;
+write_file("$gone/V1__one.sql", "CREATE TABLE gone_1 (a int);\n");
+symlink("$gone/nowhere.sql", "$gone/V2__two.sql") or die "symlink: $!";
+symlink("$gone/nowhere.sql", "$gone/20240101120000_three.sql") or die "symlink: $!";
+for my $opts ([ '-a', 'gone' ], [ '-a', '-i', 'gone' ])
+{
+	($out, $err, $rc, $lerr, $lrc) = load('utf8', [ @$opts, $gone ]);
+	isnt($lrc, 0, "client loader @$opts: a file it cannot read is an error");
+	like($lerr, qr/cannot read "V2__two.sql"\n.*cannot read "20240101120000_three.sql"/,
+		"client loader @$opts: names each one");
+}
+is($node->safe_psql('utf8', "SELECT count(*) FROM migration WHERE component = 'gone'"),
 	'0', 'nothing was registered');
 
 $node->stop;
