@@ -147,7 +147,8 @@ LANGUAGE C VOLATILE;
 -- description, SQL and undo SQL, and the entries it does not load itself
 -- with why (an undo file is loaded with its migration).  Reading the
 -- directory and the files takes the caller's own privileges (superuser or
--- pg_read_server_files).
+-- pg_read_server_files).  A file that is not in the database's encoding
+-- is an error that names it.
 CREATE FUNCTION @extschema@.migration_files(path text, ignore_unknown boolean DEFAULT false)
 RETURNS TABLE (version bigint, description text, file text, sql text, note text,
 			   undo text)
@@ -168,6 +169,8 @@ DECLARE
 	dbmate boolean;
 	t text;
 	i integer;
+	reading text;
+	msg text;
 BEGIN
 	IF path IS NULL OR path OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'directory path must not be empty'
@@ -201,6 +204,7 @@ BEGIN
 			 WHERE d OPERATOR(pg_catalog.!~) '^[.]' ORDER BY d
 	LOOP
 		CONTINUE WHEN f OPERATOR(pg_catalog.=) ANY (undo_files);
+		reading := NULL;
 		file := f;
 		sql := NULL;
 		undo := NULL;
@@ -233,8 +237,10 @@ BEGIN
 						  DETAIL = pg_catalog.format('The second one is "%s".', f);
 			END IF;
 			names := names OPERATOR(pg_catalog.||) description;
+			reading := f;
 			sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f);
 		ELSIF f OPERATOR(pg_catalog.~) '^[0-9]+_.+[.]sql$' AND f OPERATOR(pg_catalog.!~) '[.]up[.]sql$' THEN
+			reading := f;
 			t := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) f);
 			IF t OPERATOR(pg_catalog.!~) '(^|\n)-- migrate:up' THEN
 				unknown := unknown OPERATOR(pg_catalog.||) pg_catalog.format(
@@ -269,6 +275,7 @@ BEGIN
 			seen := seen OPERATOR(pg_catalog.||) version;
 			description := pg_catalog.replace(m[2], '_', ' ');
 			IF NOT dbmate THEN
+				reading := file;
 				sql := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) file);
 			ELSE
 				-- the lines after the "-- migrate:up" line, up to the
@@ -311,6 +318,7 @@ BEGIN
 							  DETAIL = pg_catalog.format('"%s" has a "-- migrate:down" section, and there is "%s".',
 														 f, undo_files[i]);
 				END IF;
+				reading := undo_files[i];
 				undo := pg_catalog.pg_read_file(dir OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) undo_files[i]);
 				undo_used[i] := true;
 			END IF;
@@ -355,6 +363,18 @@ BEGIN
 			RETURN NEXT;
 		END LOOP;
 	END IF;
+EXCEPTION WHEN character_not_in_repertoire THEN
+	-- pg_read_file's error says what is wrong, not where
+	IF reading IS NULL THEN
+		RAISE;
+	END IF;
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+	RAISE EXCEPTION 'migration file "%" is not valid %', reading,
+		pg_catalog.getdatabaseencoding()
+		USING ERRCODE = 'character_not_in_repertoire',
+			  DETAIL = msg,
+			  HINT = pg_catalog.format('Save the file as %s (a file written by Windows PowerShell''s ">" is UTF-16).',
+									   pg_catalog.getdatabaseencoding());
 END
 $$;
 

@@ -189,6 +189,21 @@ RESET standard_conforming_strings;
 RESET ROLE;
 DROP SCHEMA notx_priv CASCADE;
 
+-- a read-only session (a standby's too) is refused before the worker
+-- changes anything; an ordinary migration whose statements a read-only
+-- transaction allows is refused before it runs too
+SELECT register_migration('ro', 1, 'index',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_ro ON notx_t (v)');
+SELECT register_migration('ro_tx', 1, 'analyze', 'ANALYZE notx_t');
+SET default_transaction_read_only = on;
+CALL apply_migrations_stepwise('ro');
+CALL apply_migrations_stepwise('ro_tx');
+SELECT version, outcome FROM apply_migrations('ro_tx');
+RESET default_transaction_read_only;
+SELECT count(*) FROM pg_class WHERE relname = 'notx_t_ro';
+SELECT component, version, status FROM migration_status()
+WHERE component IN ('ro', 'ro_tx') ORDER BY 1;
+
 -- inside a transaction block the procedure refuses as before
 BEGIN;
 SELECT register_migration('tx', 1, 'idx',

@@ -15,6 +15,7 @@
 
 #include "access/twophase.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -698,4 +699,28 @@ mig_require_read_committed(const char *what, const char *subject,
 				 errdetail("%s must see what concurrent sessions applied while it waited for the lock.",
 						   subject),
 				 errhint("%s in a READ COMMITTED transaction.", verb)));
+}
+
+/*
+ * mig_require_read_write
+ *		Refuse to apply in a read-only transaction (a standby's included)
+ *		before anything runs: a migration whose statements such a
+ *		transaction allows would fail only when it is recorded, and the
+ *		statement of a non-transactional one runs in a worker whose
+ *		transactions are not the caller's, so it would change the database
+ *		first.
+ */
+void
+mig_require_read_write(void)
+{
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot apply migrations in a read-only transaction"),
+				 RecoveryInProgress() ?
+				 errdetail("This server is a standby.") :
+				 errdetail("Applying a migration records it in the migration history."),
+				 RecoveryInProgress() ?
+				 errhint("Apply migrations on the primary server.") :
+				 errhint("Apply in a read-write transaction (SET default_transaction_read_only = off).")));
 }

@@ -655,6 +655,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 */
 	mig_require_read_committed("apply migrations", "Applying",
 							   "Apply migrations");
+	if (!dry_run)
+		mig_require_read_write();
 
 	mig_read_may_read_sql(&c);
 

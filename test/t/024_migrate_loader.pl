@@ -5,7 +5,8 @@
 # search_path never runs; it says clearly when the extension is missing or
 # not in the schema given with -s.  Both loaders read the layouts the
 # same way: undo files go with their migrations (an undo file without one
-# is an error), repeatable migrations follow the versions.
+# is an error), repeatable migrations follow the versions.  A file that is
+# not UTF-8, or that cannot be read, is an error that names it.
 # ----------------------------------------------------------------------
 use strict;
 use warnings;
@@ -282,6 +283,50 @@ is($node->safe_psql('layouts', qq{
 is($node->safe_psql('layouts', sprintf($q_registered, 'orphan_server')),
 	$node->safe_psql('layouts', sprintf($q_registered, 'orphan_client')),
 	'both loaders register the same migrations, undo and repeatable');
+
+# a file that is not valid UTF-8 (Latin-1, or UTF-16 as Windows
+# PowerShell's ">" writes it): both loaders name it, nothing is registered
+$node->safe_psql('postgres',
+	"CREATE DATABASE utf8 ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0");
+$node->safe_psql('utf8', 'CREATE EXTENSION schema_mgr');
+my $latin = tempdir(CLEANUP => 1);
+chmod 0755, $latin;
+write_file("$latin/V1__one.sql", "SELECT 1;\n");
+write_file("$latin/V2__cafe.sql", "-- caf\xe9\nSELECT 2;\n");
+($out, $err, $rc, $lerr, $lrc) = load('utf8', [ 'latin_client', $latin ]);
+isnt($lrc, 0, 'client loader: a file that is not UTF-8 is an error');
+like($lerr, qr/"V2__cafe.sql" is not valid UTF-8/, 'client loader: names it');
+($src, $sout, $serr) = $node->psql('utf8',
+	"SELECT * FROM register_migrations_from_directory('latin_server', '$latin', false)");
+isnt($src, 0, 'server loader: a file that is not UTF-8 is an error');
+like($serr, qr/ERROR:  migration file "V2__cafe.sql" is not valid UTF8\nDETAIL:  invalid byte sequence for encoding "UTF8": 0xe9 0x0a 0x53\nHINT:  Save the file as UTF8/,
+	'server loader: names it, and what is wrong with it');
+write_file("$latin/V2__cafe.sql", "\xff\xfeS\0E\0L\0E\0C\0T\0 \0002\0;\0\n\0");
+($src, $sout, $serr) = $node->psql('utf8',
+	"SELECT * FROM register_migrations_from_directory('latin_server', '$latin', false)");
+like($serr, qr/ERROR:  migration file "V2__cafe.sql" is not valid UTF8\n/,
+	'server loader: a UTF-16 file too');
+is($node->safe_psql('utf8',
+	"SELECT count(*) FROM migration WHERE component LIKE 'latin%'"),
+	'0', 'nothing was registered');
+
+# a migration file the loader cannot read (a link to a file that is gone,
+# or no read permission) is an error that names it, -i or not: it is
+# neither skipped nor registered as an empty migration
+my $gone = tempdir(CLEANUP => 1);
+chmod 0755, $gone;
+write_file("$gone/V1__one.sql", "CREATE TABLE gone_1 (a int);\n");
+symlink("$gone/nowhere.sql", "$gone/V2__two.sql") or die "symlink: $!";
+symlink("$gone/nowhere.sql", "$gone/20240101120000_three.sql") or die "symlink: $!";
+for my $opts ([ '-a', 'gone' ], [ '-a', '-i', 'gone' ])
+{
+	($out, $err, $rc, $lerr, $lrc) = load('utf8', [ @$opts, $gone ]);
+	isnt($lrc, 0, "client loader @$opts: a file it cannot read is an error");
+	like($lerr, qr/cannot read "V2__two.sql"\n.*cannot read "20240101120000_three.sql"/,
+		"client loader @$opts: names each one");
+}
+is($node->safe_psql('utf8', "SELECT count(*) FROM migration WHERE component = 'gone'"),
+	'0', 'nothing was registered');
 
 $node->stop;
 done_testing();
