@@ -43,6 +43,15 @@ SELECT * FROM repair();
 SELECT version, status FROM migration_status('rep');
 SELECT * FROM repair('nosuch');
 
+-- a read-only transaction cannot repair or baseline: refused before
+-- anything is read or run, with what to do instead
+BEGIN READ ONLY;
+SELECT * FROM repair();
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT * FROM baseline('rep_ro', 1);
+ROLLBACK;
+
 DROP TABLE rep_t;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;

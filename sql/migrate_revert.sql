@@ -171,6 +171,22 @@ SELECT component, version, outcome FROM revert_migrations('clock', 0, dry_run =>
 SELECT component, version, outcome FROM revert_migrations('clock', 0);
 SELECT version, action FROM migration_history WHERE component = 'clock' ORDER BY id;
 
+-- a read-only transaction cannot revert, nor try a revert (the component's
+-- lock is a row it writes): refused before any undo runs; applying as a
+-- dry run cannot either
+SELECT component, version, outcome FROM apply_migrations('clock');
+BEGIN READ ONLY;
+SELECT component, version, outcome FROM revert_migrations('clock', 0);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT component, version, outcome FROM revert_migrations('clock', 0, dry_run => true);
+ROLLBACK;
+SELECT register_migration('clock', 3, 'three', 'SELECT 3');
+BEGIN READ ONLY;
+SELECT component, version, outcome FROM apply_migrations('clock', dry_run => true);
+ROLLBACK;
+SELECT version, status FROM migration_status('clock');
+
 -- only roles that may write into a component may revert it: a role
 -- allowed to revert its own component cannot take back another's, even
 -- when the undo's registrant vouches for it (a superuser)

@@ -703,24 +703,25 @@ mig_require_read_committed(const char *what, const char *subject,
 
 /*
  * mig_require_read_write
- *		Refuse to apply in a read-only transaction (a standby's included)
- *		before anything runs: a migration whose statements such a
- *		transaction allows would fail only when it is recorded, and the
- *		statement of a non-transactional one runs in a worker whose
- *		transactions are not the caller's, so it would change the database
- *		first.
+ *		Refuse to apply, revert, baseline or repair in a read-only
+ *		transaction (a standby's included) before anything runs: SQL that
+ *		such a transaction allows would run and fail only when it is
+ *		recorded, and the statement of a non-transactional migration runs in
+ *		a worker whose transactions are not the caller's, so it would change
+ *		the database first.  what: "cannot <what> in ..."; verb: "<verb> on
+ *		the primary server."
  */
 void
-mig_require_read_write(void)
+mig_require_read_write(const char *what, const char *verb)
 {
 	if (XactReadOnly)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot apply migrations in a read-only transaction"),
+				 errmsg("cannot %s in a read-only transaction", what),
 				 RecoveryInProgress() ?
 				 errdetail("This server is a standby.") :
-				 errdetail("Applying a migration records it in the migration history."),
+				 errdetail("schema_mgr records what it does in its tables, which a read-only transaction cannot write."),
 				 RecoveryInProgress() ?
-				 errhint("Apply migrations on the primary server.") :
-				 errhint("Apply in a read-write transaction (SET default_transaction_read_only = off).")));
+				 errhint("%s on the primary server.", verb) :
+				 errhint("%s in a read-write transaction (SET default_transaction_read_only = off).", verb)));
 }

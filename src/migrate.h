@@ -211,7 +211,7 @@ extern void mig_put_rows(ReturnSetInfo *rsinfo);
 extern int	mig_lock_capacity(void);
 extern void mig_require_read_committed(const char *what, const char *subject,
 									   const char *verb);
-extern void mig_require_read_write(void);
+extern void mig_require_read_write(const char *what, const char *verb);
 
 /* migrate_statements.c */
 extern const char *mig_skip_bom(const char *sql);

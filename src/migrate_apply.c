@@ -655,8 +655,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 */
 	mig_require_read_committed("apply migrations", "Applying",
 							   "Apply migrations");
-	if (!dry_run)
-		mig_require_read_write();
+	/* a dry run too: what it would record fails, not its migration */
+	mig_require_read_write("apply migrations", "Apply migrations");
 
 	mig_read_may_read_sql(&c);
 

@@ -231,6 +231,7 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 	/* as for applying: what is read under the lock must be current */
 	mig_require_read_committed("revert migrations", "Reverting",
 							   "Revert migrations");
+	mig_require_read_write("revert migrations", "Revert migrations");
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
 

@@ -63,6 +63,7 @@ sm_baseline(PG_FUNCTION_ARGS)
 	/* as for applying: the check below must see concurrent commits */
 	mig_require_read_committed("baseline a migration component",
 							   "A baseline", "Baseline");
+	mig_require_read_write("baseline a migration component", "Baseline");
 
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
@@ -251,6 +252,7 @@ sm_repair(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	mig_require_read_committed("repair the migration registry", "A repair",
 							   "Repair");
+	mig_require_read_write("repair the migration registry", "Repair");
 	mig_call_init(&c, fcinfo, false);
 
 	mig_enter_internal(&c);
