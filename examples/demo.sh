@@ -27,9 +27,15 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# the cluster's user ("postgres" when root runs this) may not be able to
+# read the checkout (root's home is private): it runs in WORK and reads
+# copies there
+cp "$SRC/test/lib.sh" "$SRC/examples/demo.sql" "$WORK/"
+chmod 644 "$WORK/lib.sh" "$WORK/demo.sql"
+cd "$WORK"
 
 echo "== starting a throwaway cluster in $WORK"
-sm_as_run_user bash -c ". '$SRC/test/lib.sh' && sm_start_cluster \
+sm_as_run_user bash -c ". '$WORK/lib.sh' && sm_start_cluster \
     '$PG_BINDIR' '$WORK/data' '$WORK' '$WORK/postgres.log'"
 
 echo "== preparing the io.Manager chain with schema_mgr_load_dir"
@@ -42,4 +48,4 @@ echo
 sm_as_run_user env PGHOST="$WORK" PGPORT=5432 PGUSER=postgres PATH="$PG_BINDIR:$PATH" \
     psql -X -q -v ON_ERROR_STOP=1 -v srcdir="$SRC" -v sockdir="$WORK" \
     -v loadfile="$WORK/iomanager.psql" \
-    -d postgres -f "$SRC/examples/demo.sql"
+    -d postgres -f "$WORK/demo.sql"
