@@ -56,6 +56,12 @@ for m in $(sm_all_majors); do
         "debhelper dpkg-dev gcc libipc-run-perl make perl postgresql-$m postgresql-all postgresql-contrib postgresql-server-dev-$m postgresql-server-dev-all" \
         "$(missing "$empty")"
 
+    # 1b. the demo (SM_BUILD_ONLY=1) on an empty machine: the server, the
+    # headers and the compiler, no test or packaging tool
+    check "the demo on an empty machine: server, contrib, headers, make, gcc" \
+        "gcc make postgresql-$m postgresql-contrib postgresql-server-dev-$m" \
+        "$(SM_BUILD_ONLY=1 missing "$empty")"
+
     # 2. a database server: server, client and contrib, no server headers
     db=$tmp_m/dbserver
     plant "$db" "${server_files[@]}" "${client_files[@]}" "${tool_files[@]}" "${pkg_files[@]}"
