@@ -21,6 +21,9 @@ SCRIPTS    = bin/schema_mgr_load_dir
 REGRESS        = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation
+# the tests need UTF-8 databases whatever the caller's locale ("C" on many
+# a fresh machine, whose clusters are SQL_ASCII)
+REGRESS_OPTS   = --encoding=UTF8
 TAP_TESTS      = 1
 PROVE_TESTS    = $(sort $(wildcard test/t/*.pl))
 
@@ -38,5 +41,9 @@ include $(PGXS)
 # which callers set on the command line (PROVE_FLAGS=--verbose).  prove runs
 # in the source directory.
 PG_PROVE_FLAGS += -I test/t
+
+# The TAP tests' clusters take their encoding from LC_CTYPE (the test
+# framework clears LC_ALL): UTF8 in every locale.
+installcheck: export LC_CTYPE = C.UTF-8
 
 $(OBJS): src/schema_mgr.h src/compat.h src/remote.h src/event_text.h src/events.h src/migrate.h

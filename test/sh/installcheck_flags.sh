@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ----------------------------------------------------------------------
 # test/sh/installcheck_flags.sh -- `make installcheck` finds the TAP
-# tests' shared module however it is called
+# tests' shared module however it is called, and tests in UTF-8
+# databases whatever the locale
 #
 # Packagers (pg_buildext, pgxn-tools) run plain `make installcheck`, often
 # with their own PROVE_FLAGS; PGXS empties PROVE_FLAGS and sets
@@ -67,6 +68,34 @@ check "prove with make's flags loads SchemaMgrTest" yes \
     "$(echo "$out" | grep -q '^Result: PASS' && echo yes || echo no)"
 if ! echo "$out" | grep -q '^Result: PASS'; then
     echo "$out" | sed 's/^/#   /'
+fi
+
+# the tests need UTF-8 databases, and a fresh machine's locale is often
+# "C", whose clusters are SQL_ASCII: pg_regress creates its database in
+# UTF8, and the TAP tests' own clusters are UTF8 in a C locale too
+line=$(make -n installcheck PG_CONFIG="$PG_CONFIG" ISOLATION= TAP_TESTS= 2>&1 |
+    grep -E 'pg_regress' | head -1)
+check "make installcheck: pg_regress --encoding=UTF8" yes \
+    "$(case " $line " in *" --encoding=UTF8 "*) echo yes ;; *) echo no ;; esac)"
+cat >"$tmp/encoding.pl" <<'EOF'
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use Test::More;
+my $node = PostgreSQL::Test::Cluster->new('encoding');
+$node->init;
+$node->start;
+is($node->safe_psql('postgres', 'SHOW server_encoding'), 'UTF8', 'server_encoding');
+$node->stop;
+done_testing();
+EOF
+out=$(env -u LANG -u LANGUAGE -u LC_CTYPE -u LC_COLLATE LC_ALL=C \
+    make installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION= \
+    PROVE_TESTS="$tmp/encoding.pl" 2>&1)
+check "make installcheck in the C locale: the TAP tests' clusters are UTF8" yes \
+    "$(echo "$out" | grep -q '^Result: PASS' && echo yes || echo no)"
+if ! echo "$out" | grep -q '^Result: PASS'; then
+    echo "$out" | tail -20 | sed 's/^/#   /'
 fi
 
 tap_done
