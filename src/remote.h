@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/snapshot.h"
 
 #include "schema_mgr.h"
 
@@ -51,6 +52,8 @@ typedef struct Job
 	Oid			store_relid;	/* as given, or InvalidOid */
 	EventStore	store;
 	bool		verify_all;		/* sync: compare every row first */
+	Snapshot	local_snapshot; /* compare: every read of the store in it;
+								 * NULL: each read sees the latest commits */
 	/* results */
 	int64		rows;
 	int64		max_id;
@@ -74,6 +77,7 @@ extern void remote_setup(Remote *r);
 
 /* remote.c: running a job */
 extern void remote_run_job(Job *job, JobWork work);
+extern void job_read_store(Job *job, const char *sql);
 
 /* remote_args.c: arguments, results */
 typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);

@@ -127,10 +127,9 @@ restore_lock_store(Oid relid, LOCKMODE table_lock)
 void
 restore_store_stats(Job *job, int64 from_id, int64 *count, int64 *min, int64 *max)
 {
-	sm_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) "
-						 "FROM %s WHERE id OPERATOR(pg_catalog.>) " INT64_FORMAT,
-						 job->store.qualified_name, from_id),
-				0, NULL, SPI_OK_SELECT);
+	job_read_store(job, psprintf("SELECT pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) "
+								 "FROM %s WHERE id OPERATOR(pg_catalog.>) " INT64_FORMAT,
+								 job->store.qualified_name, from_id));
 	*count = sm_spi_int8(0, 1, NULL);
 	*min = sm_spi_int8(0, 2, NULL);
 	*max = sm_spi_int8(0, 3, NULL);
