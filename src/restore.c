@@ -389,6 +389,9 @@ restore_work(Job *job)
 				t2,
 				t3;
 
+	/* the store must be seen empty once locked: not as it was before */
+	sm_require_read_committed("restore events", "A restore", "Restore events");
+
 	/*
 	 * The target: an empty source store, which nobody else may write now;
 	 * its table lock first, then the allocator lock (see the file header).

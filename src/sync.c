@@ -64,6 +64,8 @@ sync_work(Job *job)
 	List	   *indexes = NIL;
 	bool		drop_indexes;
 
+	/* what is read once the store is locked must include the last sync */
+	sm_require_read_committed("sync events", "A sync", "Sync events");
 	if (!OidIsValid(job->store_relid))
 		job->store_relid = only_destination_store();
 	events_lookup_store(job->store_relid, false, &job->store);
