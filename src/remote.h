@@ -98,6 +98,8 @@ extern bool restore_may_drop_indexes(Oid relid);
 extern void restore_lock_store(Oid relid, LOCKMODE table_lock);
 extern void restore_store_stats(Job *job, int64 from_id, int64 *count,
 								int64 *min, int64 *max);
+extern void restore_refuse_null_columns(Job *job, int64 rows,
+										int64 ts_nonnull, int64 event_nonnull);
 extern ErrorData *restore_explain_load_error(Job *job, ErrorData *edata);
 extern List *restore_drop_indexes(Job *job);
 extern void restore_recreate_indexes(List *saved);

@@ -29,9 +29,13 @@ $backup->safe_psql('dup', 'DELETE FROM events WHERE id = 10; INSERT INTO events 
 $backup->safe_psql('dup', 'DELETE FROM events WHERE id = 9; INSERT INTO events SELECT 10, ts, event FROM events WHERE id = 1 LIMIT 1');
 sm_make_backup($backup, 'nullid', 3, pk => 0);
 $backup->safe_psql('nullid', 'ALTER TABLE events ALTER id DROP NOT NULL; INSERT INTO events SELECT NULL, ts, event FROM events WHERE id = 1');
+sm_make_backup($backup, 'nullts', 3);
+$backup->safe_psql('nullts', 'ALTER TABLE events ALTER ts DROP NOT NULL; UPDATE events SET ts = NULL WHERE id = 2');
+sm_make_backup($backup, 'nullevent', 3);
+$backup->safe_psql('nullevent', 'ALTER TABLE events ALTER event DROP NOT NULL; UPDATE events SET event = NULL WHERE id >= 2');
 sm_make_backup($backup, 'empty', 0);
 $backup->safe_psql('postgres', "CREATE ROLE bob LOGIN PASSWORD '$password'");
-for my $db (qw(backup gap dup nullid empty))
+for my $db (qw(backup gap dup nullid nullts nullevent empty))
 {
 	$backup->safe_psql($db, 'GRANT SELECT ON events TO bob');
 }
@@ -87,6 +91,12 @@ like(restore_error('fresh', sm_tcp_connstr($backup, 'dup')),
 	'a backup with a duplicate id is refused');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'nullid')),
 	qr/the backup has events without an id/, 'a backup with a null id is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'nullts')),
+	qr/ERROR:  the event with id 2 in the backup database has a null ts\n.*DETAIL:  Table public.events in the backup database has 1 row with a null ts\.\n.*HINT:  Correct that event/s,
+	'a backup with a null ts is refused, naming the id and the column');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'nullevent')),
+	qr/ERROR:  the event with id 2 in the backup database has a null event\n.*DETAIL:  Table public.events in the backup database has 2 rows with a null event\./s,
+	'a backup with a null event is refused, naming the first id');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'empty')),
 	qr/the backup has no events/, 'an empty backup is refused');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'backup') . "' , remote_table := 'nope"),

@@ -115,6 +115,17 @@ like($err, qr/event store "public.events" is ahead of the source.*51225.*51224/s
 is($replica->safe_psql('ahead', "SELECT equal, first_difference, local_max_id, remote_max_id FROM compare_events('$src')"),
 	'f|51225|51225|51224', 'compare_events: a row present on one side only');
 
+# a source row with a null ts or event is named, nothing is copied
+$primary->safe_psql('src', q{
+CREATE TABLE events_nullts AS SELECT * FROM events WHERE id <= 5;
+UPDATE events_nullts SET ts = NULL WHERE id = 4;
+});
+sm_new_store_db($replica, 'nullts', 'destination');
+($ret, $out, $err) = $replica->psql('nullts', "SELECT * FROM sync_events('$src', remote_table := 'events_nullts')");
+like($err, qr/ERROR:  the event with id 4 in the source database has a null ts\n.*DETAIL:  Table public.events_nullts in the source database has 1 row with a null ts\.\n.*HINT:  Correct that event/s,
+	'sync_events names a source event with a null ts');
+is($replica->safe_psql('nullts', 'SELECT count(*) FROM events'), '0', 'nothing was copied');
+
 # dblink installed in a schema that is not on the search_path
 $replica->safe_psql('postgres', 'CREATE DATABASE otherschema');
 $replica->safe_psql('otherschema', q{
