@@ -209,7 +209,7 @@ CREATE SCHEMA a; CREATE SCHEMA b;
 SELECT create_event_store('source', 'a'); SELECT create_event_store('source', 'b');
 });
 like(restore_error('named', sm_tcp_connstr($backup, 'small')),
-	qr/more than one source event store exists in this database/,
+	qr/more than one source event store exists in this database.*HINT:  Name the store with the store argument/s,
 	'with two source stores the store must be named');
 is($target->safe_psql('named', "SELECT * FROM restore_events_from('"
 	  . sm_tcp_connstr($backup, 'small') . "', 'b.events', remote_table := 'arch.events')"),
