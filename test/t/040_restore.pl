@@ -186,18 +186,33 @@ CREATE SERVER backup_srv FOREIGN DATA WRAPPER dblink_fdw
 CREATE USER MAPPING FOR PUBLIC SERVER backup_srv OPTIONS (user 'bob', password '$password');
 CREATE ROLE restorer LOGIN;
 GRANT USAGE ON FOREIGN SERVER backup_srv TO restorer;
-GRANT INSERT, SELECT ON events TO restorer;
+GRANT INSERT ON events TO restorer;
 });
 ($ret, $out, $err) = $target->psql('viaserver',
 	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')");
 like($err, qr/permission denied for function restore_events_from/,
 	'restore_events_from is not executable by PUBLIC');
 $target->safe_psql('viaserver', 'GRANT EXECUTE ON FUNCTION restore_events_from(text, regclass, text) TO restorer');
+# a restore reads the store too: INSERT alone is not enough
+($ret, $out, $err) = $target->psql('viaserver',
+	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')");
+like($err, qr/permission denied for table events/, 'a restore needs SELECT on the store as well as INSERT');
+$target->safe_psql('viaserver', 'GRANT SELECT ON events TO restorer');
 is($target->safe_psql('viaserver',
 	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')"),
 	"$N|" . ($N + 1), 'a granted non-superuser restores through a foreign server and user mapping');
 is($target->safe_psql('viaserver', 'SELECT count(*), max(id) FROM events'), "$N|$N",
 	'restored through the foreign server');
+# comparing only reads the store
+$target->safe_psql('viaserver', q{
+CREATE ROLE checker LOGIN;
+GRANT USAGE ON FOREIGN SERVER backup_srv TO checker;
+GRANT SELECT ON events TO checker;
+GRANT EXECUTE ON FUNCTION compare_events(text, regclass, text) TO checker;
+});
+is($target->safe_psql('viaserver',
+	"SET ROLE checker; SELECT equal, local_max_id FROM compare_events('backup_srv')"),
+	"t|$N", 'a role with SELECT on the store may compare it');
 
 # ------------------------------------- named store, qualified remote table
 sm_make_backup($backup, 'small', 1000);
