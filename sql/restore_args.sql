@@ -64,6 +64,18 @@ SELECT * FROM sync_events('dbname=backup', 'events');
 -- restoring into a store that is not empty is refused before connecting
 SELECT count(*) FROM append_events(ARRAY['{"n": 1}'::jsonb]);
 SELECT * FROM restore_events_from('dbname=backup');
+-- but compare_events takes either kind: with two, the store must be named,
+-- and the hint says how whatever the function
+SELECT * FROM compare_events('dbname=backup');
+-- in a transaction whose snapshot predates the store's lock, restoring and
+-- syncing are refused before connecting (test/isolation/specs/
+-- restore_isolation_level.spec shows why)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM sync_events('dbname=backup');
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT * FROM restore_events_from('dbname=backup', 'events');
+ROLLBACK;
 -- store 0 ('-') names no store: it is not taken for "the only one"
 SELECT * FROM restore_events_from('dbname=backup', 0);
 SELECT * FROM sync_events('dbname=backup', '-');

@@ -7,7 +7,11 @@
  *
  * Each side hashes the canonical text of its rows in buckets of ids, the
  * remote side while the local side works; the first bucket that differs
- * is bisected the same way until it is one id wide.
+ * is bisected the same way until it is one id wide.  Each side is read in
+ * one snapshot: the remote in one REPEATABLE READ transaction (remote.c),
+ * the store in a snapshot registered for the call (compare_events) or, for
+ * restore's and sync's checks, in the latest one, which shows their own
+ * load and nothing else can change while they hold the store's locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +20,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/snapmgr.h"
 
 #include "remote.h"
 
@@ -93,8 +98,7 @@ collect_buckets(BucketHashes *bh)
 static void
 local_buckets(Job *job, int64 lo, int64 hi, int64 w, BucketHashes *bh)
 {
-	sm_spi_exec(bucket_hash_sql(job->store.qualified_name, lo, hi, w),
-					 0, NULL, SPI_OK_SELECT);
+	job_read_store(job, bucket_hash_sql(job->store.qualified_name, lo, hi, w));
 	collect_buckets(bh);
 }
 
@@ -202,6 +206,13 @@ compare_work(Job *job)
 				lmax;
 
 	events_lookup_store(job->store_relid, false, &job->store);
+
+	/*
+	 * One snapshot of the store for the whole call, as the other side has
+	 * one: a sync or a writer committing meanwhile is seen by every read
+	 * or by none.
+	 */
+	job->local_snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	restore_store_stats(job, 0, &lcount, &lmin, &lmax);
 	remote_connect(r);
 	remote_setup(r);
@@ -213,6 +224,8 @@ compare_work(Job *job)
 	job->first_difference = compare_first_difference(job, 1, Max(lmax, job->remote_max));
 	job->equal = (job->first_difference == 0);
 	remote_exec(r, "COMMIT");
+	UnregisterSnapshot(job->local_snapshot);
+	job->local_snapshot = NULL;
 }
 
 /*

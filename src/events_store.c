@@ -378,7 +378,7 @@ store_get(Oid relid, bool want_source)
 						(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
 						 errmsg("more than one %sevent store exists in this database",
 								want_source ? "source " : ""),
-						 errhint("Name the store, as in insert_events(..., store => 'myschema.events').")));
+						 errhint("Name the store with the store argument, as in store => 'myschema.events'.")));
 		}
 		relid = *cached;
 	}

@@ -681,27 +681,6 @@ mig_lock_capacity(void)
 }
 
 /*
- * mig_require_read_committed
- *		Refuse to go on in a transaction whose snapshot would hide what
- *		concurrent sessions committed while this one waited for a component's
- *		lock.  what: "cannot <what> in ..."; subject: "<subject> must see
- *		..."; verb: "<verb> in a READ COMMITTED transaction."
- */
-void
-mig_require_read_committed(const char *what, const char *subject,
-						   const char *verb)
-{
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s in a REPEATABLE READ or SERIALIZABLE transaction",
-						what),
-				 errdetail("%s must see what concurrent sessions applied while it waited for the lock.",
-						   subject),
-				 errhint("%s in a READ COMMITTED transaction.", verb)));
-}
-
-/*
  * mig_require_read_write
  *		Refuse to apply, revert, baseline or repair in a read-only
  *		transaction (a standby's included) before anything runs: SQL that

@@ -209,8 +209,6 @@ extern bool mig_first_pending(MigCall *c, const char *component, int64 target,
 extern void mig_notice_nothing_pending(const char *component);
 extern void mig_put_rows(ReturnSetInfo *rsinfo);
 extern int	mig_lock_capacity(void);
-extern void mig_require_read_committed(const char *what, const char *subject,
-									   const char *verb);
 extern void mig_require_read_write(const char *what, const char *verb);
 
 /* migrate_statements.c */

@@ -653,8 +653,8 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 * committed while we waited for the lock, which a transaction snapshot
 	 * would hide.
 	 */
-	mig_require_read_committed("apply migrations", "Applying",
-							   "Apply migrations");
+	sm_require_read_committed("apply migrations", "Applying",
+							  "Apply migrations");
 	/* a dry run too: what it would record fails, not its migration */
 	mig_require_read_write("apply migrations", "Apply migrations");
 

@@ -206,8 +206,8 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	TimestampTz start;
 	ErrorContextCallback errcb;
 
-	mig_require_read_committed("apply migrations", "Applying",
-							   "Apply migrations");
+	sm_require_read_committed("apply migrations", "Applying",
+							  "Apply migrations");
 	mig_require_read_write("apply migrations", "Apply migrations");
 	mig_lock_component_notx(c, component);
 	p = read_under_lock(c, component, version);

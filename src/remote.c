@@ -422,6 +422,35 @@ job_call(void *arg)
 	call->work(call->job);
 }
 
+/*
+ * Run a query that reads the local store (its rows become the SPI result):
+ * in the job's snapshot when it has one, read only, else in a snapshot of
+ * its own that sees everything committed so far, as restore and sync need
+ * once they hold the store's locks.
+ */
+void
+job_read_store(Job *job, const char *sql)
+{
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (job->local_snapshot == NULL)
+	{
+		sm_spi_exec(sql, 0, NULL, SPI_OK_SELECT);
+		return;
+	}
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, job->local_snapshot,
+							  InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+}
+
 void
 remote_run_job(Job *job, JobWork work)
 {

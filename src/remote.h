@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/snapshot.h"
 
 #include "schema_mgr.h"
 
@@ -51,6 +52,8 @@ typedef struct Job
 	Oid			store_relid;	/* as given, or InvalidOid */
 	EventStore	store;
 	bool		verify_all;		/* sync: compare every row first */
+	Snapshot	local_snapshot; /* compare: every read of the store in it;
+								 * NULL: each read sees the latest commits */
 	/* results */
 	int64		rows;
 	int64		max_id;
@@ -74,6 +77,7 @@ extern void remote_setup(Remote *r);
 
 /* remote.c: running a job */
 extern void remote_run_job(Job *job, JobWork work);
+extern void job_read_store(Job *job, const char *sql);
 
 /* remote_args.c: arguments, results */
 typedef Datum (*EntryBody) (FunctionCallInfo fcinfo);
@@ -94,6 +98,8 @@ extern bool restore_may_drop_indexes(Oid relid);
 extern void restore_lock_store(Oid relid, LOCKMODE table_lock);
 extern void restore_store_stats(Job *job, int64 from_id, int64 *count,
 								int64 *min, int64 *max);
+extern void restore_refuse_null_columns(Job *job, int64 rows,
+										int64 ts_nonnull, int64 event_nonnull);
 extern ErrorData *restore_explain_load_error(Job *job, ErrorData *edata);
 extern List *restore_drop_indexes(Job *job);
 extern void restore_recreate_indexes(List *saved);

@@ -127,13 +127,54 @@ restore_lock_store(Oid relid, LOCKMODE table_lock)
 void
 restore_store_stats(Job *job, int64 from_id, int64 *count, int64 *min, int64 *max)
 {
-	sm_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) "
-						 "FROM %s WHERE id OPERATOR(pg_catalog.>) " INT64_FORMAT,
-						 job->store.qualified_name, from_id),
-				0, NULL, SPI_OK_SELECT);
+	job_read_store(job, psprintf("SELECT pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) "
+								 "FROM %s WHERE id OPERATOR(pg_catalog.>) " INT64_FORMAT,
+								 job->store.qualified_name, from_id));
 	*count = sm_spi_int8(0, 1, NULL);
 	*min = sm_spi_int8(0, 2, NULL);
 	*max = sm_spi_int8(0, 3, NULL);
+}
+
+/*
+ * Refuse remote rows with a null ts or event, which the store's columns
+ * reject, naming the first such row and its column instead of leaving it to
+ * the store's NOT NULL constraint.  rows, ts_nonnull, event_nonnull: the
+ * remote table's count(*), count(ts) and count(event), read in the call's
+ * remote snapshot.
+ */
+void
+restore_refuse_null_columns(Job *job, int64 rows, int64 ts_nonnull,
+							int64 event_nonnull)
+{
+	Remote	   *r = &job->remote;
+	int64		id;
+	bool		ts_null;
+	int64		n;
+
+	if (ts_nonnull == rows && event_nonnull == rows)
+		return;
+	remote_query(r, psprintf("SELECT id::pg_catalog.int8, ts IS NULL FROM %s "
+							 "WHERE ts IS NULL OR event IS NULL "
+							 "ORDER BY id LIMIT 1", r->table),
+				 "id bigint, ts_null boolean");
+	if (SPI_processed != 1)
+		elog(ERROR, "the %s's rows with a null column have disappeared",
+			 remote_noun(r->role));
+	id = sm_spi_int8(0, 1, NULL);
+	ts_null = (strcmp(sm_spi_text(0, 2), "t") == 0);
+	n = rows - (ts_null ? ts_nonnull : event_nonnull);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the event with id " INT64_FORMAT " in the %s has a null %s",
+					id, remote_noun(r->role), ts_null ? "ts" : "event"),
+			 errdetail_plural("Table %s in the %s has " INT64_FORMAT " row with a null %s.",
+							  "Table %s in the %s has " INT64_FORMAT " rows with a null %s.",
+							  (unsigned long) n,
+							  r->table, remote_noun(r->role), n,
+							  ts_null ? "ts" : "event"),
+			 errhint("Correct that event in table %s of the %s, or load from another database.",
+					 r->table, remote_noun(r->role)),
+			 errhidestmt(r->hide_stmt)));
 }
 
 /*
@@ -378,7 +419,9 @@ restore_work(Job *job)
 				nonnull,
 				minid,
 				maxid,
-				distinct;
+				distinct,
+				ts_nonnull,
+				event_nonnull;
 	bool		isnull,
 				drop_indexes;
 	List	   *indexes = NIL;
@@ -389,6 +432,9 @@ restore_work(Job *job)
 				t1,
 				t2,
 				t3;
+
+	/* the store must be seen empty once locked: not as it was before */
+	sm_require_read_committed("restore events", "A restore", "Restore events");
 
 	/*
 	 * The target: an empty source store, which nobody else may write now;
@@ -415,13 +461,17 @@ restore_work(Job *job)
 	remote_setup(r);
 	remote_query(r, psprintf("SELECT pg_catalog.count(*), pg_catalog.count(id), "
 							 "pg_catalog.min(id)::pg_catalog.int8, "
-							 "pg_catalog.max(id)::pg_catalog.int8 FROM %s",
+							 "pg_catalog.max(id)::pg_catalog.int8, "
+							 "pg_catalog.count(ts), pg_catalog.count(event) FROM %s",
 							 r->table),
-				 "count bigint, nonnull bigint, min bigint, max bigint");
+				 "count bigint, nonnull bigint, min bigint, max bigint, "
+				 "ts_nonnull bigint, event_nonnull bigint");
 	count = sm_spi_int8(0, 1, NULL);
 	nonnull = sm_spi_int8(0, 2, NULL);
 	minid = sm_spi_int8(0, 3, NULL);
 	maxid = sm_spi_int8(0, 4, NULL);
+	ts_nonnull = sm_spi_int8(0, 5, NULL);
+	event_nonnull = sm_spi_int8(0, 6, NULL);
 
 	if (count == 0)
 		ereport(ERROR,
@@ -439,6 +489,7 @@ restore_work(Job *job)
 						   r->table, count, count - nonnull),
 				 errhint("Restore from a backup whose events are numbered 1 to N without gaps."),
 				 errhidestmt(r->hide_stmt)));
+	restore_refuse_null_columns(job, count, ts_nonnull, event_nonnull);
 	if (minid != 1 || maxid != count)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

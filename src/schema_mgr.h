@@ -109,6 +109,10 @@ extern int	sm_advisory_lock_holder(uint32 key1, uint32 key2, char **appname,
 #define SM_EXCERPT_BYTES	200
 extern char *sm_clip(const char *s, int maxbytes);
 
+/* util.c: refuse REPEATABLE READ and SERIALIZABLE, for what reads under a lock */
+extern void sm_require_read_committed(const char *what, const char *subject,
+									  const char *verb);
+
 /* util.c: refuse a null argument that has no default; what names it */
 extern void sm_null_argument(FunctionCallInfo fcinfo, const char *what);
 

@@ -60,10 +60,14 @@ sync_work(Job *job)
 				lmin,
 				lmax,
 				rmax,
-				rcount;
+				rcount,
+				ts_nonnull,
+				event_nonnull;
 	List	   *indexes = NIL;
 	bool		drop_indexes;
 
+	/* what is read once the store is locked must include the last sync */
+	sm_require_read_committed("sync events", "A sync", "Sync events");
 	if (!OidIsValid(job->store_relid))
 		job->store_relid = only_destination_store();
 	events_lookup_store(job->store_relid, false, &job->store);
@@ -99,10 +103,13 @@ sync_work(Job *job)
 	remote_connect(r);
 	remote_setup(r);
 	remote_query(r, psprintf("SELECT COALESCE(pg_catalog.max(id), 0)::pg_catalog.int8, "
-							 "pg_catalog.count(*) FROM %s", r->table),
-				 "max bigint, count bigint");
+							 "pg_catalog.count(*), pg_catalog.count(ts), "
+							 "pg_catalog.count(event) FROM %s", r->table),
+				 "max bigint, count bigint, ts_nonnull bigint, event_nonnull bigint");
 	rmax = sm_spi_int8(0, 1, NULL);
 	rcount = sm_spi_int8(0, 2, NULL);
+	ts_nonnull = sm_spi_int8(0, 3, NULL);
+	event_nonnull = sm_spi_int8(0, 4, NULL);
 	job->local_max = lmax;
 	job->remote_max = rmax;
 
@@ -119,6 +126,7 @@ sync_work(Job *job)
 				 errmsg("the source's event ids are not consecutive from 1"),
 				 errdetail("The source has " INT64_FORMAT " events and its highest id is " INT64_FORMAT ".",
 						   rcount, rmax)));
+	restore_refuse_null_columns(job, rcount, ts_nonnull, event_nonnull);
 	if (lmax > 0)
 	{
 		int64		diff;

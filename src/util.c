@@ -3,7 +3,8 @@
  * util.c
  *	  Helpers shared by more than one concern: where the extension lives,
  *	  a safe search_path for internal queries, running them through SPI,
- *	  catching an error in a subtransaction, schema_mgr's advisory lock
+ *	  catching an error in a subtransaction, refusing a transaction whose
+ *	  snapshot would hide concurrent commits, schema_mgr's advisory lock
  *	  tags, how much of a user's text a message quotes, and an event's
  *	  JSON as jsonb.
  *
@@ -358,6 +359,28 @@ sm_clip(const char *s, int maxbytes)
 		return pstrdup(s);
 	len = pg_mbcliplen(s, len, maxbytes);
 	return psprintf("%.*s...", len, s);
+}
+
+/*
+ * sm_require_read_committed
+ *		Refuse to go on in a transaction whose snapshot would hide what
+ *		concurrent sessions committed while this one waited for a lock
+ *		(a component's lock, an event store's): what is read under the lock
+ *		must be current.  what: "cannot <what> in ..."; subject: "<subject>
+ *		must see ..."; verb: "<verb> in a READ COMMITTED transaction."
+ */
+void
+sm_require_read_committed(const char *what, const char *subject,
+						  const char *verb)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s in a REPEATABLE READ or SERIALIZABLE transaction",
+						what),
+				 errdetail("%s must see what concurrent sessions committed while it waited for the lock.",
+						   subject),
+				 errhint("%s in a READ COMMITTED transaction.", verb)));
 }
 
 /*

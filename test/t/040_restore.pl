@@ -29,9 +29,13 @@ $backup->safe_psql('dup', 'DELETE FROM events WHERE id = 10; INSERT INTO events 
 $backup->safe_psql('dup', 'DELETE FROM events WHERE id = 9; INSERT INTO events SELECT 10, ts, event FROM events WHERE id = 1 LIMIT 1');
 sm_make_backup($backup, 'nullid', 3, pk => 0);
 $backup->safe_psql('nullid', 'ALTER TABLE events ALTER id DROP NOT NULL; INSERT INTO events SELECT NULL, ts, event FROM events WHERE id = 1');
+sm_make_backup($backup, 'nullts', 3);
+$backup->safe_psql('nullts', 'ALTER TABLE events ALTER ts DROP NOT NULL; UPDATE events SET ts = NULL WHERE id = 2');
+sm_make_backup($backup, 'nullevent', 3);
+$backup->safe_psql('nullevent', 'ALTER TABLE events ALTER event DROP NOT NULL; UPDATE events SET event = NULL WHERE id >= 2');
 sm_make_backup($backup, 'empty', 0);
 $backup->safe_psql('postgres', "CREATE ROLE bob LOGIN PASSWORD '$password'");
-for my $db (qw(backup gap dup nullid empty))
+for my $db (qw(backup gap dup nullid nullts nullevent empty))
 {
 	$backup->safe_psql($db, 'GRANT SELECT ON events TO bob');
 }
@@ -87,6 +91,12 @@ like(restore_error('fresh', sm_tcp_connstr($backup, 'dup')),
 	'a backup with a duplicate id is refused');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'nullid')),
 	qr/the backup has events without an id/, 'a backup with a null id is refused');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'nullts')),
+	qr/ERROR:  the event with id 2 in the backup database has a null ts\n.*DETAIL:  Table public.events in the backup database has 1 row with a null ts\.\n.*HINT:  Correct that event/s,
+	'a backup with a null ts is refused, naming the id and the column');
+like(restore_error('fresh', sm_tcp_connstr($backup, 'nullevent')),
+	qr/ERROR:  the event with id 2 in the backup database has a null event\n.*DETAIL:  Table public.events in the backup database has 2 rows with a null event\./s,
+	'a backup with a null event is refused, naming the first id');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'empty')),
 	qr/the backup has no events/, 'an empty backup is refused');
 like(restore_error('fresh', sm_tcp_connstr($backup, 'backup') . "' , remote_table := 'nope"),
@@ -176,18 +186,33 @@ CREATE SERVER backup_srv FOREIGN DATA WRAPPER dblink_fdw
 CREATE USER MAPPING FOR PUBLIC SERVER backup_srv OPTIONS (user 'bob', password '$password');
 CREATE ROLE restorer LOGIN;
 GRANT USAGE ON FOREIGN SERVER backup_srv TO restorer;
-GRANT INSERT, SELECT ON events TO restorer;
+GRANT INSERT ON events TO restorer;
 });
 ($ret, $out, $err) = $target->psql('viaserver',
 	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')");
 like($err, qr/permission denied for function restore_events_from/,
 	'restore_events_from is not executable by PUBLIC');
 $target->safe_psql('viaserver', 'GRANT EXECUTE ON FUNCTION restore_events_from(text, regclass, text) TO restorer');
+# a restore reads the store too: INSERT alone is not enough
+($ret, $out, $err) = $target->psql('viaserver',
+	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')");
+like($err, qr/permission denied for table events/, 'a restore needs SELECT on the store as well as INSERT');
+$target->safe_psql('viaserver', 'GRANT SELECT ON events TO restorer');
 is($target->safe_psql('viaserver',
 	"SET ROLE restorer; SELECT * FROM restore_events_from('backup_srv')"),
 	"$N|" . ($N + 1), 'a granted non-superuser restores through a foreign server and user mapping');
 is($target->safe_psql('viaserver', 'SELECT count(*), max(id) FROM events'), "$N|$N",
 	'restored through the foreign server');
+# comparing only reads the store
+$target->safe_psql('viaserver', q{
+CREATE ROLE checker LOGIN;
+GRANT USAGE ON FOREIGN SERVER backup_srv TO checker;
+GRANT SELECT ON events TO checker;
+GRANT EXECUTE ON FUNCTION compare_events(text, regclass, text) TO checker;
+});
+is($target->safe_psql('viaserver',
+	"SET ROLE checker; SELECT equal, local_max_id FROM compare_events('backup_srv')"),
+	"t|$N", 'a role with SELECT on the store may compare it');
 
 # ------------------------------------- named store, qualified remote table
 sm_make_backup($backup, 'small', 1000);
@@ -199,7 +224,7 @@ CREATE SCHEMA a; CREATE SCHEMA b;
 SELECT create_event_store('source', 'a'); SELECT create_event_store('source', 'b');
 });
 like(restore_error('named', sm_tcp_connstr($backup, 'small')),
-	qr/more than one source event store exists in this database/,
+	qr/more than one source event store exists in this database.*HINT:  Name the store with the store argument/s,
 	'with two source stores the store must be named');
 is($target->safe_psql('named', "SELECT * FROM restore_events_from('"
 	  . sm_tcp_connstr($backup, 'small') . "', 'b.events', remote_table := 'arch.events')"),

@@ -1,8 +1,9 @@
 # sync_events and compare_events across two clusters on loopback: a
 # destination store kept up to date from a source store, never splitting a
 # source transaction (an open transaction, and a writer running during the
-# syncs), refusals for a diverged or ahead destination, and compare_events
-# naming the first differing id.
+# syncs), refusals for a diverged or ahead destination, compare_events
+# naming the first differing id, and reading one snapshot of the
+# destination while a sync commits.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -114,6 +115,17 @@ like($err, qr/event store "public.events" is ahead of the source.*51225.*51224/s
 is($replica->safe_psql('ahead', "SELECT equal, first_difference, local_max_id, remote_max_id FROM compare_events('$src')"),
 	'f|51225|51225|51224', 'compare_events: a row present on one side only');
 
+# a source row with a null ts or event is named, nothing is copied
+$primary->safe_psql('src', q{
+CREATE TABLE events_nullts AS SELECT * FROM events WHERE id <= 5;
+UPDATE events_nullts SET ts = NULL WHERE id = 4;
+});
+sm_new_store_db($replica, 'nullts', 'destination');
+($ret, $out, $err) = $replica->psql('nullts', "SELECT * FROM sync_events('$src', remote_table := 'events_nullts')");
+like($err, qr/ERROR:  the event with id 4 in the source database has a null ts\n.*DETAIL:  Table public.events_nullts in the source database has 1 row with a null ts\.\n.*HINT:  Correct that event/s,
+	'sync_events names a source event with a null ts');
+is($replica->safe_psql('nullts', 'SELECT count(*) FROM events'), '0', 'nothing was copied');
+
 # dblink installed in a schema that is not on the search_path
 $replica->safe_psql('postgres', 'CREATE DATABASE otherschema');
 $replica->safe_psql('otherschema', q{
@@ -124,6 +136,36 @@ SELECT create_event_store('destination');
 });
 is($replica->safe_psql('otherschema', "SELECT rows_copied, max_id FROM sync_events('$src')"),
 	'51224|51224', 'dblink is found in whatever schema it is installed in');
+
+# ------------------------------------ one snapshot on each side of a compare
+# compare_events reads the destination in one snapshot, as it reads the
+# other database in one: a sync that commits while a compare runs does not
+# show up in half of it.  The compare is held after its first read of the
+# destination by a lock on the remote table it reads (a copy of the
+# source's events), while a sync copies three new events.
+sm_new_store_db($replica, 'midsync', 'destination');
+$replica->safe_psql('midsync', "SELECT * FROM sync_events('$src')");
+$primary->safe_psql('src', insert_tx(4000) . 'CREATE TABLE events_copy AS SELECT * FROM events;');
+my $holder = $primary->background_psql('src');
+$holder->query_safe('BEGIN; LOCK TABLE events_copy IN ACCESS EXCLUSIVE MODE;');
+my $comparer = $replica->background_psql('midsync');
+$comparer->query_until(qr/comparing/, "\\echo comparing\n"
+	  . "CREATE TEMP TABLE mid_compare AS SELECT * FROM compare_events('$src', remote_table := 'events_copy');\n");
+ok($primary->poll_query_until('src',
+	"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'events_copy'::regclass AND NOT granted)"),
+	'the compare waits for the remote table');
+is($replica->safe_psql('midsync', "SELECT rows_copied, max_id FROM sync_events('$src')"),
+	'3|51227', 'a sync copies three events while the compare waits');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$comparer->query_safe('SELECT 1');
+is($comparer->query_safe(
+	'SELECT equal, first_difference, local_max_id, remote_max_id FROM mid_compare'),
+	'f|51225|51224|51227',
+	'compare_events does not see the events of a sync that committed while it ran');
+$comparer->quit;
+is($replica->safe_psql('midsync', "SELECT equal, local_max_id, remote_max_id FROM compare_events('$src')"),
+	't|51227|51227', 'the next compare sees them');
 
 $primary->stop;
 $replica->stop;
