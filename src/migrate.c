@@ -681,18 +681,23 @@ mig_lock_capacity(void)
 }
 
 /*
- * mig_require_read_write
- *		Refuse to apply, revert, baseline or repair in a read-only
- *		transaction (a standby's included) before anything runs: SQL that
- *		such a transaction allows would run and fail only when it is
- *		recorded, and the statement of a non-transactional migration runs in
- *		a worker whose transactions are not the caller's, so it would change
- *		the database first.  what: "cannot <what> in ..."; verb: "<verb> on
- *		the primary server."
+ * mig_require_writer_transaction
+ *		What applying, reverting, baselining and repairing need of the
+ *		caller's transaction, checked before anything runs: READ COMMITTED
+ *		(what is read under the component's lock must be current), and not
+ *		read-only (a standby's included): SQL that a read-only transaction
+ *		allows would run and fail only when it is recorded, and the
+ *		statement of a non-transactional migration runs in a worker whose
+ *		transactions are not the caller's, so it would change the database
+ *		first.  what: "cannot <what> in ..."; subject: "<subject> must see
+ *		..."; verb: "<verb> in a READ COMMITTED transaction.", "<verb> on the
+ *		primary server."
  */
 void
-mig_require_read_write(const char *what, const char *verb)
+mig_require_writer_transaction(const char *what, const char *subject,
+							   const char *verb)
 {
+	sm_require_read_committed(what, subject, verb);
 	if (XactReadOnly)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),

@@ -209,7 +209,9 @@ extern bool mig_first_pending(MigCall *c, const char *component, int64 target,
 extern void mig_notice_nothing_pending(const char *component);
 extern void mig_put_rows(ReturnSetInfo *rsinfo);
 extern int	mig_lock_capacity(void);
-extern void mig_require_read_write(const char *what, const char *verb);
+extern void mig_require_writer_transaction(const char *what,
+										   const char *subject,
+										   const char *verb);
 
 /* migrate_statements.c */
 extern const char *mig_skip_bom(const char *sql);

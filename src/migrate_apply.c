@@ -653,10 +653,9 @@ sm_apply_migrations(PG_FUNCTION_ARGS)
 	 * committed while we waited for the lock, which a transaction snapshot
 	 * would hide.
 	 */
-	sm_require_read_committed("apply migrations", "Applying",
-							  "Apply migrations");
 	/* a dry run too: what it would record fails, not its migration */
-	mig_require_read_write("apply migrations", "Apply migrations");
+	mig_require_writer_transaction("apply migrations", "Applying",
+								   "Apply migrations");
 
 	mig_read_may_read_sql(&c);
 

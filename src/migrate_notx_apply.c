@@ -206,9 +206,8 @@ mig_apply_notx(MigCall *c, const char *component, int64 version,
 	TimestampTz start;
 	ErrorContextCallback errcb;
 
-	sm_require_read_committed("apply migrations", "Applying",
-							  "Apply migrations");
-	mig_require_read_write("apply migrations", "Apply migrations");
+	mig_require_writer_transaction("apply migrations", "Applying",
+								   "Apply migrations");
 	mig_lock_component_notx(c, component);
 	p = read_under_lock(c, component, version);
 	if (p == NULL)

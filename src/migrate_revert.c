@@ -229,9 +229,8 @@ sm_revert_migrations(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* as for applying: what is read under the lock must be current */
-	sm_require_read_committed("revert migrations", "Reverting",
-							  "Revert migrations");
-	mig_require_read_write("revert migrations", "Revert migrations");
+	mig_require_writer_transaction("revert migrations", "Reverting",
+								   "Revert migrations");
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
 

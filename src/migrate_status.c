@@ -61,9 +61,8 @@ sm_baseline(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* as for applying: the check below must see concurrent commits */
-	sm_require_read_committed("baseline a migration component",
-							  "A baseline", "Baseline");
-	mig_require_read_write("baseline a migration component", "Baseline");
+	mig_require_writer_transaction("baseline a migration component",
+								   "A baseline", "Baseline");
 
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
@@ -250,9 +249,8 @@ sm_repair(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sm_require_read_committed("repair the migration registry", "A repair",
-							  "Repair");
-	mig_require_read_write("repair the migration registry", "Repair");
+	mig_require_writer_transaction("repair the migration registry",
+								   "A repair", "Repair");
 	mig_call_init(&c, fcinfo, false);
 
 	mig_enter_internal(&c);
