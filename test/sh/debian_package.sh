@@ -4,11 +4,17 @@
 #
 # Builds the packages as a DBA would (dpkg-buildpackage -us -uc -b, which
 # also runs the build-time check of debian/rules), without root, in a
-# copy of the tree; checks the package of PostgreSQL $PG_MAJOR: its name,
-# version, dependencies and exact file list.  Then installs it with
-# dpkg -x into a clean copy of the PostgreSQL installation (every
-# schema_mgr file removed first), starts a throwaway cluster on it, and
-# uses what the package brought: CREATE EXTENSION, the packaged loader
+# copy of the tree, under a login name other than "postgres", as build
+# servers do.  The build-time check's temporary cluster (pg_virtualenv)
+# names its superuser after $USER, so the tests meet a superuser of
+# another name, whom only a password lets in over TCP: peer authentication
+# on the socket is for the OS user that runs the cluster, here still
+# "postgres" (the stricter case: a builder whose OS user has that name too
+# gets in on the socket as well).  Checks the package of PostgreSQL
+# $PG_MAJOR: its name, version, dependencies and exact file list.  Then
+# installs it with dpkg -x into a clean copy of the PostgreSQL installation
+# (every schema_mgr file removed first), starts a throwaway cluster on it,
+# and uses what the package brought: CREATE EXTENSION, the packaged loader
 # applying a directory of migrations, and events synced and compared
 # between two databases over dblink.  Prints TAP.
 # ----------------------------------------------------------------------
@@ -42,17 +48,24 @@ find "$prefix" -name 'schema_mgr*' -prune -exec rm -rf {} +
 tap_is "the copy of PostgreSQL $m has no schema_mgr file before the package" "" \
     "$(find "$prefix" -name 'schema_mgr*')"
 
-# 2. the build, as the DBA runs it, without root
-for tool in dpkg-buildpackage dh pg_buildext dh_pgxs_test; do
+# 2. the build, as the DBA runs it, without root, under another login name
+for tool in dpkg-buildpackage dh pg_buildext dh_pgxs_test pg_virtualenv; do
     command -v "$tool" >/dev/null || tap_bail "$tool is installed (test/lib.sh installs it)"
 done
-sm_deb_build "$src" "$WORK/build.log"
+builder=sm_builder
+tap_is "the build-time check's cluster has a superuser named after \$USER ($builder)" \
+    "$builder" "$(cd "$WORK" && env -u PGHOST -u PGPORT -u PGDATABASE -u PGUSER \
+        USER=$builder LOGNAME=$builder pg_virtualenv -v "$m" \
+        psql -X -At -c "SELECT 'superuser: ' || rolname FROM pg_roles WHERE oid = 10" 2>&1 |
+        sed -n 's/^superuser: //p')"
+USER=$builder LOGNAME=$builder sm_deb_build "$src" "$WORK/build.log"
 rc=$?
 if [ $rc != 0 ]; then
+    grep -E '\.\.\. FAILED' "$WORK/build.log" | sed 's/^/# /'
     tail -40 "$WORK/build.log" | sed 's/^/# /'
-    tap_bail "dpkg-buildpackage -us -uc -b succeeds (exit $rc)"
+    tap_bail "dpkg-buildpackage -us -uc -b succeeds as $builder (exit $rc)"
 fi
-tap_is "dpkg-buildpackage -us -uc -b succeeds without root" 0 $rc
+tap_is "dpkg-buildpackage -us -uc -b succeeds without root, as $builder" 0 $rc
 
 version=$(cd "$src" && dpkg-parsechangelog -S Version)
 arch=$(dpkg --print-architecture)
