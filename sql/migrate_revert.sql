@@ -208,7 +208,8 @@ SELECT component, version, outcome FROM revert_migrations('dba', 0);
 RESET ROLE;
 
 -- clean up
-DROP TABLE orders;
+DROP VIEW clock2;
+DROP TABLE orders, clock1;
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;

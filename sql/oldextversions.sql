@@ -217,7 +217,8 @@ SELECT 'only when fresh', * FROM
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
-DROP VIEW order_ids;
+DROP VIEW order_ids, extension_objects;
+DROP TABLE history_before, events_before, updated_objects;
 DROP TABLE events, backup.events, orders, invoices, legacy_made_by_hand, team;
 REVOKE ALL ON SCHEMA public FROM sm_old_deployer;
 DROP ROLE sm_old_deployer;
