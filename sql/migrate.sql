@@ -1,6 +1,10 @@
 --
 -- Migrations: registering, applying, status, and every argument error.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 
 -- checksums ignore a BOM and the line-ending convention, nothing else
@@ -153,3 +157,5 @@ SET schema_mgr.allow_drop = on;
 DROP OWNED BY sm_owner;
 RESET schema_mgr.allow_drop;
 DROP ROLE sm_owner;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

@@ -3,6 +3,10 @@
 -- privileged role applies a less privileged role's migration only after
 -- approving its exact SQL.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 CREATE ROLE sm_alice;
 CREATE ROLE sm_bob;
@@ -109,3 +113,5 @@ DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 DROP SCHEMA shop CASCADE;
 DROP ROLE sm_alice, sm_bob, sm_team;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

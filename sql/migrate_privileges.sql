@@ -2,6 +2,10 @@
 -- Migrations: who may do what is decided by GRANTs; bookkeeping runs as
 -- the extension's owner, migration SQL as the caller.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 CREATE ROLE sm_deployer;
 CREATE ROLE sm_reader;
@@ -95,3 +99,5 @@ RESET schema_mgr.allow_drop;
 DROP SCHEMA deploy CASCADE;
 DROP ROLE sm_deployer;
 DROP ROLE sm_reader;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

@@ -3,6 +3,10 @@
 -- again whenever their SQL changes, after the versions, in name order;
 -- in status, history log, approvals and apply_migrations_stepwise.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 
 SELECT register_migration('shop', 1, 'orders', 'CREATE TABLE orders (id int, total numeric)');
@@ -96,3 +100,5 @@ SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 DROP ROLE sm_rep_deployer;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

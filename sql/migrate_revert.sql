@@ -3,6 +3,10 @@
 -- refused up front, recorded in the history; dry runs; who vouches for the
 -- undo SQL.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 
 SELECT register_migration('shop', 1, 'orders', 'CREATE TABLE orders (id int)',
@@ -215,3 +219,5 @@ DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 REVOKE ALL ON SCHEMA public FROM sm_undo_deployer;
 DROP ROLE sm_undo_deployer, sm_undo_other, sm_undo_dba;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

@@ -4,6 +4,10 @@
 -- their values when it ends, and a migration that would leave a temporary
 -- object (searched before every other schema) is refused.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr;
 CREATE ROLE sm_deployer;
 CREATE SCHEMA app AUTHORIZATION sm_deployer;
@@ -232,3 +236,5 @@ DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 DROP SCHEMA app CASCADE;
 DROP ROLE sm_deployer;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;

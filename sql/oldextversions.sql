@@ -5,6 +5,10 @@
 -- function still works on them.  Then a fresh CREATE EXTENSION of the
 -- current version is compared with the updated one, catalog by catalog.
 --
+-- run as a superuser of the test's own, so that the roles it shows are the
+-- same whatever the cluster's bootstrap superuser is called
+CREATE ROLE sm_admin SUPERUSER;
+SET SESSION AUTHORIZATION sm_admin;
 CREATE EXTENSION schema_mgr VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'schema_mgr';
 
@@ -223,3 +227,5 @@ DROP TABLE events, backup.events, orders, invoices, legacy_made_by_hand, team;
 REVOKE ALL ON SCHEMA public FROM sm_old_deployer;
 DROP ROLE sm_old_deployer;
 DROP SCHEMA backup;
+RESET SESSION AUTHORIZATION;
+DROP ROLE sm_admin;
