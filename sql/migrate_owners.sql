@@ -1,7 +1,8 @@
 --
 -- Components have owners; registrants are roles, known by oid; a
 -- privileged role applies a less privileged role's migration only after
--- approving its exact SQL.
+-- approving its exact SQL; an approval that holds is replaced only by a
+-- role with its approver's privileges, and every approval is logged.
 --
 CREATE EXTENSION schema_mgr;
 CREATE ROLE sm_alice;
