@@ -517,9 +517,12 @@ CREATE INDEX repeatable_migration_pending_idx
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.repeatable_migration', '');
 REVOKE ALL ON @extschema@.repeatable_migration FROM PUBLIC;
 
--- The history log: one row per apply, baseline, revert and repeatable
--- apply, never updated or deleted by schema_mgr.  schema_version stays
--- what is applied now (a revert deletes its row there).  The rows of a 1.0
+-- The history log: one row per apply, baseline, revert, repeatable apply
+-- and approval, never updated or deleted by schema_mgr.  schema_version
+-- stays what is applied now (a revert deletes its row there).  An
+-- approval's row names the approver (performed_by), the checksum it
+-- approved and, with the undo SQL approved too, undo_checksum; it applies
+-- nothing, so what reads the log for applies skips it.  The rows of a 1.0
 -- schema_version start it.
 CREATE TABLE @extschema@.migration_history (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -532,9 +535,12 @@ CREATE TABLE @extschema@.migration_history (
 	performed_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	performed_by	name NOT NULL,
 	execution_time	interval NOT NULL DEFAULT '0',
-	CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['apply', 'baseline', 'revert', 'repeat'])),
-	CHECK ((action OPERATOR(pg_catalog.=) 'repeat') OPERATOR(pg_catalog.=) (version IS NULL)),
-	CHECK ((version IS NULL) OPERATOR(pg_catalog.=) (name IS NOT NULL))
+	undo_checksum	text,
+	CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['apply', 'baseline', 'revert', 'repeat', 'approve'])),
+	CHECK (action OPERATOR(pg_catalog.=) 'approve' OR
+		   (action OPERATOR(pg_catalog.=) 'repeat') OPERATOR(pg_catalog.=) (version IS NULL)),
+	CHECK ((version IS NULL) OPERATOR(pg_catalog.=) (name IS NOT NULL)),
+	CHECK (undo_checksum IS NULL OR action OPERATOR(pg_catalog.=) 'approve')
 );
 CREATE INDEX migration_history_component_idx
 	ON @extschema@.migration_history (component, id);

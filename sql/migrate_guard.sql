@@ -46,3 +46,12 @@ RESET schema_mgr.allow_drop;
 SELECT count(*) FROM pg_extension WHERE extname = 'schema_mgr';
 SELECT count(*) FROM pg_namespace WHERE nspname = 'Tools';
 DROP ROLE sm_schema_owner;
+
+-- approvals are logged, but are no history of the database: with nothing
+-- applied, the extension drops
+CREATE EXTENSION schema_mgr;
+SELECT register_migration('approved', 1, 'one', 'SELECT 1');
+SELECT approve_migration('approved', 1, checksum) FROM migration_sql('approved');
+SELECT version, action FROM migration_history;
+DROP EXTENSION schema_mgr;
+SELECT count(*) FROM pg_extension WHERE extname = 'schema_mgr';

@@ -1,7 +1,8 @@
 --
 -- Components have owners; registrants are roles, known by oid; a
 -- privileged role applies a less privileged role's migration only after
--- approving its exact SQL.
+-- approving its exact SQL; an approval that holds is replaced only by a
+-- role with its approver's privileges, and every approval is logged.
 --
 -- run as a superuser of the test's own, so that the roles it shows are the
 -- same whatever the cluster's bootstrap superuser is called
@@ -99,6 +100,71 @@ SELECT approve_migration('shop', 99, 'x');
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = 'shop' AND table_name = 'items' ORDER BY ordinal_position;
 
+-- an approval that holds is not replaced behind its approver's back: the
+-- approver, roles with its privileges and the extension's owner may
+-- approve again; anyone else is refused, told who approved it and when
+CREATE ROLE sm_lead;
+CREATE ROLE sm_reviewer;
+GRANT sm_reviewer TO sm_lead;
+GRANT EXECUTE ON FUNCTION migration_sql(text),
+    approve_migration(text, bigint, text),
+    approve_repeatable(text, text, text) TO sm_lead, sm_reviewer;
+-- the detail says when: the time is masked
+CREATE FUNCTION pg_temp.refused(sql text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text;
+BEGIN
+    EXECUTE sql;
+    RAISE NOTICE 'not refused';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+        det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RAISE NOTICE E'SQLSTATE %: %\nDETAIL: %\nHINT: %', st, msg,
+        regexp_replace(det, ' at [^;]*;', ' at (time);'), hnt;
+END
+$$;
+SET ROLE sm_alice;
+SELECT register_migration('shop', 5, 'add sku', 'ALTER TABLE shop.items ADD sku text');
+SELECT register_migration('shop', NULL, 'sku view', 'CREATE VIEW shop.skus AS SELECT sku FROM shop.items');
+RESET ROLE;
+SET ROLE sm_lead;
+SELECT approve_migration('shop', 5, checksum) FROM migration_sql('shop') WHERE version = 5;
+SELECT approve_repeatable('shop', 'sku view', checksum) FROM migration_sql('shop')
+WHERE description = 'sku view';
+-- the same approval again changes nothing
+SELECT approve_migration('shop', 5, checksum) FROM migration_sql('shop') WHERE version = 5;
+RESET ROLE;
+-- sm_reviewer lacks sm_lead's privileges: taking over the approval would
+-- change who may apply the SQL
+SET ROLE sm_reviewer;
+SELECT pg_temp.refused($$SELECT approve_migration('shop', 5, checksum)
+                         FROM migration_sql('shop') WHERE version = 5$$);
+SELECT pg_temp.refused($$SELECT approve_repeatable('shop', 'sku view', checksum)
+                         FROM migration_sql('shop') WHERE description = 'sku view'$$);
+RESET ROLE;
+SELECT version, description, approved_by FROM migration_sql('shop')
+WHERE version = 5 OR description = 'sku view';
+-- the extension's owner may; its approval replaces the lead's
+SELECT approve_migration('shop', 5, checksum) FROM migration_sql('shop') WHERE version = 5;
+SELECT version, approved_by FROM migration_sql('shop') WHERE version = 5;
+-- an approval void since (other SQL registered) is no longer held
+SET ROLE sm_alice;
+SELECT register_migration('shop', NULL, 'sku view', 'CREATE VIEW shop.skus AS SELECT id, sku FROM shop.items');
+RESET ROLE;
+SET ROLE sm_reviewer;
+SELECT approve_repeatable('shop', 'sku view', checksum) FROM migration_sql('shop')
+WHERE description = 'sku view';
+RESET ROLE;
+-- every approval is in the history log: who approved which checksum, when
+SELECT version, name, action, performed_by, left(checksum, 12) AS checksum,
+       undo_checksum, performed_at IS NOT NULL AS dated
+FROM migration_history WHERE component = 'shop' AND action = 'approve'
+ORDER BY id;
+-- approvals are not applies: the status and the current version stay
+SELECT version, description, status FROM migration_status('shop') WHERE status <> 'applied';
+SELECT current_version('shop');
+DROP FUNCTION pg_temp.refused(text);
+
 -- reading migration SQL and approving are privileges of their own
 SET ROLE sm_alice;
 SELECT count(*) FROM migration_sql('shop');
@@ -112,6 +178,6 @@ SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 RESET schema_mgr.allow_drop;
 DROP SCHEMA shop CASCADE;
-DROP ROLE sm_alice, sm_bob, sm_team;
+DROP ROLE sm_alice, sm_bob, sm_team, sm_lead, sm_reviewer;
 RESET SESSION AUTHORIZATION;
 DROP ROLE sm_admin;

@@ -54,6 +54,14 @@ SELECT component, version, description, outcome, error FROM revert_migrations('s
 SELECT version, status FROM migration_status('shop');
 SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 1;
 
+-- an approval, logged after version 3 was applied, does not make
+-- version 2 the last applied
+SELECT approve_migration('shop', 2, checksum, undo_checksum) FROM migration_sql('shop')
+WHERE version = 2;
+SELECT h.version, h.action, h.performed_by, h.checksum = m.checksum AS sql,
+       h.undo_checksum = m.undo_checksum AS undo
+FROM migration_history h JOIN migration m USING (component, version)
+WHERE h.action = 'approve';
 -- newest first, recorded; the reverted versions are pending again
 SELECT component, version, description, outcome FROM revert_migrations('shop', 1);
 SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 1;

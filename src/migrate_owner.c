@@ -21,7 +21,9 @@
  * requires that someone with those privileges vouches for it: the
  * registrant, or a role that approved exactly this SQL, by checksum, with
  * approve_migration (mig_check_registrant, for versions, repeatable
- * migrations and undo SQL alike).
+ * migrations and undo SQL alike).  An approval that holds is replaced only
+ * by a role with the privileges of its approver (approval_changes), and
+ * each approval is a row of the history log.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,9 +42,25 @@ PG_FUNCTION_INFO_V1(sm_set_component_owner);
 PG_FUNCTION_INFO_V1(sm_approve_migration);
 PG_FUNCTION_INFO_V1(sm_approve_repeatable);
 
+/* The approval a registry row holds, as read under the component's lock */
+typedef struct HeldApproval
+{
+	bool		holds;			/* it approves the SQL registered now */
+	Oid			approver;
+	char	   *approved_by;
+	char	   *approved_at;
+	char	   *undo_checksum;	/* the undo SQL's, when it approves that too */
+} HeldApproval;
+
 static void check_approved_checksum(const char *subject, const char *what,
 									const char *registered,
 									const char *given);
+static void read_held_approval(HeapTuple tup, TupleDesc desc, int first,
+							   bool with_undo, HeldApproval *held);
+static bool approval_changes(MigCall *c, const char *subject,
+							 const HeldApproval *held,
+							 const char *undo_checksum);
+static Datum approval_result(MigCall *c, bool changed);
 
 /*
  * mig_role_if_same
@@ -292,7 +310,8 @@ sm_set_component_owner(PG_FUNCTION_ARGS)
  * it, whoever registered it.  With undo_checksum, it vouches for the undo
  * SQL of that checksum too, so that they may revert it; that form also
  * approves applied migrations (whose undo may still run).  Registering
- * other SQL or undo SQL under the version voids the approval.
+ * other SQL or undo SQL under the version voids the approval.  Returns
+ * "approved", or "unchanged" when the caller had approved the same already.
  * ----------------------------------------------------------------
  */
 
@@ -315,6 +334,89 @@ check_approved_checksum(const char *subject, const char *what,
 						   what, registered, what),
 				 errhint("Review the registered SQL with migration_sql(), then approve its checksum.")));
 }
+
+/*
+ * Read the approval held from the columns first .. first + 3 (approval
+ * holds, approver, approved_by, approved_at) and, with_undo, first + 4
+ * (the undo checksum it approves, if it holds for the current undo SQL).
+ */
+static void
+read_held_approval(HeapTuple tup, TupleDesc desc, int first, bool with_undo,
+				   HeldApproval *held)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = SPI_getbinval(tup, desc, first, &isnull);
+	held->holds = !isnull && DatumGetBool(d);
+	d = SPI_getbinval(tup, desc, first + 1, &isnull);
+	held->approver = isnull ? InvalidOid : DatumGetObjectId(d);
+	held->approved_by = mig_datum_text(tup, desc, first + 2);
+	held->approved_at = mig_datum_text(tup, desc, first + 3);
+	held->undo_checksum = with_undo ? mig_datum_text(tup, desc, first + 4) : NULL;
+}
+
+/*
+ * approval_changes
+ *		Whether the caller's approval (of the undo SQL of undo_checksum too,
+ *		unless NULL) would change the approval held; false when the caller
+ *		holds that very approval already.
+ *
+ *		An approval lets the roles whose privileges its approver has apply
+ *		the SQL, so replacing it changes who may.  An approval that holds
+ *		for the current SQL, by a role that still exists, is replaced only
+ *		by its approver, a role with the approver's privileges (who may
+ *		apply all the approver could let apply) and the extension's owner,
+ *		as a component changes owner; anyone else is refused.  An approval
+ *		void since (other SQL registered), or by a role dropped since,
+ *		vouches for nothing, and anyone allowed to approve may replace it.
+ */
+static bool
+approval_changes(MigCall *c, const char *subject, const HeldApproval *held,
+				 const char *undo_checksum)
+{
+	Oid			approver;
+	bool		same_undo;
+
+	if (!held->holds)
+		return true;
+	approver = mig_role_if_same(held->approver, held->approved_by);
+	if (!OidIsValid(approver))
+		return true;
+	same_undo = held->undo_checksum == NULL ? undo_checksum == NULL :
+		(undo_checksum != NULL && strcmp(held->undo_checksum, undo_checksum) == 0);
+	if (approver == c->caller_id && same_undo)
+		return false;
+	if (has_privs_of_role(c->caller_id, approver) ||
+		has_privs_of_role(c->caller_id, c->owner))
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to replace the approval of %s by role \"%s\"",
+					subject, held->approved_by),
+			 held->undo_checksum != NULL ?
+			 errdetail("Role \"%s\" approved its SQL and undo SQL at %s; replacing the approval takes the privileges of role \"%s\", which role \"%s\" does not have.",
+					   held->approved_by,
+					   held->approved_at ? held->approved_at : "an unrecorded time",
+					   held->approved_by, c->caller) :
+			 errdetail("Role \"%s\" approved its SQL at %s; replacing the approval takes the privileges of role \"%s\", which role \"%s\" does not have.",
+					   held->approved_by,
+					   held->approved_at ? held->approved_at : "an unrecorded time",
+					   held->approved_by, c->caller),
+			 errhint("Roles whose privileges role \"%s\" has may apply it under that approval; to let other roles apply it, have role \"%s\", a role with its privileges or the extension's owner approve it.",
+					 held->approved_by, held->approved_by)));
+	return false;				/* keep the compiler quiet */
+}
+
+/* end an approval call: "approved", or "unchanged" when nothing changed */
+static Datum
+approval_result(MigCall *c, bool changed)
+{
+	mig_leave_internal(c);
+	SPI_finish();
+	return PointerGetDatum(cstring_to_text(changed ? "approved" : "unchanged"));
+}
+
 Datum
 sm_approve_migration(PG_FUNCTION_ARGS)
 {
@@ -327,6 +429,7 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 	char	   *subject = mig_subject(MIG_RUN_APPLY, component, version, NULL);
 	bool		applied;
 	bool		isnull;
+	HeldApproval held;
 	MigCall		c;
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};
@@ -354,6 +457,8 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 										 SPI_tuptable->tupdesc, 2, &isnull));
 	registered_undo = mig_datum_text(SPI_tuptable->vals[0],
 									 SPI_tuptable->tupdesc, 3);
+	read_held_approval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, true,
+					   &held);
 	if (applied && undo_checksum == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -369,13 +474,13 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 		values[5] = CStringGetTextDatum(undo_checksum);
 		nulls[5] = ' ';
 	}
+	if (!approval_changes(&c, subject, &held, undo_checksum))
+		return approval_result(&c, false);
 	values[2] = CStringGetTextDatum(checksum);
 	values[3] = ObjectIdGetDatum(c.caller_id);
 	values[4] = CStringGetTextDatum(c.caller);
 	mig_run_plan(&c, P_APPROVE, values, nulls);
-	mig_leave_internal(&c);
-	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text("approved"));
+	return approval_result(&c, true);
 }
 
 /* ----------------------------------------------------------------
@@ -383,7 +488,8 @@ sm_approve_migration(PG_FUNCTION_ARGS)
  *
  * approve_migration for a repeatable migration: the caller vouches for the
  * SQL of that checksum, so that roles whose privileges it has may apply
- * it.  Registering other SQL under the name voids the approval.
+ * it.  Registering other SQL under the name voids the approval.  Returns
+ * as approve_migration does.
  * ----------------------------------------------------------------
  */
 Datum
@@ -393,6 +499,7 @@ sm_approve_repeatable(PG_FUNCTION_ARGS)
 	char	   *name = mig_arg_text(fcinfo, 1, "repeatable migration name");
 	char	   *checksum = mig_arg_text(fcinfo, 2, "checksum to approve");
 	char	   *subject;
+	HeldApproval held;
 	MigCall		c;
 	Datum		values[5];
 
@@ -413,15 +520,17 @@ sm_approve_repeatable(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("%s is not registered", subject)));
+	read_held_approval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, false,
+					   &held);
 	check_approved_checksum(subject, "SQL",
 							mig_datum_text(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1),
 							checksum);
+	if (!approval_changes(&c, subject, &held, NULL))
+		return approval_result(&c, false);
 	values[2] = CStringGetTextDatum(checksum);
 	values[3] = ObjectIdGetDatum(c.caller_id);
 	values[4] = CStringGetTextDatum(c.caller);
 	mig_run_plan(&c, P_REP_APPROVE, values, NULL);
-	mig_leave_internal(&c);
-	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text("approved"));
+	return approval_result(&c, true);
 }

@@ -307,8 +307,18 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND version OPERATOR(pg_catalog.=) $2",
 	2, {TEXTOID, INT8OID}},
+	/*
+	 * the registered checksums, whether applied, and the approval that
+	 * holds for the current SQL (and undo SQL), if any
+	 */
 	[P_APPROVE_LOOKUP] = {
-		"SELECT m.checksum, s.version IS NOT NULL, m.undo_checksum "
+		"SELECT m.checksum, s.version IS NOT NULL, m.undo_checksum, "
+		"       COALESCE(m.approved_checksum OPERATOR(pg_catalog.=) m.checksum, "
+		"                false), "
+		"       m.approver, m.approved_by::pg_catalog.text, "
+		"       m.approved_at::pg_catalog.text, "
+		"       CASE WHEN m.approved_undo_checksum OPERATOR(pg_catalog.=) m.undo_checksum "
+		"            THEN m.approved_undo_checksum END "
 		"FROM %1$s.migration m "
 		"LEFT JOIN %1$s.schema_version s "
 		"  ON s.component OPERATOR(pg_catalog.=) m.component "
@@ -316,12 +326,19 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"WHERE m.component OPERATOR(pg_catalog.=) $1 "
 		"AND m.version OPERATOR(pg_catalog.=) $2",
 	2, {TEXTOID, INT8OID}},
+	/* an approval and its row in the history log, in one statement */
 	[P_APPROVE] = {
-		"UPDATE %1$s.migration SET approved_checksum = $3, approver = $4, "
-		" approved_by = $5::pg_catalog.name, approved_at = pg_catalog.now(), "
-		" approved_undo_checksum = $6 "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND version OPERATOR(pg_catalog.=) $2",
+		"WITH a AS ("
+		" UPDATE %1$s.migration SET approved_checksum = $3, approver = $4, "
+		"  approved_by = $5::pg_catalog.name, approved_at = pg_catalog.now(), "
+		"  approved_undo_checksum = $6 "
+		" WHERE component OPERATOR(pg_catalog.=) $1 "
+		" AND version OPERATOR(pg_catalog.=) $2 "
+		" RETURNING description) "
+		"INSERT INTO %1$s.migration_history (component, version, action, "
+		" description, checksum, undo_checksum, performed_by) "
+		"SELECT $1, $2, 'approve', a.description, $3, $6, $5::pg_catalog.name "
+		"FROM a",
 	6, {TEXTOID, INT8OID, TEXTOID, OIDOID, TEXTOID, TEXTOID}},
 
 	/*
@@ -346,10 +363,14 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.name, $9)",
 	9, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		TEXTOID, INTERVALOID}},
-	/* schema_version's rows; when it is empty (all reverted), the log's */
+	/*
+	 * schema_version's rows; when it is empty (all reverted), the log's,
+	 * but for approvals, which changed nothing in the database
+	 */
 	[P_HISTORY_ROWS_LOGGED] = {
 		"SELECT CASE WHEN v.n OPERATOR(pg_catalog.>) 0 THEN v.n ELSE "
-		" (SELECT pg_catalog.count(*) FROM %1$s.migration_history) END "
+		" (SELECT pg_catalog.count(*) FROM %1$s.migration_history "
+		"  WHERE action OPERATOR(pg_catalog.<>) 'approve') END "
 		"FROM (SELECT pg_catalog.count(*) AS n FROM %1$s.schema_version) v",
 	0, {InvalidOid}},
 
@@ -395,7 +416,8 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"ORDER BY (SELECT pg_catalog.max(h.id) FROM %1$s.migration_history h "
 		"          WHERE h.component OPERATOR(pg_catalog.=) s.component "
 		"          AND h.version OPERATOR(pg_catalog.=) s.version "
-		"          AND h.action OPERATOR(pg_catalog.<>) 'revert') DESC NULLS LAST, "
+		"          AND h.action OPERATOR(pg_catalog.=) "
+		"              ANY (ARRAY['apply', 'baseline'])) DESC NULLS LAST, "
 		"         s.applied_at DESC, s.version DESC",
 	2, {TEXTOID, INT8OID}},
 	/* the history's trigger makes the registry row pending again */
@@ -406,8 +428,12 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 	2, {TEXTOID, INT8OID}},
 
 	/* repeatable migrations */
+	/* the registered checksum and registrant; the approval that holds */
 	[P_REP_LOOKUP] = {
-		"SELECT checksum, registrant, registered_by::pg_catalog.text "
+		"SELECT checksum, registrant, registered_by::pg_catalog.text, "
+		"       COALESCE(approved_checksum OPERATOR(pg_catalog.=) checksum, false), "
+		"       approver, approved_by::pg_catalog.text, "
+		"       approved_at::pg_catalog.text "
 		"FROM %1$s.repeatable_migration "
 		"WHERE component OPERATOR(pg_catalog.=) $1 "
 		"AND name OPERATOR(pg_catalog.=) $2",
@@ -427,11 +453,17 @@ const MigPlanDef mig_plan_defs[NUM_PLANS] = {
 		"AND name OPERATOR(pg_catalog.=) $2",
 	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID}},
 	[P_REP_APPROVE] = {
-		"UPDATE %1$s.repeatable_migration SET approved_checksum = $3, "
-		" approver = $4, approved_by = $5::pg_catalog.name, "
-		" approved_at = pg_catalog.now() "
-		"WHERE component OPERATOR(pg_catalog.=) $1 "
-		"AND name OPERATOR(pg_catalog.=) $2",
+		"WITH a AS ("
+		" UPDATE %1$s.repeatable_migration SET approved_checksum = $3, "
+		"  approver = $4, approved_by = $5::pg_catalog.name, "
+		"  approved_at = pg_catalog.now() "
+		" WHERE component OPERATOR(pg_catalog.=) $1 "
+		" AND name OPERATOR(pg_catalog.=) $2 "
+		" RETURNING name) "
+		"INSERT INTO %1$s.migration_history (component, name, action, "
+		" description, checksum, performed_by) "
+		"SELECT $1, a.name, 'approve', a.name, $3, $5::pg_catalog.name "
+		"FROM a",
 	5, {TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID}},
 	/*
 	 * 1.1's no-op apply_migrations(): is a version up to the target or a

@@ -3,7 +3,8 @@
 #
 # Installs the Debian packages schema_mgr needs when they are missing,
 # picks the unprivileged user that runs clusters (initdb refuses root),
-# and starts/stops throwaway clusters.
+# starts/stops throwaway clusters, and reads the tests' TAP output into
+# what the runner reports: passed, failed and skipped, with the reasons.
 # ----------------------------------------------------------------------
 
 # The supported majors and the Debian suite that ships each one: this
@@ -347,7 +348,7 @@ sm_run_major() {
         sm_as_root chmod 666 "$SM_CHROOT_CACHE/pg$m.lock" &&
         exec {lock}<"$SM_CHROOT_CACHE/pg$m.lock" || return 1
     flock -x "$lock"
-    sm_ensure_chroot "$m" || { echo "0 passed, 1 failed"; return 1; }
+    sm_ensure_chroot "$m" || { sm_summary 0 1 0; return 1; }
     flock -s "$lock"
     root=$(sm_chroot_dir "$m")
     box=$(sm_as_root mktemp -d "$root/tmp/schema_mgr_src.XXXXXX") || return 1
@@ -373,7 +374,7 @@ sm_run_major() {
     # the default major's installation for the pg_upgrade test
     if [ "$m" = "$SM_UPGRADE_TO" ] && sm_wants_part upgrade "$@"; then
         sm_prepare_old_install "$src" "$box/old" "$root" ||
-            { sm_as_root rm -rf "$box"; echo "0 passed, 1 failed"; return 1; }
+            { sm_as_root rm -rf "$box"; sm_summary 0 1 0; return 1; }
         pass+=("SM_OLD_INSTALL=${box#"$root"}/old/pg/usr/lib/postgresql/$SM_DEFAULT_MAJOR")
     fi
     for var in REGRESS ISOLATION PROVE_TESTS; do
@@ -430,4 +431,64 @@ sm_prepare_old_install() {
         done
     done
     chmod -R a+rX "$work"
+}
+
+# ------------------------------------------------------- reading TAP output
+
+# The runner's last line: "N passed, M failed, K skipped".  Earlier
+# runners, and runs that fail before any test, end with "N passed, M
+# failed": SM_SUMMARY_RE matches both.
+SM_SUMMARY_RE='^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$'
+
+# sm_summary PASSED FAILED SKIPPED
+sm_summary() {
+    echo "$1 passed, $2 failed, $3 skipped"
+}
+
+# sm_read_summary FILE: "PASSED FAILED SKIPPED" of the last summary line
+# in FILE (SKIPPED 0 where the line has none), nothing when it has none
+sm_read_summary() {
+    grep -E "$SM_SUMMARY_RE" "$1" | tail -1 |
+        sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/' |
+        awk '{ print $1, $2, ($3 == "" ? 0 : $3) }'
+}
+
+# sm_tap_report NAME FILE RC DIAG
+# FILE holds the TAP output of the test NAME, as the test printed it or as
+# `prove -v` shows it; its command exited with RC.  Prints, each prefixed
+# with "NAME: ", the failed tests, the lines matching the extended regular
+# expression DIAG (diagnostics worth showing), every skipped test with its
+# reason, then one line "NAME ... N ok, M failed, K skipped", or
+# "NAME ... skipped: REASON" for a test that skipped all it had.  Sets
+# SM_TAP_OK, SM_TAP_FAILED and SM_TAP_SKIPPED: a test skipped is neither
+# passed nor failed; a test that skipped all counts as one skipped; a
+# test that ran nothing and gave no reason to skip, or whose command
+# failed without a failed test, counts as one failed.
+sm_tap_report() {
+    local name=$1 out=$2 rc=$3 diag=$4 reason
+    local skip_re='^ok [0-9]+[^#]*# *[Ss][Kk][Ii][Pp]'
+    # a plan of no tests skips all: "1..0 # SKIP reason" as the test
+    # prints it, "t.pl .. skipped: reason" as prove shows it
+    local all_re='^1\.\.0([^0-9]|$)|^[^[:space:]]+ \.+ skipped: '
+    SM_TAP_OK=$(grep -cE '^ok [0-9]+' "$out")
+    SM_TAP_SKIPPED=$(grep -cE "$skip_re" "$out")
+    SM_TAP_OK=$((SM_TAP_OK - SM_TAP_SKIPPED))
+    SM_TAP_FAILED=$(grep -cE '^not ok [0-9]+' "$out")
+    grep -E "^not ok [0-9]+|$diag|$skip_re" "$out" | sed "s|^|$name: |"
+    if [ "$rc" != 0 ] && [ "$SM_TAP_FAILED" = 0 ]; then
+        echo "$name: exited with status $rc"
+        SM_TAP_FAILED=1
+    fi
+    if [ "$SM_TAP_OK" = 0 ] && [ "$SM_TAP_FAILED" = 0 ] && [ "$SM_TAP_SKIPPED" = 0 ]; then
+        if grep -qE "$all_re" "$out"; then
+            reason=$(sed -nE 's/^1\.\.0[[:space:]]*(#[[:space:]]*[Ss][Kk][Ii][Pp][^[:space:]]*)?[[:space:]]*//p
+                s/^[^[:space:]]+ \.+ skipped: //p' "$out" | head -1)
+            SM_TAP_SKIPPED=1
+            echo "$name ... skipped: ${reason:-(no reason given)}"
+            return 0
+        fi
+        echo "$name: no test ran, and no reason to skip was given"
+        SM_TAP_FAILED=1
+    fi
+    echo "$name ... $SM_TAP_OK ok, $SM_TAP_FAILED failed, $SM_TAP_SKIPPED skipped"
 }

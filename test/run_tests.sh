@@ -10,7 +10,8 @@
 # set-up logic, release scripts, Debian package and PGXN metadata),
 # pg_regress (sql/), the isolation specs (test/isolation/specs/) and the
 # TAP tests (test/t/).
-# Ends with "N passed, M failed" and exits non-zero on any failure.
+# Ends with "N passed, M failed, K skipped" and exits non-zero on any
+# failure; each skipped test is shown with its reason.
 #
 # It tests PostgreSQL 15, this machine's own, unless --major (or the
 # PG_MAJORS variable) names other majors or "all" (see SM_MAJORS_TABLE in
@@ -44,25 +45,23 @@ if [ "${1:-}" != "--inside" ]; then
     # shellcheck disable=SC2086
     set -- $majors
     if [ $# -gt 1 ] || ! sm_runs_natively "$1"; then
-        total_ok=0 total_bad=0 summary="" out=$(mktemp)
+        total_ok=0 total_bad=0 total_skip=0 summary="" out=$(mktemp)
         for m in "$@"; do
             echo "==== PostgreSQL $m"
             sm_run_major "$SRC" "$m" "${parts[@]}" | tee "$out"
             rc=${PIPESTATUS[0]}
-            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
-            [ -n "$line" ] || line="0 passed, 0 failed"
-            read -r ok _ bad _ <<<"$line"
+            read -r ok bad skip <<<"$(sm_read_summary "$out")"
+            ok=${ok:-0} bad=${bad:-0} skip=${skip:-0}
             # a run that failed without saying so counts as one failure
-            if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
-                bad=1 line="$ok passed, 1 failed"
-            fi
+            if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
             total_ok=$((total_ok + ok)) total_bad=$((total_bad + bad))
+            total_skip=$((total_skip + skip))
             summary="$summary
-PostgreSQL $m: $line"
+PostgreSQL $m: $(sm_summary "$ok" "$bad" "$skip")"
         done
         rm -f "$out"
         echo "$summary"
-        echo "$total_ok passed, $total_bad failed"
+        sm_summary "$total_ok" "$total_bad" "$total_skip"
         [ "$total_bad" = 0 ]
         exit
     fi
@@ -110,11 +109,12 @@ cd "$WORK/src" || exit 1
 
 passed=0
 failed=0
+skipped=0
 
 echo "== building"
 if ! sm_build_install "$WORK" "$WORK/build.log"; then
     cat "$WORK/build.log"
-    echo "0 passed, 1 failed"
+    sm_summary 0 1 0
     exit 1
 fi
 
@@ -138,22 +138,23 @@ count_regress() {
     return 1
 }
 
+# add_tap: add the counts of the last sm_tap_report to the run's
+add_tap() {
+    passed=$((passed + SM_TAP_OK))
+    failed=$((failed + SM_TAP_FAILED))
+    skipped=$((skipped + SM_TAP_SKIPPED))
+}
+
 # run_tap FILE: one TAP test through make installcheck, as packagers run it
 run_tap() {
-    local t=$1 rc n_ok n_bad f
+    local t=$1 rc f
     make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
         PROVE_TESTS="$t" PROVE_FLAGS="-v" \
         >"$WORK/tap.out" 2>&1
     rc=$?
-    grep -E '^(ok|not ok|#   Failed|# Looks like|1\.\.0 # SKIP)' "$WORK/tap.out" |
-        sed "s|^|$(basename "$t"): |" | grep -v '^.*: ok' || true
-    n_ok=$(grep -cE '^ok ' "$WORK/tap.out" || true)
-    n_bad=$(grep -cE '^not ok ' "$WORK/tap.out" || true)
-    if [ $rc != 0 ] && [ "$n_bad" = 0 ]; then n_bad=1; fi
-    echo "$(basename "$t") ... $n_ok ok, $n_bad failed"
-    passed=$((passed + n_ok))
-    failed=$((failed + n_bad))
-    if [ "$n_bad" != 0 ]; then
+    sm_tap_report "$(basename "$t")" "$WORK/tap.out" "$rc" '^#   Failed|^# Looks like'
+    add_tap
+    if [ "$SM_TAP_FAILED" != 0 ]; then
         tail -50 "$WORK/tap.out"
         for f in tmp_check/log/regress_log_*; do
             [ -f "$f" ] && { echo "== $f"; tail -80 "$f"; }
@@ -168,13 +169,8 @@ for suite in "${SUITES[@]}"; do
         for t in test/sh/*.sh; do
             bash "$t" >"$WORK/sh.out" 2>&1
             rc=$?
-            grep -E '^not ok|^#' "$WORK/sh.out" | sed "s|^|$(basename "$t"): |"
-            n_ok=$(grep -cE '^ok ' "$WORK/sh.out" || true)
-            n_bad=$(grep -cE '^not ok ' "$WORK/sh.out" || true)
-            if [ $rc != 0 ] && [ "$n_bad" = 0 ]; then n_bad=1; fi
-            echo "$(basename "$t") ... $n_ok ok, $n_bad failed"
-            passed=$((passed + n_ok))
-            failed=$((failed + n_bad))
+            sm_tap_report "$(basename "$t")" "$WORK/sh.out" "$rc" '^#'
+            add_tap
         done
         ;;
     regress)
@@ -220,5 +216,5 @@ for suite in "${SUITES[@]}"; do
 done
 
 echo
-echo "$passed passed, $failed failed"
+sm_summary "$passed" "$failed" "$skipped"
 [ "$failed" = 0 ]
