@@ -17,6 +17,7 @@
 # one running with the lock.
 # Environment: DURATION (seconds per run, default 6), SCALING (client
 # counts, default "1 8 32 64"), MODES (default "durable grouped"),
+# EVENTS (events per call, default 1),
 # PROTOCOL (pgbench's query protocol, default simple; extended is what
 # drivers that send parameters use).
 # ----------------------------------------------------------------------
@@ -26,6 +27,7 @@ DURATION=${DURATION:-6}
 SCALING=${SCALING:-1 8 32 64}
 MODES=${MODES:-durable grouped}
 PROTOCOL=${PROTOCOL:-simple}
+EVENTS=${EVENTS:-1}
 LOG=$WORK/postgres.log
 D=$WORK/allocator_trace
 mkdir -p "$D"
@@ -38,12 +40,12 @@ psql_q -d bench_trace -c "CREATE EXTENSION schema_mgr" \
     -c "ALTER DATABASE bench_trace SET schema_mgr.trace_allocator = on" >/dev/null
 . "$SRC/test/bench/event_workload.sh"
 if [ "$PROTOCOL" = simple ]; then
-    printf '%s\nSELECT insert_events($q$%s$q$);\n' "$header" "$(tuples 1)" >"$D/one.sql"
+    printf '%s\nSELECT insert_events($q$%s$q$);\n' "$header" "$(tuples "$EVENTS")" >"$D/one.sql"
 else
     # pgbench would send :e and :c as parameters of the statement; the
     # values vary on the server instead
     printf 'SELECT insert_events(pg_catalog.format($q$%s$q$, (random() * 1e8)::int, pg_backend_pid()));\n' \
-        "$(tuples 1 | sed 's/:e/%1$s/g; s/:c/%2$s/g')" >"$D/one.sql"
+        "$(tuples "$EVENTS" | sed 's/:e/%1$s/g; s/:c/%2$s/g')" >"$D/one.sql"
 fi
 
 # the trace lines the backends of the last run wrote, as weighted means
@@ -54,6 +56,7 @@ trace_means() {
              END { if (n == 0) { print "no trace"; exit 1 }
                    printf "%d %.1f %.1f %.1f %.1f\n", n, s[2] / n, s[3] / n, s[4] / n, s[5] / n }'
 }
+echo "$EVENTS event(s) per call; times in microseconds per transaction"
 printf '%-8s %-7s %9s %9s %9s %9s %10s %9s %9s\n' mode clients events/s waiting writing "to commit" committing between hand-off
 for mode in $MODES; do
     psql_q -d bench_trace -c "SELECT set_event_store_commit('events', '$mode')" >/dev/null
@@ -70,9 +73,9 @@ for mode in $MODES; do
         means=$(trace_means $((before + 1))) ||
             { echo "no allocator trace in the server log:" >&2; tail -5 "$LOG" >&2; exit 1; }
         read -r n wait write until commit <<<"$means"
-        awk -v m="$mode" -v c="$c" -v t="$tps" -v w="$wait" -v wr="$write" -v u="$until" -v cm="$commit" 'BEGIN {
+        awk -v m="$mode" -v c="$c" -v t="$tps" -v ev="$EVENTS" -v w="$wait" -v wr="$write" -v u="$until" -v cm="$commit" 'BEGIN {
             between = 1e6 / t
-            printf "%-8s %-7s %9.0f %9.1f %9.1f %9.1f %10.1f %9.1f %9.1f\n", m, c, t, w, wr, u, cm, between, between - wr - u - cm }'
+            printf "%-8s %-7s %9.0f %9.1f %9.1f %9.1f %10.1f %9.1f %9.1f\n", m, c, t * ev, w, wr, u, cm, between, between - wr - u - cm }'
     done
 done
 psql_q -d bench_trace -At -c "SELECT 'bench_trace: ' || count(*) || ' events, ids 1..' || max(id) ||
