@@ -141,11 +141,19 @@ counts: 1 1 0" "$out"
 # 6. the summary line: its skipped count, read back as the per-major
 # totals and .ci/run read it; a line of the old form still reads
 sm_summary 12 0 3 >"$tmp/summary"
-check "the summary line" "12 passed, 0 failed, 3 skipped" "$(cat "$tmp/summary")"
+check "the summary: its skipped count, then the line CI reads" "3 skipped
+12 passed, 0 failed" "$(cat "$tmp/summary")"
+sm_summary 5 1 0 >"$tmp/summary0"
+check "the summary without skips is the one line" "5 passed, 1 failed" "$(cat "$tmp/summary0")"
+check "the last line matches what .ci/run reads" "12 passed, 0 failed" \
+    "$(grep -E "$SM_SUMMARY_RE" "$tmp/summary")"
 check "the summary line is read back" "12 0 3" "$(sm_read_summary "$tmp/summary")"
 printf '== TAP\n7 passed, 1 failed\nnot a summary\n' >"$tmp/old_summary"
 check "a summary without skips reads as none skipped" "7 1 0" \
     "$(sm_read_summary "$tmp/old_summary")"
+printf '2 skipped\n4 passed, 0 failed\n== next\n9 passed, 0 failed\n' >"$tmp/two_summaries"
+check "a skipped count belongs to the summary it precedes" "9 0 0" \
+    "$(sm_read_summary "$tmp/two_summaries")"
 printf 'no summary here\n' >"$tmp/no_summary"
 check "no summary line reads as nothing" "" "$(sm_read_summary "$tmp/no_summary")"
 
