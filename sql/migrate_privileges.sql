@@ -89,6 +89,18 @@ SELECT register_migration('deploy', 7, 'as the deployer',
     'SET ROLE sm_deployer; CREATE TABLE deploy.u (a int); RESET ROLE');
 SELECT component, version, outcome FROM apply_migrations('deploy');
 SELECT tableowner FROM pg_tables WHERE schemaname = 'deploy' AND tablename = 'u';
+-- a superuser session that becomes the registrant with SET SESSION
+-- AUTHORIZATION does not let its SQL switch back to a superuser either
+-- (SET SESSION AUTHORIZATION reaches every role from there)
+SET SESSION AUTHORIZATION sm_deployer;
+SELECT register_migration('deploy', 8, 'session authorization',
+    'SET SESSION AUTHORIZATION sm_admin; CREATE ROLE sm_evil SUPERUSER');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SELECT session_user, current_user;
+SELECT register_migration('deploy', 8, 'harmless', 'SELECT 8');
+SELECT component, version, outcome FROM apply_migrations('deploy');
+SET SESSION AUTHORIZATION sm_admin;
+SELECT count(*) FROM pg_roles WHERE rolname = 'sm_evil';
 
 SELECT component, version, description, registered_by FROM migration ORDER BY version;
 SELECT component, version, applied_by, kind FROM schema_version ORDER BY version;

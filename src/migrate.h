@@ -172,7 +172,9 @@ typedef struct Pending
 	Oid			registrant;		/* ... its oid (InvalidOid: unknown) */
 	char	   *approved_by;	/* role that approved this SQL, or NULL */
 	Oid			approver;		/* ... its oid */
-	bool		confined;		/* run it where SET ROLE is refused */
+	Oid			confined_from;	/* a role its SQL must not reach by SET ROLE
+								 * or SET SESSION AUTHORIZATION, or
+								 * InvalidOid (mig_check_registrant) */
 	bool		show_sql;		/* the caller may read its SQL */
 	int			n_stmts;		/* its statements, found when checked: */
 	int		   *bounds;			/* start and length of each, in pairs */

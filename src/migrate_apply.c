@@ -238,11 +238,14 @@ mig_raise_migration_error(Pending *p, ErrorData *edata)
 						p->version, p->component);
 	else if (hint == NULL && edata->sqlerrcode == ERRCODE_ACTIVE_SQL_TRANSACTION)
 		hint = _(OUTSIDE_TRANSACTION_HINT);
-	else if (hint == NULL && p->confined &&
+	else if (hint == NULL && OidIsValid(p->confined_from) &&
 			 edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
-		hint = psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the session's role \"%s\", not even through SET ROLE."),
-						p->registered_by,
-						GetUserNameFromId(GetSessionUserId(), false));
+		hint = p->confined_from == GetSessionUserId() ?
+			psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the session's role \"%s\", not even through SET ROLE."),
+					 p->registered_by,
+					 GetUserNameFromId(p->confined_from, false)) :
+			psprintf(_("Its SQL was registered by role \"%s\" and cannot use the privileges of the role the session logged in as, not even through SET SESSION AUTHORIZATION."),
+					 p->registered_by);
 
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
@@ -288,7 +291,7 @@ run_and_record(void *arg)
 
 	/* the subtransaction's abort restores the context on error */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (r->p->confined)
+	if (OidIsValid(r->p->confined_from))
 		SetUserIdAndSecContext(save_userid,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	mig_enter_internal(r->c);

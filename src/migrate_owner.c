@@ -176,6 +176,17 @@ mig_check_replace(MigCall *c, const char *subject, Oid registrant,
 }
 
 /*
+ * Whether the registrant or the approver (InvalidOid when unknown) has the
+ * privileges of role.
+ */
+static bool
+vouches_as(Oid registrant, Oid approver, Oid role)
+{
+	return (OidIsValid(registrant) && has_privs_of_role(registrant, role)) ||
+		(OidIsValid(approver) && has_privs_of_role(approver, role));
+}
+
+/*
  * mig_check_registrant
  *		Refuse to run SQL registered by a role that does not have the
  *		privileges of the caller: a role allowed to register migrations must
@@ -183,10 +194,14 @@ mig_check_replace(MigCall *c, const char *subject, Oid registrant,
  *		superuser, typically).
  *
  *		SET ROLE and RESET ROLE reach every role the session user is a member
- *		of, so when the registrant lacks the session user's privileges (a
- *		superuser session that did SET ROLE to apply an application's
- *		migrations), the SQL runs "confined": in a local user id context,
- *		where changing role is refused.
+ *		of, and SET SESSION AUTHORIZATION, in a session a superuser logged in
+ *		to, every role.  So when neither the registrant nor the approver has
+ *		the privileges of the session user (a superuser session that did SET
+ *		ROLE to apply an application's migrations) or of the role the
+ *		session logged in as (one that did SET SESSION AUTHORIZATION), the
+ *		SQL runs "confined": in a local user id context, where changing
+ *		role or session authorization is refused.  p->confined_from is the
+ *		role it could have reached.
  */
 void
 mig_check_registrant(MigCall *c, Pending *p)
@@ -194,6 +209,7 @@ mig_check_registrant(MigCall *c, Pending *p)
 	Oid			registrant;
 	Oid			approver;
 	Oid			session = GetSessionUserId();
+	Oid			login = GetAuthenticatedUserId();
 	const char *hint;
 
 	if (c->owners)
@@ -206,12 +222,10 @@ mig_check_registrant(MigCall *c, Pending *p)
 	p->show_sql = c->read_all_sql ||
 		(OidIsValid(registrant) && has_privs_of_role(c->caller_id, registrant));
 
-	if ((OidIsValid(registrant) && has_privs_of_role(registrant, c->caller_id)) ||
-		(OidIsValid(approver) && has_privs_of_role(approver, c->caller_id)))
+	if (vouches_as(registrant, approver, c->caller_id))
 	{
-		p->confined =
-			!((OidIsValid(registrant) && has_privs_of_role(registrant, session)) ||
-			  (OidIsValid(approver) && has_privs_of_role(approver, session)));
+		p->confined_from = !vouches_as(registrant, approver, session) ? session :
+			!vouches_as(registrant, approver, login) ? login : InvalidOid;
 		return;
 	}
 	if (p->kind == MIG_RUN_REPEAT)
