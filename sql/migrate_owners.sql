@@ -163,6 +163,15 @@ ORDER BY id;
 -- approvals are not applies: the status and the current version stay
 SELECT version, description, status FROM migration_status('shop') WHERE status <> 'applied';
 SELECT current_version('shop');
+-- an approval decides on the approval it reads under the component's lock,
+-- which a snapshot taken before the wait would not show
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT approve_migration('shop', 5, checksum) FROM migration_sql('shop') WHERE version = 5;
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT approve_repeatable('shop', 'sku view', checksum) FROM migration_sql('shop')
+WHERE description = 'sku view';
+ROLLBACK;
 DROP FUNCTION pg_temp.refused(text);
 
 -- reading migration SQL and approving are privileges of their own

@@ -454,6 +454,9 @@ sm_approve_migration(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the approval held is read under the lock, and must be current */
+	mig_require_writer_transaction("approve migrations", "An approval",
+								   "Approve migrations");
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
 
@@ -523,6 +526,9 @@ sm_approve_repeatable(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the approval held is read under the lock, and must be current */
+	mig_require_writer_transaction("approve migrations", "An approval",
+								   "Approve migrations");
 	mig_call_init(&c, fcinfo, false);
 	mig_lock_component(&c, component);
 
