@@ -1,6 +1,7 @@
 # Migrations: pg_dump/pg_restore keeps the registry, the schema_version
-# history, the history log (whose ids go on after it), undo SQL and
-# repeatable migrations, and the restored database has nothing pending.
+# history, the history log (approvals included; its ids go on after it),
+# undo SQL and repeatable migrations, and the restored database has nothing
+# pending.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,6 +21,8 @@ $node->safe_psql('src', q{
 	SELECT tools.register_migration('app', 3, 'pending', 'ALTER TABLE t ADD COLUMN c int',
 		undo => 'ALTER TABLE t DROP COLUMN c');
 	SELECT tools.register_migration('app', NULL, 'view', 'CREATE VIEW v AS SELECT 1 AS one');
+	SELECT tools.approve_migration('app', 3, checksum, undo_checksum)
+	FROM tools.migration_sql('app') WHERE version = 3;
 	SELECT tools.apply_migrations('app', 2);
 	SELECT * FROM tools.baseline('legacy', 7);
 	SELECT tools.register_migration('rep', NULL, 'view', 'CREATE VIEW w AS SELECT 1 AS one');
@@ -37,8 +40,9 @@ my $registry_q = q{
 		ORDER BY component, version)
 	FROM tools.migration};
 my $log_q = q{
-	SELECT string_agg(format('%s/%s/%s/%s/%s/%s/%s/%s', id, component, version,
-		name, action, checksum, performed_by, performed_at), ';' ORDER BY id)
+	SELECT string_agg(format('%s/%s/%s/%s/%s/%s/%s/%s/%s', id, component, version,
+		name, action, checksum, undo_checksum, performed_by, performed_at), ';'
+		ORDER BY id)
 	FROM tools.migration_history};
 my $repeatable_q = q{
 	SELECT string_agg(format('%s/%s/%s/%s', component, name, checksum,
@@ -59,6 +63,9 @@ $node->command_ok([ 'pg_restore', '-d', $node->connstr('dst'), $dump ],
 is($node->safe_psql('dst', $history_q), $history, 'schema_version rows survive');
 is($node->safe_psql('dst', $registry_q), $registry, 'registry rows survive');
 is($node->safe_psql('dst', $log_q), $log, 'history log rows survive');
+is($node->safe_psql('dst',
+	"SELECT string_agg(action || ':' || version, ',' ORDER BY id) FROM tools.migration_history WHERE undo_checksum IS NOT NULL"),
+	'approve:3', 'an approval of SQL and undo SQL survives in the log');
 is($node->safe_psql('dst', $repeatable_q), $repeatable,
 	'repeatable migrations survive');
 is($node->safe_psql('dst',
