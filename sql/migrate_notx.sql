@@ -211,8 +211,22 @@ SELECT register_migration('tx', 1, 'idx',
 CALL apply_migrations_stepwise('tx');
 ROLLBACK;
 
+-- a superuser's session switched with SET SESSION AUTHORIZATION to a role
+-- that may not log in (a group role, say): the worker runs the statement
+-- as that session does, session user and all
+CREATE ROLE regress_notx_nologin SUPERUSER NOLOGIN;
+SET SESSION AUTHORIZATION regress_notx_nologin;
+SELECT register_migration('nologin', 1, 'index',
+	E'-- schema_mgr:no-transaction\nCREATE INDEX CONCURRENTLY notx_t_nologin ON notx_t (v)');
+CALL apply_migrations_stepwise('nologin');
+SELECT version, status FROM migration_status('nologin');
+SELECT version, applied_by = session_user FROM schema_version WHERE component = 'nologin';
+RESET SESSION AUTHORIZATION;
+DROP INDEX notx_t_nologin;
+
 SET schema_mgr.allow_drop = on;
 DROP EXTENSION schema_mgr;
 DROP TABLE notx_t, notx_u;
 DROP SCHEMA notx_s CASCADE;
 DROP ROLE regress_notx_caller;
+DROP ROLE regress_notx_nologin;

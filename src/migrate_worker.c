@@ -8,8 +8,10 @@
  * A statement such as CREATE INDEX CONCURRENTLY must be the top-level
  * statement of its session, outside any transaction block; a migration is
  * applied from inside a procedure call.  So the statements go to a dynamic
- * background worker, connected to the caller's database as the caller's
- * session user and running as the caller's current user, which runs each
+ * background worker, connected to the caller's database as the role the
+ * caller logged in as, with the caller's session user (SET SESSION
+ * AUTHORIZATION, which a role that may not log in can be) and running as
+ * the caller's current user, which runs each
  * as a top-level statement (its own transaction command and portal, as a
  * client's simple query runs).  A dynamic shared memory segment carries
  * the statements and the caller's settings that a statement uses
@@ -92,7 +94,8 @@ static const char *const passed_settings[] = {
 typedef struct MigWorkerShared
 {
 	Oid			database;
-	Oid			session_user;	/* the caller's authenticated user */
+	Oid			login_user;		/* the role the caller logged in as */
+	Oid			session_user;	/* the caller's session user */
 	Oid			current_user;	/* the caller's current user */
 	int			n_settings;
 	int			n_statements;
@@ -201,12 +204,21 @@ sm_migration_worker_main(Datum main_arg)
 	pq_redirect_to_shm_mq(seg, mqh);
 
 	BackgroundWorkerInitializeConnectionByOid(shared->database,
-											  shared->session_user, 0);
+											  shared->login_user, 0);
 	SetClientEncoding(GetDatabaseEncoding());
-	SetUserIdAndSecContext(shared->current_user, 0);
 
-	/* the caller's settings, and a name that says what this process is */
+	/*
+	 * The caller's session user, as SET SESSION AUTHORIZATION sets it (with
+	 * its check), then its current user, its settings, and a name that
+	 * says what this process is.
+	 */
 	StartTransactionCommand();
+	if (shared->session_user != shared->login_user)
+		(void) set_config_option("session_authorization",
+								 GetUserNameFromId(shared->session_user, false),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
+								 true, ERROR, false);
+	SetUserIdAndSecContext(shared->current_user, 0);
 	p = shm_toc_lookup(toc, KEY_SETTINGS, false);
 	for (i = 0; i < shared->n_settings; i++)
 	{
@@ -406,6 +418,7 @@ mig_worker_run(const char *application_name, int n, const char **statements,
 	shared = shm_toc_allocate(toc, sizeof(MigWorkerShared));
 	memset(shared, 0, sizeof(MigWorkerShared));
 	shared->database = MyDatabaseId;
+	shared->login_user = GetAuthenticatedUserId();
 	shared->session_user = GetSessionUserId();
 	shared->current_user = GetUserId();
 	shared->n_settings = n_settings;
