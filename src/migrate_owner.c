@@ -114,6 +114,18 @@ component_owner(MigCall *c, const char *component, bool create,
 }
 
 /*
+ * Whether the caller has the privileges of role (InvalidOid: a role that
+ * no longer exists, whom nobody speaks for) or of the extension's owner:
+ * who may write into a component, and who may replace an approval.
+ */
+static bool
+caller_speaks_for(MigCall *c, Oid role)
+{
+	return (OidIsValid(role) && has_privs_of_role(c->caller_id, role)) ||
+		has_privs_of_role(c->caller_id, c->owner);
+}
+
+/*
  * mig_check_component_writer
  *		Refuse, unless the caller may write into the component; a component
  *		that does not exist yet is created, owned by the caller.  Call with
@@ -130,8 +142,7 @@ mig_check_component_writer(MigCall *c, const char *component)
 		return;
 	(void) component_owner(c, component, true, &stored, &owner_name);
 	owner = mig_role_if_same(stored, owner_name);
-	if ((OidIsValid(owner) && has_privs_of_role(c->caller_id, owner)) ||
-		has_privs_of_role(c->caller_id, c->owner))
+	if (caller_speaks_for(c, owner))
 		return;
 	if (!OidIsValid(owner))
 		ereport(ERROR,
@@ -381,7 +392,8 @@ read_held_approval(HeapTuple tup, TupleDesc desc, int first, bool with_undo,
  *		for the current SQL, by a role that still exists, is replaced only
  *		by its approver, a role with the approver's privileges (who may
  *		apply all the approver could let apply) and the extension's owner,
- *		as a component changes owner; anyone else is refused.  An approval
+ *		the roles that may write into a component it owned
+ *		(caller_speaks_for); anyone else is refused.  An approval
  *		void since (other SQL registered), or by a role dropped since,
  *		vouches for nothing, and anyone allowed to approve may replace it.
  */
@@ -401,8 +413,7 @@ approval_changes(MigCall *c, const char *subject, const HeldApproval *held,
 		(undo_checksum != NULL && strcmp(held->undo_checksum, undo_checksum) == 0);
 	if (approver == c->caller_id && same_undo)
 		return false;
-	if (has_privs_of_role(c->caller_id, approver) ||
-		has_privs_of_role(c->caller_id, c->owner))
+	if (caller_speaks_for(c, approver))
 		return true;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
